@@ -1,0 +1,85 @@
+"""`videorft` console entry point.
+
+Each command lives in its own module exposing ``add_arguments(parser)`` and ``run(args) -> int``.
+Modules are imported only when their command runs, so ``videorft --help`` stays fast
+(importing torch/transformers takes seconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# command path -> (module, one-line help). Nested commands use a space ("model init").
+COMMANDS: dict[str, tuple[str, str]] = {
+    "model init": ("videorft.cli.model_init", "write a random-weight Qwen2.5-VL checkpoint folder (offline)"),
+    "data synth": ("videorft.cli.data_synth", "render the synthetic spatio-temporal video suite"),
+    "data stats": ("videorft.cli.data_stats", "counts per task, durations and frame statistics of a dataset"),
+    "data cot": ("videorft.cli.data_cot", "generate CoT SFT data with a teacher behind an OpenAI-compatible API"),
+    "score": ("videorft.cli.score", "score completions with the task rewards (JSONL in, JSONL out)"),
+    "train sft": ("videorft.cli.train", "supervised (CoT cold-start) fine-tuning"),
+    "train grpo": ("videorft.cli.train", "GRPO / T-GRPO reinforcement fine-tuning"),
+    "eval": ("videorft.cli.eval", "run a model on a dataset with a recorded protocol"),
+    "metrics": ("videorft.cli.metrics", "benchmark metrics of a predictions file"),
+    "probe": ("videorft.cli.probe", "temporal-sensitivity probe (ordered / shuffled / reversed frames)"),
+    "report": ("videorft.cli.report", "self-contained HTML report of one or more runs"),
+    "demo": ("videorft.cli.demo", "synthesise -> SFT -> GRPO/T-GRPO -> evaluate -> report, on CPU"),
+    "bench": ("videorft.cli.bench", "speed and memory benchmarks (ratios against in-run baselines)"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="videorft", description=__doc__.splitlines()[0])
+    from videorft import __version__
+
+    parser.add_argument("--version", action="version", version=f"videorft {__version__}")
+    top = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    groups: dict[str, argparse._SubParsersAction] = {}
+    for path, (module, help_text) in COMMANDS.items():
+        words = path.split()
+        if len(words) == 1:
+            sub = top.add_parser(words[0], help=help_text, description=help_text)
+        else:
+            group, name = words
+            if group not in groups:
+                gp = top.add_parser(group, help=f"{group} commands", description=f"{group} commands")
+                groups[group] = gp.add_subparsers(dest=f"{group}_command", metavar="SUBCOMMAND", required=True)
+            sub = groups[group].add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(_module=module, _command=path)
+        _LazyArguments(module).attach(sub, path)
+    return parser
+
+
+class _LazyArguments:
+    """Adds a command's arguments; import errors of unfinished commands become a clear message."""
+
+    def __init__(self, module: str) -> None:
+        self.module = module
+
+    def attach(self, parser: argparse.ArgumentParser, path: str) -> None:
+        try:
+            mod = importlib.import_module(self.module)
+        except ModuleNotFoundError as exc:
+            if exc.name != self.module:
+                raise
+            parser.set_defaults(_missing=True)
+            return
+        if hasattr(mod, "add_arguments"):
+            if "path" in mod.add_arguments.__code__.co_varnames:
+                mod.add_arguments(parser, path=path)
+            else:
+                mod.add_arguments(parser)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "_missing", False):
+        parser.error(f"command '{args._command}' is not available in this version")
+    mod = importlib.import_module(args._module)
+    return int(mod.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""The one record type every loader produces and every trainer/evaluator consumes."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Canonical task names. Each picks a prompt template and a reward composition.
+TASKS: tuple[str, ...] = (
+    "temporal_grounding",
+    "tracking",
+    "multiple_choice",
+    "numerical",
+    "ocr",
+    "free_form",
+    "regression",
+    "quality",
+    "grounding_qa",
+    "caption",
+)
+
+
+@dataclass
+class Record:
+    """One training/evaluation sample.
+
+    ``solution`` is in the canonical form of its task (see docs/architecture.md), the same form
+    `videorft score` reads. ``meta`` holds task-specific fields (``duration``, ``object``,
+    ``first_box``, ``data_source``, ``process`` (CoT), ``video_start``/``video_end``, ...).
+    """
+
+    id: str
+    task: str
+    problem: str  # the question / query / event sentence / object name
+    solution: Any
+    video: str | None = None  # absolute path to a video file or a folder of frames
+    image: str | None = None  # absolute path to an image (Video-R1 mixes images in)
+    options: list[str] = field(default_factory=list)  # ["A. ...", "B. ..."] for multiple choice
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"unknown task {self.task!r}; valid tasks: {', '.join(TASKS)}")
+
+    @property
+    def data_type(self) -> str:
+        return "video" if self.video is not None else ("image" if self.image is not None else "text")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Record:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
