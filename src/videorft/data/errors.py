@@ -1,0 +1,57 @@
+"""Errors for bad input data: every message names the file, the record (or line) and the field."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+def _where(file: str, index: int | None, field: str | None, unit: str) -> str:
+    parts = [str(file)]
+    if index is not None:
+        parts.append(f"{unit} {index}")
+    if field is not None:
+        parts.append(f"field {field!r}")
+    return ": ".join(parts)
+
+
+@dataclass(frozen=True)
+class SkipReport:
+    """One record (or video) left out of a load with ``skip_invalid=True``, and why."""
+
+    file: str
+    index: int | None
+    field: str | None
+    reason: str
+    unit: str = "record"
+
+    def __str__(self) -> str:
+        return f"{_where(self.file, self.index, self.field, self.unit)}: {self.reason}"
+
+
+class DataError(ValueError):
+    """Malformed input: ``FILE: record 12: field 'timestamps': expected [start, end] ...``.
+
+    ``index`` is the 0-based record index in the file (``unit="line"``: the 1-based line number).
+    """
+
+    def __init__(
+        self, file: str, index: int | None, field: str | None, reason: str, *, unit: str = "record"
+    ) -> None:
+        self.file = str(file)
+        self.index = index
+        self.field = field
+        self.reason = reason
+        self.unit = unit
+        super().__init__(_where(self.file, index, field, unit) + f": {reason}")
+
+    def to_skip(self) -> SkipReport:
+        return SkipReport(self.file, self.index, self.field, self.reason, self.unit)
+
+
+class FieldError(ValueError):
+    """A field-level problem raised by validators; the loader adds file and record index."""
+
+    def __init__(self, field: str | None, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"field {field!r}: {reason}" if field else reason)

@@ -1,0 +1,105 @@
+"""Loaders for the real annotation formats, dataset specs and manifests.
+
+A spec is ``FORMAT:PATH`` (videos under ``--video-root``, default the annotation's folder), a
+``videorft_data.yaml`` manifest, or a folder holding one. See docs/data.md.
+
+>>> result = load_spec("charades_json:/data/charades/charades_test.json", skip_invalid=True)  # doctest: +SKIP
+>>> print(result.summary())  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+
+# Importing the format modules registers them.
+from videorft.data.loaders import charades, got10k, nextgqa, simple, videor1  # noqa: F401
+from videorft.data.loaders.base import FORMATS, Format, LoadContext, LoadResult, LoadState, get_format
+from videorft.data.loaders.hf import COLUMNS, decode_solution, record_from_row, record_to_row, to_hf_dataset
+from videorft.data.loaders.media import MediaError, MediaInfo, probe_media
+from videorft.data.loaders.spec import (
+    MANIFEST_NAME,
+    DataSource,
+    Manifest,
+    load_sources,
+    load_spec,
+    read_manifest,
+    resolve_spec,
+)
+from videorft.data.record import Record
+
+
+def list_formats() -> list[str]:
+    return sorted(FORMATS)
+
+
+def load_file(
+    format: str,
+    path: str | os.PathLike[str],
+    *,
+    video_root: str | os.PathLike[str] | None = None,
+    skip_invalid: bool = False,
+    check_videos: bool = False,
+    require_videos: bool = True,
+    **options: object,
+) -> LoadResult:
+    """Load one annotation file (or folder) in a named format, with format options (e.g. ``gsub=``)."""
+    from pathlib import Path
+
+    p = Path(path)
+    root = Path(video_root) if video_root else (p if p.is_dir() else p.parent)
+    src = DataSource(get_format(format).name, p, root)
+    return load_sources(
+        [src],
+        skip_invalid=skip_invalid,
+        check_videos=check_videos,
+        require_videos=require_videos,
+        options=options,
+    )
+
+
+def load_records(
+    spec: str,
+    *,
+    split: str | None = None,
+    video_root: str | None = None,
+    skip_invalid: bool = False,
+    check_videos: bool = False,
+    require_videos: bool = True,
+) -> list[Record]:
+    """`load_spec` returning the records only (skips are still logged as a warning)."""
+    return load_spec(
+        spec,
+        split=split,
+        video_root=video_root,
+        skip_invalid=skip_invalid,
+        check_videos=check_videos,
+        require_videos=require_videos,
+    ).records
+
+
+__all__ = [
+    "COLUMNS",
+    "FORMATS",
+    "MANIFEST_NAME",
+    "DataSource",
+    "Format",
+    "LoadContext",
+    "LoadResult",
+    "LoadState",
+    "Manifest",
+    "MediaError",
+    "MediaInfo",
+    "decode_solution",
+    "get_format",
+    "list_formats",
+    "load_file",
+    "load_records",
+    "load_sources",
+    "load_spec",
+    "probe_media",
+    "read_manifest",
+    "record_from_row",
+    "record_to_row",
+    "resolve_spec",
+    "to_hf_dataset",
+]

@@ -1,0 +1,384 @@
+"""Shared loader machinery: the format registry, per-file load context, field validators."""
+
+from __future__ import annotations
+
+import csv
+import inspect
+import json
+import logging
+import math
+import os
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from videorft.data.errors import DataError, FieldError, SkipReport
+from videorft.data.loaders.media import MediaError, MediaInfo, probe_media
+from videorft.data.record import Record
+
+log = logging.getLogger("videorft.data")
+
+# A loader reads one annotation file (or folder) and returns its valid records.
+LoaderFn = Callable[..., list[Record]]
+
+
+@dataclass(frozen=True)
+class Format:
+    """A registered annotation format."""
+
+    name: str
+    loader: LoaderFn
+    tasks: tuple[str, ...]
+    description: str
+
+    def option_names(self) -> list[str]:
+        params = list(inspect.signature(self.loader).parameters.values())[2:]  # skip (path, ctx)
+        return [p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY]
+
+
+FORMATS: dict[str, Format] = {}
+
+
+def register_format(name: str, *, tasks: tuple[str, ...], description: str) -> Callable[[LoaderFn], LoaderFn]:
+    def deco(fn: LoaderFn) -> LoaderFn:
+        if name in FORMATS:
+            raise ValueError(f"format {name!r} registered twice")
+        FORMATS[name] = Format(name, fn, tasks, description)
+        return fn
+
+    return deco
+
+
+def get_format(name: str) -> Format:
+    try:
+        return FORMATS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown data format {name!r}; valid formats: {', '.join(sorted(FORMATS))}"
+        ) from None
+
+
+@dataclass
+class LoadResult:
+    """Records of a load plus every record/video that was skipped (``skip_invalid=True``)."""
+
+    records: list[Record] = field(default_factory=list)
+    skipped: list[SkipReport] = field(default_factory=list)
+    # path -> probe result, filled when videos were probed (check_videos=True).
+    media: dict[str, MediaInfo] = field(default_factory=dict)
+
+    def task_counts(self) -> dict[str, int]:
+        return dict(sorted(Counter(r.task for r in self.records).items()))
+
+    def summary(self, max_skips: int = 20) -> str:
+        """Counts per task, then every skipped item (the first ``max_skips`` in full)."""
+        counts = ", ".join(f"{t}={n}" for t, n in self.task_counts().items()) or "none"
+        lines = [f"loaded {len(self.records)} records ({counts}); skipped {len(self.skipped)}"]
+        if self.skipped:
+            by_field = Counter(s.field or "-" for s in self.skipped)
+            lines.append("skipped by field: " + ", ".join(f"{k}={v}" for k, v in sorted(by_field.items())))
+            lines += [f"  {s}" for s in self.skipped[:max_skips]]
+            if len(self.skipped) > max_skips:
+                lines.append(f"  ... and {len(self.skipped) - max_skips} more")
+        return "\n".join(lines)
+
+
+class LoadState:
+    """State shared by every file of one load: unique ids and the probe cache."""
+
+    def __init__(self) -> None:
+        self.seen_ids: Counter[str] = Counter()
+        self.media: dict[str, MediaInfo] = {}
+        self.media_errors: dict[str, str] = {}
+
+    def unique_id(self, base: str) -> str:
+        # Real data repeats ids (Charades-STA: same video, several queries); keep the first as is.
+        self.seen_ids[base] += 1
+        n = self.seen_ids[base]
+        return base if n == 1 else f"{base}#{n}"
+
+
+class LoadContext:
+    """Everything a loader needs about the file it reads: where videos live, how strict to be."""
+
+    def __init__(
+        self,
+        file: str | os.PathLike[str],
+        video_root: str | os.PathLike[str],
+        *,
+        skip_invalid: bool = False,
+        check_videos: bool = False,
+        require_videos: bool = True,
+        state: LoadState | None = None,
+        unit: str = "record",
+    ) -> None:
+        self.file = str(file)
+        self.video_root = Path(video_root)
+        self.skip_invalid = skip_invalid
+        self.check_videos = check_videos
+        self.require_videos = require_videos
+        self.state = state or LoadState()
+        self.unit = unit
+        self.skipped: list[SkipReport] = []
+
+    def error(self, index: int | None, field: str | None, reason: str) -> DataError:
+        return DataError(self.file, index, field, reason, unit=self.unit)
+
+    def item(self, index: int) -> _ItemGuard:
+        """``with ctx.item(i):`` turns a `FieldError` into a `DataError` naming file and index,
+        and with ``skip_invalid`` records it and goes on with the next item."""
+        return _ItemGuard(self, index)
+
+    def finish(self, index: int, record: Record) -> Record:
+        """Stamp provenance and a load-wide unique id on a parsed record."""
+        record.id = self.state.unique_id(record.id)
+        record.meta.setdefault("source_file", self.file)
+        record.meta.setdefault("source_index", index)
+        return record
+
+    def resolve(self, raw: str) -> Path:
+        p = Path(raw)
+        if p.is_absolute():
+            # Annotations made on another machine carry absolute paths (VideoChat-R1's GOT json);
+            # fall back to the same name under the video root.
+            if not p.exists() and (self.video_root / p.name).exists():
+                return self.video_root / p.name
+            return p
+        return self.video_root / raw
+
+    def media(self, raw: Any, field: str, *, kind: str = "video") -> str:
+        """Resolve a video/image/frame-folder path and check that it exists (and decodes)."""
+        if not isinstance(raw, str) or not raw.strip():
+            raise FieldError(field, f"expected a non-empty path string, got {_show(raw)}")
+        path = self.resolve(raw.strip())
+        key = str(path)
+        if not self.require_videos:
+            return key
+        if not path.exists():
+            raise FieldError(field, f"{kind} file not found: {path}")
+        if self.check_videos:
+            if key in self.state.media_errors:
+                raise FieldError(field, self.state.media_errors[key])
+            if key not in self.state.media:
+                try:
+                    self.state.media[key] = probe_media(path)
+                except MediaError as exc:
+                    self.state.media_errors[key] = f"unreadable {kind}: {exc}"
+                    raise FieldError(field, self.state.media_errors[key]) from exc
+        return key
+
+
+class _ItemGuard:
+    def __init__(self, ctx: LoadContext, index: int) -> None:
+        self.ctx = ctx
+        self.index = index
+
+    def __enter__(self) -> _ItemGuard:
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> bool:
+        if ev is None:
+            return False
+        if isinstance(ev, FieldError):
+            err = self.ctx.error(self.index, ev.field, ev.reason)
+        elif isinstance(ev, DataError):
+            err = ev
+        elif isinstance(ev, ValueError) and "unknown task" in str(ev):
+            err = self.ctx.error(self.index, "task", str(ev))
+        else:
+            return False  # a bug, not bad data: let the traceback through
+        if self.ctx.skip_invalid:
+            self.ctx.skipped.append(err.to_skip())
+            return True
+        if err is ev:
+            return False
+        raise err from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading files
+
+
+def read_json(path: Path, ctx: LoadContext) -> Any:
+    if not path.is_file():
+        raise ctx.error(None, None, "annotation file not found")
+    try:
+        with open(path, encoding="utf-8") as f:
+            if path.suffix == ".jsonl":
+                return [json.loads(line) for line in f if line.strip()]
+            return json.load(f)
+    except json.JSONDecodeError as exc:
+        raise ctx.error(
+            None, None, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ctx.error(None, None, f"not UTF-8 text: {exc}") from None
+
+
+def read_json_list(path: Path, ctx: LoadContext) -> list[Any]:
+    data = read_json(path, ctx)
+    if not isinstance(data, list):
+        raise ctx.error(None, None, f"expected a JSON list of records, got {type(data).__name__}")
+    return data
+
+
+def read_json_dict(path: Path, ctx: LoadContext) -> dict[str, Any]:
+    data = read_json(path, ctx)
+    if not isinstance(data, dict):
+        raise ctx.error(
+            None, None, f"expected a JSON object (video id -> annotation), got {type(data).__name__}"
+        )
+    return data
+
+
+def read_csv_rows(
+    path: Path, ctx: LoadContext, required: Sequence[str]
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, row) pairs; the header must hold every ``required`` column."""
+    if not path.is_file():
+        raise ctx.error(None, None, "annotation file not found")
+    with open(path, encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in required if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ctx.error(None, None, f"CSV header lacks column(s) {missing}; header: {reader.fieldnames}")
+        for row in reader:
+            yield reader.line_num, row
+
+
+# ---------------------------------------------------------------------------------------------
+# Field validators: raise FieldError(field, reason); the item guard adds file and index.
+
+
+def _show(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def require_dict(item: Any) -> dict[str, Any]:
+    if not isinstance(item, dict):
+        raise FieldError(None, f"expected a JSON object, got {type(item).__name__}: {_show(item)}")
+    return item
+
+
+def get_field(item: dict[str, Any], *keys: str) -> tuple[str, Any]:
+    """The first present key of ``keys`` and its value (formats spell fields differently)."""
+    for key in keys:
+        if key in item and item[key] is not None:
+            return key, item[key]
+    raise FieldError(keys[0], "missing" + (f" (also looked for {', '.join(keys[1:])})" if keys[1:] else ""))
+
+
+def get_str(item: dict[str, Any], *keys: str, allow_empty: bool = False) -> str:
+    key, value = get_field(item, *keys)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(value)  # ids and answers are sometimes numbers in the JSON
+    if not isinstance(value, str):
+        raise FieldError(key, f"expected a string, got {type(value).__name__}: {_show(value)}")
+    if not allow_empty and not value.strip():
+        raise FieldError(key, "must not be empty")
+    return value
+
+
+def to_float(value: Any, field: str) -> float:
+    if isinstance(value, bool):
+        raise FieldError(field, f"expected a number, got {value!r}")
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise FieldError(field, f"expected a number, got {_show(value)}") from None
+    if not math.isfinite(x):
+        raise FieldError(field, f"expected a finite number, got {_show(value)}")
+    return x
+
+
+def get_duration(item: dict[str, Any], key: str = "duration") -> float:
+    _, value = get_field(item, key)
+    d = to_float(value, key)
+    if d <= 0:
+        raise FieldError(key, f"expected a positive duration in seconds, got {_show(value)}")
+    return d
+
+
+def parse_interval(value: Any, field: str) -> list[float]:
+    """``[start, end]`` seconds with 0 <= start <= end."""
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise FieldError(field, f"expected [start, end], got {_show(value)}")
+    s, e = to_float(value[0], field), to_float(value[1], field)
+    if s < 0 or s > e:
+        raise FieldError(field, f"expected [start, end] with 0 <= start <= end, got {_show(value)}")
+    return [s, e]
+
+
+def parse_intervals(value: Any, field: str) -> list[list[float]]:
+    if not isinstance(value, list) or not value:
+        raise FieldError(field, f"expected a non-empty list of [start, end], got {_show(value)}")
+    # A single flat [s, e] is a common hand-written slip; accept it.
+    if len(value) == 2 and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value):
+        return [parse_interval(value, field)]
+    return [parse_interval(v, field) for v in value]
+
+
+def parse_box(value: Any, field: str) -> list[float]:
+    """A normalised ``[x0, y0, x1, y1]`` box inside [0, 1] with x0 <= x1, y0 <= y1."""
+    if not isinstance(value, list | tuple) or len(value) != 4:
+        raise FieldError(field, f"expected a box [x0, y0, x1, y1], got {_show(value)}")
+    box = [to_float(v, field) for v in value]
+    if not all(0.0 <= v <= 1.0 for v in box) or box[0] > box[2] or box[1] > box[3]:
+        raise FieldError(
+            field,
+            f"expected a normalised box with 0 <= x0 <= x1 <= 1 and 0 <= y0 <= y1 <= 1, got {_show(value)}",
+        )
+    return box
+
+
+LETTERS = "ABCDEFG"
+_OPTION_PREFIX = re.compile(r"^\s*\(?([A-Ga-g])\s*[\).:]\s*")
+
+
+def normalise_options(value: Any, field: str = "options", *, min_n: int = 2) -> list[str]:
+    """Options as ``["A. text", "B. text", ...]`` whatever the input spelling ("(A) text", "text")."""
+    if not isinstance(value, list) or not (min_n <= len(value) <= len(LETTERS)):
+        raise FieldError(
+            field, f"expected a list of {min_n}-{len(LETTERS)} option strings, got {_show(value)}"
+        )
+    out = []
+    for i, opt in enumerate(value):
+        if not isinstance(opt, str) or not opt.strip():
+            raise FieldError(field, f"option {i} must be a non-empty string, got {_show(opt)}")
+        m = _OPTION_PREFIX.match(opt)
+        text = opt[m.end() :] if m and m.group(1).upper() == LETTERS[i] else opt
+        out.append(f"{LETTERS[i]}. {text.strip()}")
+    return out
+
+
+def option_letter(value: Any, options: list[str], field: str) -> str:
+    """The answer as an option letter: from "C", "(C)", "C. text", an index, or the option's text."""
+    n = len(options)
+    if isinstance(value, int) and not isinstance(value, bool):
+        if 0 <= value < n:
+            return LETTERS[value]
+        raise FieldError(field, f"answer index {value} out of range for {n} options")
+    if not isinstance(value, str) or not value.strip():
+        raise FieldError(field, f"expected an option letter, index or text, got {_show(value)}")
+    text = value.strip()
+    # "C", "(C)", "C." alone, or a letter prefix followed by the option text ("(C) lay on floor").
+    m = re.fullmatch(r"\(?([A-Ga-g])\)?\.?", text) or _OPTION_PREFIX.match(text)
+    if m:
+        letter = m.group(1).upper()
+        if LETTERS.index(letter) < n:
+            return letter
+        raise FieldError(field, f"answer {text!r} names option {letter} but there are only {n} options")
+    # Option text before index: an option may itself be a number ("how many ...").
+    bodies = [o.split(". ", 1)[1].strip().lower() for o in options]
+    if text.lower() in bodies:
+        return LETTERS[bodies.index(text.lower())]
+    if text.isdigit() and int(text) < n:
+        return LETTERS[int(text)]
+    raise FieldError(field, f"answer {text!r} is neither an option letter nor one of the options")

@@ -1,0 +1,150 @@
+"""Charades-STA temporal grounding: VideoChat-R1's JSON and the original ``VID START END##sentence`` text."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from videorft.data.errors import FieldError
+from videorft.data.loaders.base import (
+    LoadContext,
+    get_duration,
+    parse_interval,
+    read_json_dict,
+    register_format,
+    require_dict,
+    to_float,
+)
+from videorft.data.loaders.media import MediaError, probe_media
+from videorft.data.record import Record
+
+
+def _grounding_record(
+    ctx: LoadContext,
+    vid: str,
+    k: int,
+    sentence: Any,
+    interval: list[float],
+    duration: float | None,
+    video_ext: str,
+) -> Record:
+    if not isinstance(sentence, str) or not sentence.strip():
+        raise FieldError("sentences", f"sentence {k} must be a non-empty string, got {sentence!r:.80}")
+    meta: dict[str, Any] = {"video_id": vid}
+    if duration is not None:
+        meta["duration"] = duration
+    return Record(
+        id=f"{vid}#{k}",
+        task="temporal_grounding",
+        problem=sentence.strip(),
+        solution=interval,
+        video=ctx.media(f"{vid}{video_ext}", "video_id"),
+        meta=meta,
+    )
+
+
+@register_format(
+    "charades_json",
+    tasks=("temporal_grounding",),
+    description="VideoChat-R1 Charades-STA JSON: {video_id: {duration, timestamps, sentences}}",
+)
+def load_charades_json(path: Path, ctx: LoadContext, *, video_ext: str = ".mp4") -> list[Record]:
+    records: list[Record] = []
+    # Index = position of the video in the file; every sentence of a bad video is skipped together.
+    for i, (vid, raw) in enumerate(read_json_dict(path, ctx).items()):
+        with ctx.item(i):
+            item = require_dict(raw)
+            duration = get_duration(item)
+            stamps, sentences = item.get("timestamps"), item.get("sentences")
+            if not isinstance(stamps, list) or not stamps:
+                raise FieldError(
+                    "timestamps", f"expected a non-empty list of [start, end], got {stamps!r:.80}"
+                )
+            if not isinstance(sentences, list) or len(sentences) != len(stamps):
+                n = len(sentences) if isinstance(sentences, list) else type(sentences).__name__
+                raise FieldError(
+                    "sentences", f"expected a list of {len(stamps)} sentences (one per timestamp), got {n}"
+                )
+            group = [
+                _grounding_record(ctx, vid, k, s, parse_interval(t, "timestamps"), duration, video_ext)
+                for k, (t, s) in enumerate(zip(stamps, sentences))
+            ]
+            records += [ctx.finish(i, r) for r in group]
+    return records
+
+
+def _read_durations(path: Path) -> dict[str, float]:
+    """Video id -> seconds from a JSON ({id: d} or {id: {duration: d}}) or a Charades_v1 CSV (id, length)."""
+    if path.suffix == ".json":
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return {k: float(v["duration"] if isinstance(v, dict) else v) for k, v in data.items()}
+    with open(path, encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    key = "length" if rows and "length" in rows[0] else "duration"
+    return {r["id"]: float(r[key]) for r in rows if r.get(key)}
+
+
+def _find_durations(path: Path) -> Path | None:
+    """The Charades_v1_{train,test}.csv that ships beside charades_sta_{train,test}.txt."""
+    for split in ("train", "test"):
+        if split in path.name:
+            candidate = path.with_name(f"Charades_v1_{split}.csv")
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+_LINE = re.compile(r"^(\S+)\s+(\S+)\s+(\S+)\s*##(.*)$")
+
+
+@register_format(
+    "charades_txt",
+    tasks=("temporal_grounding",),
+    description="original Charades-STA text: 'VID START END##sentence' (durations from a companion file or the video)",
+)
+def load_charades_txt(
+    path: Path, ctx: LoadContext, *, durations: str | None = None, video_ext: str = ".mp4"
+) -> list[Record]:
+    if not path.is_file():
+        raise ctx.error(None, None, "annotation file not found")
+    dur_path = Path(durations) if durations else _find_durations(path)
+    try:
+        known = _read_durations(dur_path) if dur_path else {}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ctx.error(None, "durations", f"cannot read durations file {dur_path}: {exc}") from None
+    ctx.unit = "line"
+    records: list[Record] = []
+    per_video: dict[str, int] = {}
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        with ctx.item(lineno):
+            m = _LINE.match(line.strip())
+            if not m:
+                raise FieldError(None, f"expected 'VIDEO_ID START END##sentence', got {line.strip()!r:.80}")
+            vid = m.group(1)
+            interval = parse_interval(
+                [to_float(m.group(2), "start"), to_float(m.group(3), "end")], "timestamps"
+            )
+            k = per_video.get(vid, 0)
+            record = _grounding_record(ctx, vid, k, m.group(4), interval, known.get(vid), video_ext)
+            if "duration" not in record.meta:
+                record.meta["duration"] = _probe_duration(record.video, vid)
+            per_video[vid] = k + 1
+            records.append(ctx.finish(lineno, record))
+    return records
+
+
+def _probe_duration(video: str | None, vid: str) -> float:
+    try:
+        info = probe_media(video) if video else None
+    except MediaError as exc:
+        raise FieldError(
+            "duration", f"no duration for {vid} in a durations file and the video is unreadable: {exc}"
+        ) from None
+    if info is None or not info.duration:
+        raise FieldError("duration", f"no duration for {vid}: pass durations=FILE (json or Charades_v1 csv)")
+    return float(info.duration)

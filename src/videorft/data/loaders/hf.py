@@ -1,0 +1,75 @@
+"""Records <-> ``datasets.Dataset`` rows.
+
+Columns: ``id, task, problem, solution, video, image, options, meta``. ``solution`` and ``meta`` are
+JSON strings: solutions differ in type across tasks (interval, boxes, letter, dict) and Arrow wants
+one type per column. Use `decode_solution` / `record_from_row` to get them back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from videorft.data.record import Record
+
+if TYPE_CHECKING:
+    import datasets
+
+COLUMNS: tuple[str, ...] = ("id", "task", "problem", "solution", "video", "image", "options", "meta")
+
+
+def encode_solution(solution: Any) -> str:
+    return json.dumps(solution, ensure_ascii=False)
+
+
+def decode_solution(value: str) -> Any:
+    """Inverse of the ``solution`` column encoding."""
+    return json.loads(value)
+
+
+def record_to_row(record: Record) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "task": record.task,
+        "problem": record.problem,
+        "solution": encode_solution(record.solution),
+        "video": record.video,
+        "image": record.image,
+        "options": list(record.options),
+        "meta": json.dumps(record.meta, ensure_ascii=False, sort_keys=True),
+    }
+
+
+def record_from_row(row: Mapping[str, Any]) -> Record:
+    """A `Record` back from a dataset row (as `to_hf_dataset` wrote it)."""
+    return Record(
+        id=row["id"],
+        task=row["task"],
+        problem=row["problem"],
+        solution=decode_solution(row["solution"]),
+        video=row.get("video"),
+        image=row.get("image"),
+        options=list(row.get("options") or []),
+        meta=json.loads(row["meta"]) if row.get("meta") else {},
+    )
+
+
+def to_hf_dataset(records: Sequence[Record]) -> datasets.Dataset:
+    """A `datasets.Dataset` with one row per record (see the module docstring for columns)."""
+    from datasets import Dataset, Features, List, Value
+
+    features = Features(
+        {
+            "id": Value("string"),
+            "task": Value("string"),
+            "problem": Value("string"),
+            "solution": Value("string"),
+            "video": Value("string"),
+            "image": Value("string"),
+            "options": List(Value("string")),
+            "meta": Value("string"),
+        }
+    )
+    rows = [record_to_row(r) for r in records]
+    return Dataset.from_dict({c: [row[c] for row in rows] for c in COLUMNS}, features=features)
