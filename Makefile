@@ -8,6 +8,10 @@ $(STAMP): pyproject.toml
 	python3 -m venv .venv
 	.venv/bin/pip install -q -U "pip==25.3"
 	.venv/bin/pip install -q -e ".[dev]"
+	@# headless Chromium renders the HTML report in its test (Debian package; needs root)
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+		echo "note: chromium not installed; the report's browser test will be skipped"
 	touch $(STAMP)
 
 install: $(STAMP)

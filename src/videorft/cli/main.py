@@ -16,7 +16,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "model init": ("videorft.cli.model_init", "write a random-weight Qwen2.5-VL checkpoint folder (offline)"),
     "data synth": ("videorft.cli.data_synth", "render the synthetic spatio-temporal video suite"),
     "data stats": ("videorft.cli.data_stats", "counts per task, durations and frame statistics of a dataset"),
-    "data cot": ("videorft.cli.data_cot", "generate CoT SFT data with a teacher behind an OpenAI-compatible API"),
+    "data cot": (
+        "videorft.cli.data_cot",
+        "generate CoT SFT data with a teacher behind an OpenAI-compatible API",
+    ),
     "score": ("videorft.cli.score", "score completions with the task rewards (JSONL in, JSONL out)"),
     "train sft": ("videorft.cli.train", "supervised (CoT cold-start) fine-tuning"),
     "train grpo": ("videorft.cli.train", "GRPO / T-GRPO reinforcement fine-tuning"),
@@ -28,9 +31,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("videorft.cli.bench", "speed and memory benchmarks (ratios against in-run baselines)"),
 }
 
+#: Commands whose module parses its own argv (config dataclasses through TrlParser).
+PASSTHROUGH = {"train sft", "train grpo"}
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="videorft", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="videorft",
+        description="Reinforcement fine-tuning (SFT -> GRPO / T-GRPO) of video multimodal LLMs.",
+    )
     from videorft import __version__
 
     parser.add_argument("--version", action="version", version=f"videorft {__version__}")
@@ -38,14 +47,18 @@ def build_parser() -> argparse.ArgumentParser:
     groups: dict[str, argparse._SubParsersAction] = {}
     for path, (module, help_text) in COMMANDS.items():
         words = path.split()
+        # Commands that parse their own arguments (TrlParser) also answer --help themselves.
+        own_help = {"add_help": path not in PASSTHROUGH}
         if len(words) == 1:
-            sub = top.add_parser(words[0], help=help_text, description=help_text)
+            sub = top.add_parser(words[0], help=help_text, description=help_text, **own_help)
         else:
             group, name = words
             if group not in groups:
                 gp = top.add_parser(group, help=f"{group} commands", description=f"{group} commands")
-                groups[group] = gp.add_subparsers(dest=f"{group}_command", metavar="SUBCOMMAND", required=True)
-            sub = groups[group].add_parser(name, help=help_text, description=help_text)
+                groups[group] = gp.add_subparsers(
+                    dest=f"{group}_command", metavar="SUBCOMMAND", required=True
+                )
+            sub = groups[group].add_parser(name, help=help_text, description=help_text, **own_help)
         sub.set_defaults(_module=module, _command=path)
         _LazyArguments(module).attach(sub, path)
     return parser

@@ -1,0 +1,94 @@
+"""GRPO and T-GRPO maths as small pure functions (the equations of the papers, one screen).
+
+Shapes: B = number of prompts, G = completions per prompt (ordered group), S = shuffled completions.
+
+    r_i    = sum_k w_k * R_k(o_i)                                    (task reward components)
+    A_i    = (r_i - mean_j r_j) / (std_j r_j + 1e-4)                 (group-relative advantage)
+    KL_t   = exp(ref_t - logp_t) - (ref_t - logp_t) - 1              (k3 estimator, per token)
+    L      = -mean_i mean_t [ exp(logp_t - logp_t.detach()) * A_i - beta * KL_t ]
+
+T-GRPO (Video-R1):  p = mean_i acc(o_i),  p~ = mean_j acc(o~_j)  (o~: answers to shuffled frames)
+    r_i += alpha  if  p >= mu * p~  and  acc(o_i) > min_acc            (ordered completions only)
+
+The trainer (``VideoGRPOTrainer``) takes the loss from TRL (its ``loss_type`` variants); these functions are
+what the trainer's temporal bonus uses and what the tests check TRL's advantages against.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from videorft.rewards import temporal_bonus
+
+
+def group_advantages(
+    rewards: torch.Tensor, group_size: int, scale: bool = True, eps: float = 1e-4
+) -> torch.Tensor:
+    """A_i = (r_i - mean(group)) / (std(group) + eps), statistics per prompt group, never per batch.
+
+    Args:
+        rewards: (B*G,) rewards, groups contiguous (row b*G + i is completion i of prompt b).
+        group_size: G.
+        scale: divide by the group std (GRPO); False gives Dr. GRPO's mean-centering only.
+    Returns:
+        (B*G,) advantages.
+    """
+    grouped = rewards.view(-1, group_size)  # (B, G)
+    centred = grouped - grouped.mean(dim=1, keepdim=True)
+    if scale:
+        centred = centred / (grouped.std(dim=1, keepdim=True) + eps)  # unbiased std, as TRL and both papers
+    return centred.reshape(-1)
+
+
+def k3_kl(logp: torch.Tensor, ref_logp: torch.Tensor) -> torch.Tensor:
+    """Per-token k3 KL estimator exp(ref - logp) - (ref - logp) - 1, shape preserved."""
+    delta = ref_logp - logp
+    return torch.exp(delta) - delta - 1
+
+
+def grpo_loss(
+    logp: torch.Tensor,
+    ref_logp: torch.Tensor | None,
+    advantages: torch.Tensor,
+    mask: torch.Tensor,
+    beta: float,
+) -> torch.Tensor:
+    """The papers' GRPO loss (one policy step per batch, so the ratio is exp(logp - logp.detach()) = 1).
+
+    Args:
+        logp, ref_logp, mask: (N, T) per-token log-probs of the policy / reference, completion mask.
+        advantages: (N,).
+    Returns:
+        scalar loss: token mean per completion, then mean over completions.
+    """
+    per_token = torch.exp(logp - logp.detach()) * advantages.unsqueeze(1)
+    if ref_logp is not None and beta != 0.0:
+        per_token = per_token - beta * k3_kl(logp, ref_logp)
+    per_completion = (-per_token * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
+    return per_completion.mean()
+
+
+def temporal_bonus_groups(
+    ordered_acc: torch.Tensor,
+    shuffled_acc: list[list[float] | None],
+    alpha: float = 0.3,
+    mu: float = 0.8,
+    min_acc: float = 0.1,
+) -> torch.Tensor:
+    """T-GRPO bonus for a batch of groups: ``temporal_bonus`` applied to each prompt group separately.
+
+    Args:
+        ordered_acc: (B, G) accuracy of each ordered completion.
+        shuffled_acc: B entries, each the S accuracies of that prompt's shuffled completions, or None for
+            prompts without a video (images, text): those get no bonus.
+    Returns:
+        (B, G) bonus.
+    """
+    bonus = torch.zeros_like(ordered_acc)
+    for b, shuffled in enumerate(shuffled_acc):
+        if shuffled:
+            bonus[b] = torch.tensor(
+                temporal_bonus(ordered_acc[b].tolist(), shuffled, alpha=alpha, mu=mu, min_acc=min_acc),
+                dtype=ordered_acc.dtype,
+            )
+    return bonus

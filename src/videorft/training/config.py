@@ -1,0 +1,165 @@
+"""Training configuration: dataclasses whose every field carries help text.
+
+One parser (TRL's ``TrlParser``) reads defaults <- YAML <- CLI flags into three dataclasses:
+``VideoDataArguments`` (data, frames, prompts, rewards), TRL's ``ModelConfig`` (model path, dtype, LoRA) and
+``VideoSFTConfig`` / ``VideoGRPOConfig`` (TRL's trainer configs plus T-GRPO).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from trl import GRPOConfig, SFTConfig
+
+from videorft.video import FrameBudget
+
+
+@dataclass
+class VideoDataArguments:
+    """Which data to train on, how frames are sampled, and how prompts and rewards are built."""
+
+    data: str | None = field(
+        default=None,
+        metadata={
+            "help": "Dataset spec: FORMAT:PATH (e.g. videor1:/data/Video-R1-260k.json) or a folder with a "
+            "videorft_data.yaml manifest (e.g. the output of `videorft data synth`)."
+        },
+    )
+    split: str = field(default="train", metadata={"help": "Split of a manifest dataset to train on."})
+    video_root: str | None = field(
+        default=None, metadata={"help": "Folder that relative video paths resolve against."}
+    )
+    tasks: list[str] | None = field(default=None, metadata={"help": "Keep only these tasks (default: all)."})
+    limit: int | None = field(
+        default=None, metadata={"help": "Use at most this many records (after task filter)."}
+    )
+    skip_invalid: bool = field(
+        default=True,
+        metadata={
+            "help": "Skip malformed records and unreadable videos (counted and reported) instead of failing."
+        },
+    )
+    # Frames and pixels (qwen-vl-utils semantics; applied before the processor).
+    fps: float = field(default=2.0, metadata={"help": "Frames sampled per second of video."})
+    nframes: int | None = field(
+        default=None, metadata={"help": "Sample exactly this many frames (overrides fps)."}
+    )
+    min_frames: int = field(default=4, metadata={"help": "Lower bound on sampled frames."})
+    max_frames: int = field(
+        default=16, metadata={"help": "Upper bound on sampled frames (Video-R1 trains with 16)."}
+    )
+    min_pixels: int = field(default=16 * 28 * 28, metadata={"help": "Lower bound on pixels per frame."})
+    max_pixels: int = field(
+        default=128 * 28 * 28, metadata={"help": "Upper bound on pixels per frame (Video-R1: 128*28*28)."}
+    )
+    total_pixels: int | None = field(
+        default=None,
+        metadata={
+            "help": "Pixel budget for the whole video, divided across frames (VideoChat-R1: 3584*28*28)."
+        },
+    )
+    # Prompts.
+    template: str | None = field(
+        default=None,
+        metadata={"help": "Prompt template name or path to a .jinja file (default: the task's own)."},
+    )
+    prompt_style: str = field(
+        default="think", metadata={"help": "'think' (<think> then <answer>) or 'no_think'."}
+    )
+    timing_in_prompt: bool = field(
+        default=False,
+        metadata={"help": "Add the video's duration, sampling fps and frame timestamps to the prompt."},
+    )
+    system_prompt: str | None = field(
+        default=None, metadata={"help": "System message (the papers use none)."}
+    )
+    # Rewards.
+    use_format_reward: bool = field(
+        default=True, metadata={"help": "Include the format component in the reward."}
+    )
+    judge: str = field(default="offline", metadata={"help": "Caption judge: 'offline' (MiniLM) or 'openai'."})
+
+    def __post_init__(self) -> None:
+        if self.prompt_style not in ("think", "no_think"):
+            raise ValueError(f"prompt_style must be 'think' or 'no_think', got {self.prompt_style!r}")
+        if self.nframes is not None and self.nframes < 2:
+            raise ValueError(
+                f"nframes must be >= 2 (Qwen2.5-VL's temporal patch is 2 frames), got {self.nframes}"
+            )
+        if self.min_frames > self.max_frames:
+            raise ValueError(f"min_frames ({self.min_frames}) > max_frames ({self.max_frames})")
+
+    def frame_budget(self) -> FrameBudget:
+        return FrameBudget(
+            fps=self.fps,
+            nframes=self.nframes,
+            min_frames=self.min_frames,
+            max_frames=self.max_frames,
+            min_pixels=self.min_pixels,
+            max_pixels=self.max_pixels,
+            total_pixels=self.total_pixels,
+        )
+
+
+@dataclass
+class VideoSFTConfig(SFTConfig):
+    """TRL's SFTConfig with the defaults of Video-R1's cold start (lr 1e-6, 1 epoch, bf16 on GPU)."""
+
+    learning_rate: float = field(default=1e-6, metadata={"help": "Peak learning rate (Video-R1 SFT: 1e-6)."})
+    remove_unused_columns: bool = field(
+        default=False, metadata={"help": "Must stay False: the video collator needs the raw record columns."}
+    )
+    report_to: str | list[str] | None = field(
+        default="tensorboard", metadata={"help": "Where to log: tensorboard (default), wandb, none."}
+    )
+
+
+@dataclass
+class VideoGRPOConfig(GRPOConfig):
+    """TRL's GRPOConfig plus T-GRPO (Video-R1's temporal-contrast bonus).
+
+    TRL's own defaults (beta=0.0, loss_type='dapo') differ from both papers; the reproduction configs in
+    ``configs/`` set beta=0.04 and loss_type='grpo' explicitly.
+    """
+
+    temporal: bool = field(
+        default=False,
+        metadata={
+            "help": "T-GRPO: also answer each video prompt with shuffled frames and add the temporal bonus."
+        },
+    )
+    shuffled_generations: int | None = field(
+        default=None,
+        metadata={"help": "Completions per prompt with shuffled frames (default num_generations // 2)."},
+    )
+    shuffle_unit: str = field(
+        default="temporal_patch",
+        metadata={
+            "help": "'temporal_patch': permute blocks of 2 frames so every vision token stays intact; "
+            "'frame': permute whole frames as Video-R1 does."
+        },
+    )
+    temporal_alpha: float = field(default=0.3, metadata={"help": "T-GRPO bonus alpha."})
+    temporal_mu: float = field(
+        default=0.8, metadata={"help": "T-GRPO: bonus when p >= mu * p_shuffled (Video-R1's code: 0.8)."}
+    )
+    temporal_min_acc: float = field(
+        default=0.1, metadata={"help": "T-GRPO: only completions with accuracy above this get the bonus."}
+    )
+    report_to: str | list[str] | None = field(
+        default="tensorboard", metadata={"help": "Where to log: tensorboard (default), wandb, none."}
+    )
+    remove_unused_columns: bool | None = field(
+        default=False, metadata={"help": "Must stay False: rewards read the task/solution/meta columns."}
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.shuffle_unit not in ("temporal_patch", "frame"):
+            raise ValueError(f"shuffle_unit must be 'temporal_patch' or 'frame', got {self.shuffle_unit!r}")
+        if self.shuffled_generations is None:
+            self.shuffled_generations = max(1, (self.num_generations or 8) // 2)
+        if self.temporal and self.shuffled_generations < 1:
+            raise ValueError("temporal=True needs shuffled_generations >= 1")
+        if self.temporal and not 0 <= self.temporal_mu:
+            raise ValueError(f"temporal_mu must be >= 0, got {self.temporal_mu}")

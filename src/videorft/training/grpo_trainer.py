@@ -1,0 +1,266 @@
+"""GRPO / T-GRPO for video on TRL's GRPOTrainer (written against trl==1.16.0, pinned in pyproject.toml).
+
+What TRL 1.16 lacks for video, and the method that adds it:
+
+1. ``_tokenize_prompts``: frames are sampled by ``videorft.video`` (budgets enforced) and the prompt rendered per
+   task; TRL would hand a video *path* to transformers (torchcodec, no budget).
+2. ``_get_per_token_logps_and_entropies``: TRL's loss / old / reference forwards pass image tensors but not
+   ``pixel_values_videos`` / ``video_grid_thw`` / ``second_per_grid_ts`` / ``mm_token_type_ids``: the vision tower
+   got no gradient and log-probs ignored the video. Ours passes them, per row.
+3. ``_generate_single_turn``: for T-GRPO the shuffled-frame prompts ride in the same ``generate`` call as the
+   ordered ones; only the ordered completions go on to the loss.
+4. ``_calculate_rewards``: fills the ``temporal_bonus`` column per prompt group (``algos.temporal_bonus_groups``)
+   after the task rewards are gathered across processes.
+
+Everything else (advantages per group, loss variants, KL, LoRA, DeepSpeed, logging, checkpoints) is TRL's.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+from accelerate.utils import gather
+from trl import GRPOTrainer
+from videorft.models.processing import vision_token_ids
+
+from videorft.training.algos import temporal_bonus_groups
+from videorft.training.config import VideoDataArguments, VideoGRPOConfig
+from videorft.training.media import (
+    TEMPORAL_PATCH,
+    RowVision,
+    SampleEncoder,
+    mm_token_type_ids,
+    permute_frames,
+    row_record,
+)
+from videorft.training.rewards import TaskRewardFunction, temporal_bonus_placeholder
+
+
+class VideoGRPOTrainer(GRPOTrainer):
+    """TRL's GRPOTrainer with video inputs in every forward pass and Video-R1's T-GRPO."""
+
+    args: VideoGRPOConfig
+
+    def __init__(
+        self,
+        model: Any,
+        args: VideoGRPOConfig,
+        data_args: VideoDataArguments,
+        train_dataset: Any,
+        processing_class: Any,
+        reward_funcs: list | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.task_reward = TaskRewardFunction(use_format=data_args.use_format_reward, judge=data_args.judge)
+        funcs = reward_funcs or [self.task_reward]
+        if args.temporal:
+            funcs = [*funcs, temporal_bonus_placeholder]
+        super().__init__(
+            model=model,
+            reward_funcs=funcs,
+            args=args,
+            train_dataset=train_dataset,
+            processing_class=processing_class,
+            **kwargs,
+        )
+        if args.use_vllm:
+            # TRL 1.16's vLLM path forwards images only; video prompts would be generated blind.
+            raise ValueError(
+                "use_vllm is not supported with video inputs in trl 1.16 (its vLLM path drops videos)"
+            )
+        self.encoder = SampleEncoder(
+            processing_class,
+            data_args.frame_budget(),
+            template=data_args.template,
+            prompt_style=data_args.prompt_style,
+            timing_in_prompt=data_args.timing_in_prompt,
+            system_prompt=data_args.system_prompt,
+        )
+        # One sampled vision special token makes the next forward fail (features vs tokens mismatch).
+        suppressed = set(self.generation_config.suppress_tokens or []) | set(
+            vision_token_ids(self._tokenizer)
+        )
+        self.generation_config.suppress_tokens = sorted(suppressed)
+        self.generation_kwargs["suppress_tokens"] = self.generation_config.suppress_tokens
+        tok = self._tokenizer
+        self._image_pad_id = tok.convert_tokens_to_ids("<|image_pad|>")
+        self._video_pad_id = tok.convert_tokens_to_ids("<|video_pad|>")
+        self._rng = np.random.default_rng(args.seed)
+        self._rows: list[dict] = []  # the generation batch being processed
+        self._row_vision: list[RowVision] = []  # its vision tensors, row-aligned
+        self._forward_vision: list[RowVision] | None = None  # rows of the forward pass in progress
+        self._shuffled: dict[str, Any] | None = None  # T-GRPO: shuffled prompts awaiting generation/scoring
+
+    # ----------------------------------------------------------------------------------------------- rollout
+    def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+        self._rows = inputs
+        output = super()._generate_and_score_completions(inputs)
+        # Row-aligned list: TRL's shuffle/split utilities permute and slice lists with the tensors.
+        output["row_vision"] = self._row_vision
+        self._forward_vision = None
+        return output
+
+    def _tokenize_prompts(self, prompts: list) -> tuple[list[list[int]], None, dict[str, Any]]:
+        records, ids, vision = [], [], []
+        for row in self._rows:
+            record, clip = self._record_and_clip(row)
+            row_ids, row_vision = self.encoder.encode(record, clip=clip)
+            records.append(record)
+            ids.append(row_ids)
+            vision.append(row_vision)
+        self._row_vision = vision
+        self._forward_vision = vision  # old / reference log-probs of this batch are computed next
+        self._shuffled = self._prepare_shuffled(records) if self._temporal_active() else None
+        return ids, None, self._generation_fields(ids, vision)
+
+    def _generate_single_turn(
+        self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False
+    ):
+        if not self._shuffled or not self._shuffled["ids"]:
+            return super()._generate_single_turn(
+                prompt_ids, images, multimodal_fields, num_generations, has_tool_images
+            )
+        n = len(prompt_ids)
+        all_ids = list(prompt_ids) + self._shuffled["ids"]
+        fields = self._generation_fields(all_ids, self._row_vision + self._shuffled["vision"])
+        completion_ids, logprobs = super()._generate_single_turn(all_ids, images, fields, num_generations)
+        self._shuffled["completion_ids"] = completion_ids[n:]
+        return completion_ids[:n], (logprobs[:n] if logprobs is not None else None)
+
+    # ------------------------------------------------------------------------------------------------ reward
+    def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
+        rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
+        if not self._temporal_active() or self._shuffled is None:
+            return rewards_per_func
+        G, S = self.num_generations, self.args.shuffled_generations
+        device = rewards_per_func.device
+        # Accuracy of the ordered completions, gathered like the rewards (groups may straddle processes).
+        ordered_acc = gather(torch.tensor(self.task_reward.last_accuracy, dtype=torch.float32, device=device))
+        # Shuffled accuracies: one row of S per local group start, NaN elsewhere; gathered to global order.
+        local = torch.full((len(inputs), S), math.nan, device=device)
+        for row, accs in self._score_shuffled().items():
+            local[row] = torch.tensor(accs, dtype=torch.float32, device=device)
+        shuffled_rows = gather(local).view(-1, G, S)[:, 0]  # (B, S): the group's start row
+        shuffled_acc = [None if torch.isnan(r).any() else r.tolist() for r in shuffled_rows]
+        bonus = temporal_bonus_groups(
+            ordered_acc.view(-1, G).cpu(),
+            shuffled_acc,
+            alpha=self.args.temporal_alpha,
+            mu=self.args.temporal_mu,
+            min_acc=self.args.temporal_min_acc,
+        )
+        rewards_per_func[:, self.reward_func_names.index("temporal_bonus")] = bonus.view(-1).to(device)
+        self._log_tgrpo(ordered_acc.view(-1, G), shuffled_acc, bonus)
+        return rewards_per_func
+
+    def _log_tgrpo(self, ordered_acc: torch.Tensor, shuffled_acc: list, bonus: torch.Tensor) -> None:
+        video_groups = [b for b, s in enumerate(shuffled_acc) if s is not None]
+        if not video_groups:
+            return
+        metrics = self._metrics["train"]
+        metrics["tgrpo/p"].append(ordered_acc[video_groups].mean().item())
+        metrics["tgrpo/p_shuffled"].append(float(np.mean([np.mean(shuffled_acc[b]) for b in video_groups])))
+        metrics["tgrpo/bonus_group_rate"].append(float(np.mean([bool(bonus[b].any()) for b in video_groups])))
+
+    # ------------------------------------------------------------------------------------------- forward pass
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        self._forward_vision = inputs["row_vision"]
+        try:
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        finally:
+            self._forward_vision = None
+
+    def _get_per_token_logps_and_entropies(
+        self,
+        model,
+        input_ids,
+        attention_mask,
+        logits_to_keep,
+        batch_size=None,
+        compute_entropy=False,
+        compute_aux_loss=False,
+        **image_kwargs,
+    ):
+        """TRL's chunked log-prob computation, with each chunk's own video/image tensors and M-RoPE inputs.
+
+        ``image_kwargs`` from TRL are unused: this trainer carries vision tensors per row (``row_vision``).
+        """
+        rows = self._forward_vision
+        if rows is None or len(rows) != input_ids.size(0):
+            raise RuntimeError("internal: vision tensors are not aligned with the forward batch")
+        batch_size = batch_size or input_ids.size(0)
+        all_logps, all_entropies, all_aux = [], [], []
+        for start in range(0, input_ids.size(0), batch_size):
+            end = min(start + batch_size, input_ids.size(0))
+            ids = input_ids[start:end]  # (b, P+C)
+            mask = attention_mask[start:end]
+            model_inputs = {
+                "input_ids": ids,
+                "attention_mask": mask,
+                "mm_token_type_ids": mm_token_type_ids(ids, self._image_pad_id, self._video_pad_id),
+                **RowVision.collate(rows[start:end], device=ids.device),
+            }
+            if compute_aux_loss:
+                model_inputs["output_router_logits"] = True
+            labels = ids.masked_fill(mask == 0, -100)
+            labels[:, :-logits_to_keep] = -100  # only completion tokens are scored
+            with self.accelerator.autocast():
+                outputs = model(**model_inputs, labels=labels, fused_lm_head=True)
+            all_logps.append(outputs.log_probs[:, -logits_to_keep:])
+            if compute_entropy:
+                all_entropies.append(outputs.entropy[:, -logits_to_keep:])
+            if compute_aux_loss:
+                all_aux.append(outputs.aux_loss)
+        logps = torch.cat(all_logps, dim=0)
+        entropies = torch.cat(all_entropies, dim=0) if compute_entropy else None
+        aux = torch.stack(all_aux).mean() if compute_aux_loss else None
+        return logps, entropies, aux
+
+    # -------------------------------------------------------------------------------------------- helpers
+    def _temporal_active(self) -> bool:
+        return bool(self.args.temporal) and self.model.training
+
+    def _record_and_clip(self, row: dict[str, Any]):
+        record = row_record(row)
+        return record, self.encoder.clip(record)
+
+    def _generation_fields(self, ids: list[list[int]], vision: list[RowVision]) -> dict[str, Any]:
+        fields: dict[str, Any] = dict(RowVision.collate(vision))
+        # Per-token list: TRL left-pads it like input_ids before generate().
+        fields["mm_token_type_ids"] = [
+            mm_token_type_ids(torch.tensor(x), self._image_pad_id, self._video_pad_id).tolist() for x in ids
+        ]
+        return fields
+
+    def _prepare_shuffled(self, records: list) -> dict[str, Any]:
+        """Shuffled-frame prompts for every video group that starts on this process (S copies each)."""
+        G, S = self.num_generations, self.args.shuffled_generations
+        unit = TEMPORAL_PATCH if self.args.shuffle_unit == "temporal_patch" else 1
+        offset = self.accelerator.process_index * len(records)
+        ids, vision, owners = [], [], []
+        for i, record in enumerate(records):
+            if (offset + i) % G != 0 or record.video is None:
+                continue
+            clip = self.encoder.clip(record)
+            frames = permute_frames(clip.frames, self._rng, unit)
+            row_ids, row_vision = self.encoder.encode(record, frames=frames, clip=clip)
+            ids += [row_ids] * S
+            vision += [row_vision] * S
+            owners += [i] * S
+        return {"ids": ids, "vision": vision, "owners": owners, "records": records}
+
+    def _score_shuffled(self) -> dict[int, list[float]]:
+        """Accuracy of each shuffled completion, grouped by the local row that owns the group."""
+        sh = self._shuffled
+        if not sh or not sh["ids"]:
+            return {}
+        texts = self.processing_class.batch_decode(sh["completion_ids"], skip_special_tokens=True)
+        out: dict[int, list[float]] = {}
+        for owner, text in zip(sh["owners"], texts, strict=True):
+            record = sh["records"][owner]
+            acc = self.task_reward.accuracy(record.task, text, record.solution, record.meta)
+            out.setdefault(owner, []).append(acc)
+        return out

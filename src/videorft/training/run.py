@@ -1,0 +1,186 @@
+"""Entry points behind `videorft train sft|grpo` (also called in-process by the demo)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import yaml
+from transformers import TrainerCallback
+from trl import ModelConfig, SFTTrainer, get_peft_config
+
+from videorft.data.loaders import LoadResult, load_spec, to_hf_dataset
+from videorft.data.prompts import build_conversation, render_prompt
+from videorft.models.loading import load_model, load_processor
+from videorft.training.config import VideoDataArguments, VideoGRPOConfig, VideoSFTConfig
+from videorft.training.media import SampleEncoder
+from videorft.training.sft import VideoSFTCollator
+
+logger = logging.getLogger(__name__)
+
+
+class JsonlLogCallback(TrainerCallback):
+    """Appends every logged step to ``<output_dir>/train_log.jsonl`` (read by `videorft report`)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: D401 - TrainerCallback signature
+        if state.is_world_process_zero and logs:
+            row = {
+                "step": state.global_step,
+                **{k: v for k, v in logs.items() if isinstance(v, (int, float))},
+            }
+            with self.path.open("a") as f:
+                f.write(json.dumps(row) + "\n")
+
+
+def build_dataset(data_args: VideoDataArguments, *, split: str | None = None) -> tuple[Any, LoadResult]:
+    """Records of the configured spec/split/tasks as a ``datasets.Dataset`` with a conversational ``prompt``."""
+    if not data_args.data:
+        raise ValueError(
+            "no training data: set `data` (a FORMAT:PATH spec or a folder with videorft_data.yaml)"
+        )
+    result = load_spec(
+        data_args.data,
+        split=split or data_args.split,
+        video_root=data_args.video_root,
+        skip_invalid=data_args.skip_invalid,
+        check_videos=data_args.skip_invalid,
+    )
+    records = result.records
+    if data_args.tasks:
+        records = [r for r in records if r.task in set(data_args.tasks)]
+    if data_args.limit is not None:
+        records = records[: data_args.limit]
+    if not records:
+        raise ValueError(
+            f"{data_args.data}: no usable records (split={split or data_args.split}, tasks={data_args.tasks})"
+        )
+    if result.skipped:
+        logger.warning("%s", result.summary())
+    dataset = to_hf_dataset(records).rename_column("image", "image_path")
+    prompts = [
+        build_conversation(
+            r,
+            render_prompt(r, template=data_args.template, style=data_args.prompt_style),
+            system=data_args.system_prompt,
+        )
+        for r in records
+    ]
+    dataset = dataset.add_column("prompt", prompts)
+    return dataset, result
+
+
+def save_resolved_config(output_dir: str | Path, *configs: Any) -> Path:
+    """Write every config dataclass, as resolved (defaults <- YAML <- CLI), to ``videorft_config.yaml``."""
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    resolved = {type(c).__name__: _plain(dataclasses.asdict(c)) for c in configs}
+    path = out / "videorft_config.yaml"
+    path.write_text(yaml.safe_dump(resolved, sort_keys=False))
+    return path
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def _encoder(processor: Any, data_args: VideoDataArguments) -> SampleEncoder:
+    return SampleEncoder(
+        processor,
+        data_args.frame_budget(),
+        template=data_args.template,
+        prompt_style=data_args.prompt_style,
+        timing_in_prompt=data_args.timing_in_prompt,
+        system_prompt=data_args.system_prompt,
+    )
+
+
+def _model_and_processor(model_args: ModelConfig) -> tuple[Any, Any]:
+    if not model_args.model_name_or_path:
+        raise ValueError("set `model_name_or_path` (a local checkpoint folder or a hub id)")
+    processor = load_processor(model_args.model_name_or_path)
+    model = load_model(
+        model_args.model_name_or_path,
+        dtype=model_args.dtype if model_args.dtype not in (None, "auto") else None,
+        attn_implementation=model_args.attn_implementation,
+    )
+    return model, processor
+
+
+def train_sft(
+    data_args: VideoDataArguments,
+    args: VideoSFTConfig,
+    model_args: ModelConfig,
+    *,
+    resume: bool = False,
+    callbacks: list | None = None,
+) -> SFTTrainer:
+    """Supervised cold start; returns the trainer after training (final model saved in ``output_dir``)."""
+    save_resolved_config(args.output_dir, data_args, model_args, args)
+    model, processor = _model_and_processor(model_args)
+    dataset, _ = build_dataset(data_args)
+    args.dataset_kwargs = {**(args.dataset_kwargs or {}), "skip_prepare_dataset": True}
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        processing_class=processor,
+        data_collator=VideoSFTCollator(_encoder(processor, data_args), max_length=args.max_length),
+        peft_config=get_peft_config(model_args),
+        callbacks=[JsonlLogCallback(Path(args.output_dir) / "train_log.jsonl"), *(callbacks or [])],
+    )
+    trainer.train(resume_from_checkpoint=_resume_arg(args.output_dir, resume))
+    trainer.save_model(args.output_dir)
+    processor.save_pretrained(args.output_dir)
+    return trainer
+
+
+def train_grpo(
+    data_args: VideoDataArguments,
+    args: VideoGRPOConfig,
+    model_args: ModelConfig,
+    *,
+    resume: bool = False,
+    callbacks: list | None = None,
+) -> Any:
+    """GRPO, or T-GRPO with ``args.temporal``; returns the trainer after training."""
+    from videorft.training.grpo_trainer import VideoGRPOTrainer
+
+    save_resolved_config(args.output_dir, data_args, model_args, args)
+    model, processor = _model_and_processor(model_args)
+    dataset, _ = build_dataset(data_args)
+    trainer = VideoGRPOTrainer(
+        model=model,
+        args=args,
+        data_args=data_args,
+        train_dataset=dataset,
+        processing_class=processor,
+        peft_config=get_peft_config(model_args),
+        callbacks=[JsonlLogCallback(Path(args.output_dir) / "train_log.jsonl"), *(callbacks or [])],
+    )
+    trainer.train(resume_from_checkpoint=_resume_arg(args.output_dir, resume))
+    trainer.save_model(args.output_dir)
+    processor.save_pretrained(args.output_dir)
+    return trainer
+
+
+def _resume_arg(output_dir: str, resume: bool) -> bool | None:
+    """``--resume`` continues from the newest ``checkpoint-*`` in ``output_dir``; none there is an error."""
+    if not resume:
+        return None
+    from transformers.trainer_utils import get_last_checkpoint
+
+    if get_last_checkpoint(output_dir) is None:
+        raise FileNotFoundError(f"--resume: no checkpoint-* folder in {output_dir}")
+    return True

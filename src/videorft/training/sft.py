@@ -1,0 +1,103 @@
+"""SFT cold start on TRL's SFTTrainer with video inputs (target = CoT ``process`` + answer, as Video-R1).
+
+TRL's own VLM collator takes images only; ``VideoSFTCollator`` samples frames with the same encoder as GRPO
+(so SFT and RL see identical inputs) and puts the loss on the assistant turn only.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import torch
+
+from videorft.data.record import Record
+from videorft.training.media import RowVision, SampleEncoder, mm_token_type_ids, row_record
+
+#: Think text for records without a CoT ``process`` (a format-only cold start): short on purpose, so that
+#: RL, not imitation, has to find the reasoning. Configurable through ``VideoSFTCollator(default_think=...)``.
+DEFAULT_THINK = "I look at the frames in order."
+
+
+def answer_text(record: Record) -> str:
+    """The canonical solution written the way the task's reward parser reads it."""
+    sol = record.solution
+    task = record.task
+    if task == "temporal_grounding":
+        return f"{float(sol[0]):.2f} to {float(sol[1]):.2f}"
+    if task == "tracking":
+        return json.dumps([[round(float(v), 3) for v in box] for box in sol])
+    if task == "grounding_qa":
+        return str(sol["answer"])
+    if task == "caption":
+        events = sol["events"] if isinstance(sol, dict) else [str(sol)]
+        return " ".join(events)
+    return str(sol)
+
+
+def sft_target(record: Record, default_think: str = DEFAULT_THINK, style: str = "think") -> str:
+    """``<think>process</think>`` + ``<answer>...</answer>`` (+ ``<glue>`` for grounding-QA).
+
+    A Video-R1 COT record carries ``process`` ("<think>...</think>"); it is used verbatim, joined to the answer
+    with a newline as in Video-R1's SFT data.
+    """
+    answer = f"<answer>{answer_text(record)}</answer>"
+    if record.task == "grounding_qa":
+        glue = ", ".join(f"({float(s):.1f}, {float(e):.1f})" for s, e in record.solution["intervals"])
+        answer += f" <glue>[{glue}]</glue>"
+    if style == "no_think":
+        return answer
+    process = record.meta.get("process")
+    if process:
+        return f"{process.strip()}\n{answer}"
+    return f"<think>{default_think}</think>{answer}"
+
+
+class VideoSFTCollator:
+    """Rows -> input_ids / labels (prompt masked with -100) / video tensors / M-RoPE inputs."""
+
+    def __init__(
+        self, encoder: SampleEncoder, *, default_think: str = DEFAULT_THINK, max_length: int | None = None
+    ):
+        self.encoder = encoder
+        self.tokenizer = getattr(encoder.processor, "tokenizer", encoder.processor)
+        self.default_think = default_think
+        self.max_length = max_length
+        self.image_pad_id = self.tokenizer.convert_tokens_to_ids("<|image_pad|>")
+        self.video_pad_id = self.tokenizer.convert_tokens_to_ids("<|video_pad|>")
+        self.end_ids = self.tokenizer.encode("<|im_end|>\n", add_special_tokens=False)
+
+    def __call__(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        seqs, labels, vision = [], [], []
+        for row in rows:
+            record = row_record(row)
+            prompt_ids, row_vision = self.encoder.encode(record)
+            target = sft_target(record, self.default_think, self.encoder.prompt_style)
+            target_ids = self.tokenizer.encode(target, add_special_tokens=False) + self.end_ids
+            ids = prompt_ids + target_ids
+            lab = [-100] * len(prompt_ids) + target_ids
+            if self.max_length is not None and len(ids) > self.max_length:
+                # Truncating would cut video tokens or the answer: refuse loudly instead of training on garbage.
+                raise ValueError(
+                    f"record {record.id!r}: {len(ids)} tokens exceed max_length={self.max_length}; "
+                    "lower the frame/pixel budget or raise max_length"
+                )
+            seqs.append(ids)
+            labels.append(lab)
+            vision.append(row_vision)
+        width = max(len(s) for s in seqs)
+        pad_id = self.tokenizer.pad_token_id
+        input_ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)  # (B, L), right-padded
+        label_t = torch.full((len(seqs), width), -100, dtype=torch.long)
+        attention = torch.zeros((len(seqs), width), dtype=torch.long)
+        for i, (s, lab) in enumerate(zip(seqs, labels, strict=True)):
+            input_ids[i, : len(s)] = torch.tensor(s)
+            label_t[i, : len(lab)] = torch.tensor(lab)
+            attention[i, : len(s)] = 1
+        return {
+            "input_ids": input_ids,
+            "attention_mask": attention,
+            "labels": label_t,
+            "mm_token_type_ids": mm_token_type_ids(input_ids, self.image_pad_id, self.video_pad_id),
+            **RowVision.collate(vision),
+        }
