@@ -1,0 +1,119 @@
+"""The scene model: what a synthetic video shows, as data. Frames and ground truth both come from it.
+
+Time is discrete: frame ``j`` is shown at ``j / fps`` seconds and covers ``[j / fps, (j + 1) / fps)``.
+An object is visible on the frames of its spans ``[j0, j1)``, so its ground-truth interval in seconds
+is exactly ``[j0 / fps, j1 / fps]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: Saturated colours, 60 degrees apart in hue, so they stay distinct after yuv420p chroma
+#: subsampling and a downscale to 56x56. Backgrounds are kept unsaturated (see `Background`).
+PALETTE: dict[str, tuple[int, int, int]] = {
+    "red": (230, 40, 40),
+    "yellow": (235, 215, 30),
+    "green": (40, 200, 60),
+    "cyan": (30, 205, 225),
+    "blue": (45, 85, 240),
+    "purple": (200, 50, 225),
+}
+SHAPES: tuple[str, ...] = ("square", "circle", "triangle")
+#: Names of the 2x2 grid cells that multi-object scenes place their objects in.
+CELLS: tuple[str, ...] = ("top left", "top right", "bottom left", "bottom right")
+
+
+def sample_indices(total: int, k: int) -> list[int]:
+    """Indices of ``k`` frames sampled evenly from ``total`` (qwen-vl-utils: linspace, then round)."""
+    if total < 1 or k < 1:
+        raise ValueError(f"need total >= 1 and k >= 1, got total={total}, k={k}")
+    return [int(i) for i in np.linspace(0, total - 1, k).round()]
+
+
+@dataclass(frozen=True)
+class Shape:
+    kind: str  # one of SHAPES
+    colour: str  # a key of PALETTE
+
+    @property
+    def name(self) -> str:
+        return f"{self.colour} {self.kind}"
+
+    @property
+    def rgb(self) -> tuple[int, int, int]:
+        return PALETTE[self.colour]
+
+
+@dataclass(frozen=True)
+class SceneObject:
+    """A shape of ``size`` px, visible on the frames of ``spans``, moving linearly from ``start`` to
+    ``end`` (top-left corner, px) between its first and last visible frame."""
+
+    shape: Shape
+    size: int
+    spans: tuple[tuple[int, int], ...]  # [j0, j1) frame ranges, sorted, disjoint
+    start: tuple[float, float]
+    end: tuple[float, float]
+    cell: int | None = None  # index into CELLS when placed in the 2x2 grid
+
+    @property
+    def first_frame(self) -> int:
+        return self.spans[0][0]
+
+    @property
+    def last_frame(self) -> int:
+        return self.spans[-1][1] - 1
+
+    def visible(self, j: int) -> bool:
+        return any(j0 <= j < j1 for j0, j1 in self.spans)
+
+    def box(self, j: int) -> tuple[int, int, int, int]:
+        """Pixel box ``(x0, y0, x1, y1)`` (x1, y1 exclusive) at frame ``j`` (whether visible or not)."""
+        span = self.last_frame - self.first_frame
+        a = 0.0 if span <= 0 else min(max((j - self.first_frame) / span, 0.0), 1.0)
+        x = int(round(self.start[0] + a * (self.end[0] - self.start[0])))
+        y = int(round(self.start[1] + a * (self.end[1] - self.start[1])))
+        return (x, y, x + self.size, y + self.size)
+
+    def interval(self, span: int, fps: int) -> tuple[float, float]:
+        """Seconds ``[start, end]`` of span number ``span``."""
+        j0, j1 = self.spans[span]
+        return (j0 / fps, j1 / fps)
+
+
+@dataclass(frozen=True)
+class Background:
+    kind: str  # "plain" | "gradient" | "noise"
+    colour: tuple[int, int, int]
+    colour2: tuple[int, int, int] = (0, 0, 0)  # gradient end colour
+    angle: float = 0.0  # gradient direction, radians
+    noise_sigma: float = 0.0  # luminance noise (same on all channels, so it adds no saturation)
+    noise_seed: int = 0
+
+
+@dataclass(frozen=True)
+class Degradation:
+    kind: str  # "noise" | "blur" | "blocking" | "freeze"
+    strength: float  # sigma (noise), radius px (blur), block px (blocking), hold frames (freeze)
+
+
+@dataclass(frozen=True)
+class Scene:
+    width: int
+    height: int
+    fps: int
+    total_frames: int
+    background: Background
+    objects: tuple[SceneObject, ...] = field(default_factory=tuple)
+    degradation: Degradation | None = None
+
+    @property
+    def duration(self) -> float:
+        return self.total_frames / self.fps
+
+    def normalised_box(self, obj: SceneObject, j: int) -> list[float]:
+        x0, y0, x1, y1 = obj.box(j)
+        return [x0 / self.width, y0 / self.height, x1 / self.width, y1 / self.height]
