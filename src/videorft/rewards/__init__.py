@@ -1,0 +1,28 @@
+"""Reward library of VideoChat-R1 and Video-R1.
+
+Rule rewards are pure functions ``(completion: str, solution, **meta) -> float`` found by name
+(:func:`get_reward`); a task's reward is a weighted composition of them (:func:`get_task_reward`).
+Judges for caption recall live in :mod:`videorft.rewards.judges`, the TRL adapter in
+:mod:`videorft.rewards.trl`. See docs/rewards.md.
+"""
+
+from videorft.rewards import caption, rules  # noqa: F401  (registers the built-in rewards)
+from videorft.rewards.bonuses import length_bonus, temporal_bonus
+from videorft.rewards.registry import get_reward, register_reward, reward_names
+from videorft.rewards.solutions import SolutionError, normalize_solution
+from videorft.rewards.tasks import TaskReward, canonical_task, get_task_reward, score, task_names
+
+__all__ = [
+    "SolutionError",
+    "TaskReward",
+    "canonical_task",
+    "get_reward",
+    "get_task_reward",
+    "length_bonus",
+    "normalize_solution",
+    "register_reward",
+    "reward_names",
+    "score",
+    "task_names",
+    "temporal_bonus",
+]

@@ -1,0 +1,214 @@
+"""Linear-time parsers shared by the rewards: tag blocks, numbers, time pairs, box/interval lists, letters.
+
+Every function here takes an arbitrary string and never raises; "no parse" is ``None``.
+Regexes are anchored or guarded by look-behinds and use possessive quantifiers, so no input
+(10 MB of digits, unclosed brackets, nested tags) makes them backtrack quadratically.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+__all__ = [
+    "last_block",
+    "extract_answer",
+    "parse_number",
+    "parse_time_pair",
+    "parse_number_groups",
+    "extract_letter",
+    "has_format",
+]
+
+# ---------------------------------------------------------------------------------------------- tags
+
+
+def last_block(text: str, tag: str) -> str | None:
+    """Content of the last complete, innermost ``<tag>…</tag>`` block, or None.
+
+    Innermost: in ``<answer><answer>A</answer></answer>`` the content is ``A``, never a string that
+    itself contains tags, so nesting cannot smuggle a second answer into the parsed one.
+    """
+    open_t, close_t = f"<{tag}>", f"</{tag}>"
+    end = text.rfind(close_t)
+    if end == -1:
+        return None
+    start = text.rfind(open_t, 0, end)
+    if start == -1:
+        return None
+    start += len(open_t)
+    # The first closing tag after the last opening tag ends the innermost block.
+    return text[start : text.find(close_t, start)]
+
+
+def extract_answer(completion: str) -> str | None:
+    """Stripped content of the last ``<answer>`` block (None when there is none)."""
+    block = last_block(completion, "answer")
+    return None if block is None else block.strip()
+
+
+_ALL_TAGS = ("<think>", "</think>", "<answer>", "</answer>", "<glue>", "</glue>")
+
+
+def has_format(completion: str, blocks: tuple[str, ...]) -> bool:
+    """True when the stripped completion is exactly the given tag blocks in order, whitespace between.
+
+    Each of the known tags (think/answer/glue) must occur exactly once if listed in ``blocks`` and
+    not at all otherwise: repeated, nested or stray tags (also inside the think block) fail, which
+    keeps the format reward from being farmed by multiple answers. The answer must not be empty.
+    """
+    wanted = {f"<{b}>" for b in blocks} | {f"</{b}>" for b in blocks}
+    for tag in _ALL_TAGS:
+        if text_count(completion, tag) != (1 if tag in wanted else 0):
+            return False
+    s = completion.strip()
+    pos = 0
+    for name in blocks:
+        open_t, close_t = f"<{name}>", f"</{name}>"
+        if not s.startswith(open_t, pos):
+            return False
+        close = s.find(close_t, pos + len(open_t))
+        if close == -1:
+            return False
+        if name == "answer" and not s[pos + len(open_t) : close].strip():
+            return False
+        pos = close + len(close_t)
+        m = _WS.match(s, pos)
+        pos = m.end() if m else pos
+    return pos == len(s)
+
+
+_WS = re.compile(r"\s*+")
+
+
+def text_count(text: str, sub: str) -> int:
+    """``str.count`` that stops early: we only need to know 0, 1 or "more"."""
+    first = text.find(sub)
+    if first == -1:
+        return 0
+    return 1 if text.find(sub, first + len(sub)) == -1 else 2
+
+
+# ------------------------------------------------------------------------------------------- numbers
+
+# A plain number with optional thousands separators (1,234,567.89) or a bare decimal (.5).
+_NUMBER = re.compile(r"\s*+([-+]?+(?:\d{1,3}+(?:,\d{3})++|\d++)(?:\.\d++)?+|[-+]?+\.\d++)\s*+")
+
+
+def parse_number(text: str) -> float | None:
+    """The number the whole string spells (thousands separators allowed), or None.
+
+    ``"1,000"`` → 1000.0, ``"3.50"`` → 3.5; ``"1,5"``, ``"nan"``, ``"inf"``, ``"12 apples"`` and
+    values that overflow a float → None.
+    """
+    m = _NUMBER.fullmatch(text)
+    if m is None:
+        return None
+    value = float(m.group(1).replace(",", ""))
+    return value if math.isfinite(value) else None
+
+
+# An unsigned decimal not preceded by a digit or dot, so scanning a run of digits is linear.
+_TIME_TOKEN = re.compile(r"(?<![\d.])\d++(?:\.\d++)?+")
+_TIME_SEP = re.compile(r"\s*+(?:s|secs?|seconds?)?+\s*+(?:to|and|-|–|—|~)\s*+", re.IGNORECASE)
+_BRACKET_SEP = re.compile(r"\s*+,\s*+")
+_MAX_SEP = 24  # longer gaps between two numbers never form a pair (keeps the check O(1))
+
+
+def parse_time_pair(text: str) -> tuple[float, float] | None:
+    """The last "A to B" / "A and B" / "A - B" / "[A, B]" pair of seconds in ``text``, or None.
+
+    The pair is returned as written (possibly start > end); non-finite values → None.
+    """
+    best: tuple[int, int, int, int] | None = None
+    prev: re.Match[str] | None = None
+    for cur in _TIME_TOKEN.finditer(text):
+        if prev is not None and cur.start() - prev.end() <= _MAX_SEP:
+            gap_start, gap_end = prev.end(), cur.start()
+            if _TIME_SEP.fullmatch(text, gap_start, gap_end):
+                best = (prev.start(), prev.end(), cur.start(), cur.end())
+            elif _BRACKET_SEP.fullmatch(text, gap_start, gap_end):
+                before = text[max(0, prev.start() - 8) : prev.start()].rstrip()
+                after = text[cur.end() : cur.end() + 8].lstrip()
+                if before[-1:] in ("[", "(") and after[:1] in ("]", ")"):
+                    best = (prev.start(), prev.end(), cur.start(), cur.end())
+        prev = cur
+    if best is None:
+        return None
+    a, b = float(text[best[0] : best[1]]), float(text[best[2] : best[3]])
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return None
+    return a, b
+
+
+_NUM = r"[-+]?+(?:\d++(?:\.\d*+)?+|\.\d++)(?:[eE][-+]?+\d++)?+"
+_NUM_SEQ = rf"(?>{_NUM}(?:\s*+,\s*+{_NUM})*+)"
+_GROUP = re.compile(rf"\s*+[\[(]\s*+({_NUM_SEQ})\s*+,?+\s*+[\])]\s*+")
+_FLAT = re.compile(rf"\s*+({_NUM_SEQ})\s*+,?+\s*+")
+_SPLIT = re.compile(r"\s*+,\s*+")
+
+
+def parse_number_groups(text: str, max_groups: int = 4096) -> list[tuple[float, ...]] | None:
+    """Parse ``[(a, b), [c, d], …]`` (Python or JSON style, trailing commas allowed) into tuples.
+
+    A flat ``[a, b, c, d]`` is one group. Any other text, non-finite numbers, or more than
+    ``max_groups`` groups → None. Used for ``<glue>`` intervals and tracking boxes.
+    """
+    s = text.strip()
+    if len(s) < 2 or s[0] not in "[(" or s[-1] not in "])":
+        return None
+    inner = s[1:-1]
+    flat = _FLAT.fullmatch(inner)
+    if flat is not None:
+        group = _to_floats(flat.group(1))
+        return None if group is None else [group]
+    groups: list[tuple[float, ...]] = []
+    pos = 0
+    while True:
+        m = _GROUP.match(inner, pos)
+        if m is None:
+            break
+        group = _to_floats(m.group(1))
+        if group is None or len(groups) >= max_groups:
+            return None
+        groups.append(group)
+        pos = m.end()
+        if pos < len(inner) and inner[pos] == ",":
+            pos += 1
+            continue
+        break
+    if inner[pos:].strip():
+        return None
+    return groups
+
+
+def _to_floats(seq: str) -> tuple[float, ...] | None:
+    values = tuple(float(x) for x in _SPLIT.split(seq.strip()))
+    return values if all(math.isfinite(v) for v in values) else None
+
+
+# ------------------------------------------------------------------------------------------- letters
+
+_LEAD_IN = re.compile(
+    r"(?:(?:the\s++)?+(?:best\s++|correct\s++|final\s++|right\s++)?+(?:answer|option|choice)"
+    r"(?:\s++(?:is|would\s++be))?+\s*+[:：]?+\s*+)",
+    re.IGNORECASE,
+)
+_BRACKETED = re.compile(r"[(\[]([A-Z])[)\]]")
+_BARE = re.compile(r"([A-Z])(?:[.:),]|\s*+$)")
+_DECOR = " \t\r\n*\"'`_"
+
+
+def extract_letter(text: str) -> str | None:
+    """The option letter (A–Z) an answer gives, or None.
+
+    Accepts "C", "(C)", "[C]", "C.", "C) text", "C: text", "**C**" and lead-ins such as
+    "The answer is", "Answer:", "The best option is". A capital that merely starts a word
+    ("A dog runs") is not a letter answer, so prose cannot hit an option by accident.
+    """
+    s = text.strip(_DECOR)
+    m = _LEAD_IN.match(s)
+    if m is not None:
+        s = s[m.end() :].strip(_DECOR)
+    m = _BRACKETED.match(s) or _BARE.match(s)
+    return m.group(1) if m else None

@@ -1,0 +1,304 @@
+"""Rule rewards of VideoChat-R1 and Video-R1: format, IoUs and answer accuracies.
+
+Each function is ``(completion: str, solution, **meta) -> float`` in [0, 1], registered by name.
+They never raise on any completion string; a malformed *solution* raises ``SolutionError``.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from typing import Any
+
+from videorft.rewards.parsing import (
+    extract_answer,
+    extract_letter,
+    has_format,
+    last_block,
+    parse_number,
+    parse_number_groups,
+    parse_time_pair,
+)
+from videorft.rewards.registry import register_reward
+from videorft.rewards.solutions import (
+    Interval,
+    SolutionError,
+    as_boxes,
+    as_gqa,
+    as_interval,
+    as_letter,
+    as_number,
+    as_text,
+)
+
+#: Answers with more whitespace-separated words than this score 0 on OCR / free-form. Their
+#: WER-based reward is already ~0 (WER >= (n - m) / m) and their ROUGE F <= 2m / (n + m) < 0.01
+#: for references of m < 20 words, so the cut changes nothing real and bounds the O(n·m) cost.
+MAX_ANSWER_WORDS = 4096
+
+
+def _text(completion: Any) -> str:
+    if not isinstance(completion, str):
+        raise TypeError(f"completion must be a str, got {type(completion).__name__}")
+    return completion
+
+
+# -------------------------------------------------------------------------------------------- format
+
+
+@register_reward("format")
+def format_reward(completion: str, solution: Any = None, **meta: Any) -> float:
+    """1 if the completion is exactly ``<think>…</think>`` then a non-empty ``<answer>…</answer>``.
+
+    >>> format_reward("<think>look</think> <answer>C</answer>")
+    1.0
+    >>> format_reward("<think>a</think><answer>C</answer><answer>D</answer>")
+    0.0
+    """
+    return 1.0 if has_format(_text(completion), ("think", "answer")) else 0.0
+
+
+@register_reward("format_nothink")
+def format_nothink_reward(completion: str, solution: Any = None, **meta: Any) -> float:
+    """1 if the completion is exactly one non-empty ``<answer>…</answer>`` block (no think block)."""
+    return 1.0 if has_format(_text(completion), ("answer",)) else 0.0
+
+
+def _glue_intervals(completion: str) -> list[Interval] | None:
+    """Intervals of the last ``<glue>`` block, or None when absent/unparseable/any s > e."""
+    glue = last_block(completion, "glue")
+    groups = None if glue is None else parse_number_groups(glue)
+    if groups is None:
+        return None
+    out = []
+    for g in groups:
+        if len(g) != 2 or not 0 <= g[0] <= g[1]:
+            return None
+        out.append((g[0], g[1]))
+    return out
+
+
+@register_reward("format_glue")
+def format_glue_reward(completion: str, solution: Any = None, **meta: Any) -> float:
+    """Grounding-QA format: think, answer, then ``<glue>[(s, e), …]</glue>`` with >= 1 valid interval."""
+    text = _text(completion)
+    if not has_format(text, ("think", "answer", "glue")):
+        return 0.0
+    return 1.0 if _glue_intervals(text) else 0.0
+
+
+@register_reward("format_glue_nothink")
+def format_glue_nothink_reward(completion: str, solution: Any = None, **meta: Any) -> float:
+    """Grounding-QA format without the think block: answer then a valid glue block."""
+    text = _text(completion)
+    if not has_format(text, ("answer", "glue")):
+        return 0.0
+    return 1.0 if _glue_intervals(text) else 0.0
+
+
+# ---------------------------------------------------------------------------------------------- IoUs
+
+
+def interval_iou(a: Interval, b: Interval) -> float:
+    """IoU of two [start, end] intervals; two identical points give 1, other empty unions 0."""
+    inter = max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
+    union = (a[1] - a[0]) + (b[1] - b[0]) - inter
+    if union <= 0:
+        return 1.0 if a == b else 0.0
+    return inter / union
+
+
+def _duration(meta: dict[str, Any]) -> float | None:
+    d = meta.get("duration")
+    if d is None:
+        return None
+    if isinstance(d, bool) or not isinstance(d, (int, float)) or not math.isfinite(d) or d <= 0:
+        raise SolutionError(f"expected a positive number of seconds, got {d!r}", field="duration")
+    return float(d)
+
+
+@register_reward("temporal_iou")
+def temporal_iou(completion: str, solution: Any, *, clip_to_duration: bool = True, **meta: Any) -> float:
+    """IoU of the last "A to B" pair in the last ``<answer>`` with ``solution`` = [start, end] seconds.
+
+    Swapped (A > B) or unparseable predictions score 0. With a ``duration`` field both intervals
+    are clipped to [0, duration] first (unless ``clip_to_duration=False``).
+
+    >>> temporal_iou("<think>…</think><answer>10 to 20</answer>", [15, 25])
+    0.3333333333333333
+    """
+    gt = as_interval(solution)
+    duration = _duration(meta)
+    answer = last_block(_text(completion), "answer")
+    pair = None if answer is None else parse_time_pair(answer)
+    if pair is None or pair[0] > pair[1]:
+        return 0.0
+    if clip_to_duration and duration is not None:
+        pair = (min(pair[0], duration), min(pair[1], duration))
+        gt = (min(gt[0], duration), min(gt[1], duration))
+    return interval_iou(pair, gt)
+
+
+def box_iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    """IoU of two [x0, y0, x1, y1] boxes after clipping to the unit square; invalid boxes give 0."""
+    ax0, ay0, ax1, ay1 = (min(1.0, max(0.0, v)) for v in a)
+    bx0, by0, bx1, by1 = (min(1.0, max(0.0, v)) for v in b)
+    if ax0 > ax1 or ay0 > ay1 or bx0 > bx1 or by0 > by1:
+        return 0.0
+    iw = max(0.0, min(ax1, bx1) - max(ax0, bx0))
+    ih = max(0.0, min(ay1, by1) - max(ay0, by0))
+    inter = iw * ih
+    union = (ax1 - ax0) * (ay1 - ay0) + (bx1 - bx0) * (by1 - by0) - inter
+    return inter / union if union > 0 else 0.0
+
+
+@register_reward("tracking_iou")
+def tracking_iou(completion: str, solution: Any, **meta: Any) -> float:
+    """Mean IoU over the ground-truth boxes of the box list in the last ``<answer>``.
+
+    Box i of the prediction is compared with box i of the truth; missing or malformed boxes count
+    0, extra boxes are ignored. The answer must be the list (JSON or Python literal) itself.
+    """
+    gt = as_boxes(solution)
+    answer = last_block(_text(completion), "answer")
+    pred = None if answer is None else parse_number_groups(answer)
+    if not pred:
+        return 0.0
+    total = 0.0
+    for p, g in zip(pred, gt):
+        if len(p) == 4 and p[0] <= p[2] and p[1] <= p[3]:
+            total += box_iou(p, g)
+    return total / len(gt)
+
+
+def merge_intervals(intervals: list[Interval] | tuple[Interval, ...]) -> list[Interval]:
+    """Sort and merge overlapping or touching intervals."""
+    merged: list[list[float]] = []
+    for s, e in sorted(intervals):
+        if merged and s <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], e)
+        else:
+            merged.append([s, e])
+    return [(s, e) for s, e in merged]
+
+
+def multi_interval_iou(
+    pred: list[Interval] | tuple[Interval, ...], gt: list[Interval] | tuple[Interval, ...]
+) -> float:
+    """IoU of two unions of intervals (each side merged first)."""
+    a, b = merge_intervals(pred), merge_intervals(gt)
+    inter, i, j = 0.0, 0, 0
+    while i < len(a) and j < len(b):
+        inter += max(0.0, min(a[i][1], b[j][1]) - max(a[i][0], b[j][0]))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    union = sum(e - s for s, e in a) + sum(e - s for s, e in b) - inter
+    if union <= 0:
+        return 1.0 if a == b and a else 0.0
+    return inter / union
+
+
+@register_reward("gqa_iou")
+def gqa_iou(completion: str, solution: Any, **meta: Any) -> float:
+    """Multi-interval IoU of the last ``<glue>`` block against ``solution["intervals"]``."""
+    _, gt = as_gqa(solution)
+    pred = _glue_intervals(_text(completion))
+    return multi_interval_iou(pred, gt) if pred else 0.0
+
+
+# ---------------------------------------------------------------------------------------- accuracies
+
+
+def _answer(completion: Any) -> str:
+    return extract_answer(_text(completion)) or ""
+
+
+@register_reward("mc_accuracy")
+def mc_accuracy(completion: str, solution: Any, **meta: Any) -> float:
+    """1 if the option letter in the last ``<answer>`` equals the solution's letter.
+
+    >>> mc_accuracy("<think>…</think><answer>The answer is (C).</answer>", "<answer>C</answer>")
+    1.0
+    """
+    truth = as_letter(solution)
+    return 1.0 if extract_letter(_answer(completion)) == truth else 0.0
+
+
+@register_reward("gqa_accuracy")
+def gqa_accuracy(completion: str, solution: Any, **meta: Any) -> float:
+    """Multiple-choice accuracy against ``solution["answer"]`` of a grounding-QA sample."""
+    truth, _ = as_gqa(solution)
+    return 1.0 if extract_letter(_answer(completion)) == truth else 0.0
+
+
+@register_reward("quality_accuracy")
+def quality_accuracy(completion: str, solution: Any, **meta: Any) -> float:
+    """Exact match after strip + lowercase ("high quality" / "low quality")."""
+    truth = as_text(solution).lower()
+    return 1.0 if _answer(completion).lower() == truth else 0.0
+
+
+@register_reward("numerical_accuracy")
+def numerical_accuracy(completion: str, solution: Any, **meta: Any) -> float:
+    """1 if the answer is a number equal to the truth after rounding both to 2 decimals.
+
+    >>> numerical_accuracy("<answer>1,000</answer>", "1000.001")
+    1.0
+    """
+    truth = as_number(solution)
+    pred = parse_number(_answer(completion))
+    return 1.0 if pred is not None and round(pred, 2) == round(truth, 2) else 0.0
+
+
+@register_reward("regression_accuracy")
+def regression_accuracy(completion: str, solution: Any, **meta: Any) -> float:
+    """``1 - min(1, |pred - gt| / |gt|)``; an exact answer is 1 also when gt = 0.
+
+    >>> regression_accuracy("<answer>9</answer>", 10)
+    0.9
+    """
+    truth = as_number(solution)
+    pred = parse_number(_answer(completion))
+    if pred is None:
+        return 0.0
+    if pred == truth:
+        return 1.0
+    rel = abs(pred - truth) / max(abs(truth), 1e-9)
+    return 1.0 - min(1.0, rel)
+
+
+def _bounded_words(text: str) -> bool:
+    return len(text.split(maxsplit=MAX_ANSWER_WORDS)) <= MAX_ANSWER_WORDS
+
+
+@register_reward("ocr_accuracy")
+def ocr_accuracy(completion: str, solution: Any, **meta: Any) -> float:
+    """``1 - WER`` (word level, case-sensitive, whitespace tokens; jiwer), clipped to [0, 1]."""
+    truth = as_text(solution)
+    pred = _answer(completion)
+    if not pred or not _bounded_words(pred):
+        return 0.0
+    import jiwer
+
+    return max(0.0, min(1.0, 1.0 - jiwer.wer(truth, pred)))
+
+
+@lru_cache(maxsize=1)
+def _rouge_scorer() -> Any:
+    from rouge_score import rouge_scorer
+
+    return rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
+
+
+@register_reward("free_form_accuracy")
+def free_form_accuracy(completion: str, solution: Any, **meta: Any) -> float:
+    """Mean of ROUGE-1, ROUGE-2 and ROUGE-L F-measures (Porter stemming; rouge-score), in [0, 1]."""
+    truth = as_text(solution)
+    pred = _answer(completion)
+    if not pred or not _bounded_words(pred):
+        return 0.0
+    scores = _rouge_scorer().score(truth, pred)
+    mean = (scores["rouge1"].fmeasure + scores["rouge2"].fmeasure + scores["rougeL"].fmeasure) / 3
+    return max(0.0, min(1.0, mean))
