@@ -1,0 +1,81 @@
+"""``load_video``: sample and resize frames of a video file or a frame folder under a FrameBudget."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from videorft.video.budget import FrameBudget, frame_size, sample_indices
+from videorft.video.decode import decode_frames, probe_and_index
+from videorft.video.errors import VideoDecodeError
+from videorft.video.folder import DEFAULT_FOLDER_FPS, list_frames, open_rgb, read_frames
+
+
+@dataclass
+class VideoClip:
+    """Sampled frames, ready for Qwen2.5-VL's video processor (which keeps their size)."""
+
+    frames: np.ndarray  # (T, H, W, 3) uint8, T even, H and W multiples of 28
+    timestamps: list[float]  # seconds of each sampled frame from the start of the source video
+    fps: float  # effective sampling fps: second_per_grid_ts = temporal_patch_size / fps
+    indices: list[int]  # source frame index of each sampled frame
+    duration: float  # seconds of the whole source video
+    source_fps: float
+    path: str
+
+    @property
+    def second_per_grid_ts(self) -> float:
+        """Seconds per temporal patch of 2 frames, as Qwen2.5-VL's M-RoPE expects."""
+        return 2 / self.fps
+
+
+def load_video(
+    path: str | Path, budget: FrameBudget | None = None, *, folder_fps: float = DEFAULT_FOLDER_FPS
+) -> VideoClip:
+    """Sample frames of a video file (or a folder of image frames at ``folder_fps``) under ``budget``.
+
+    Frame indices, frame count, frame size and effective fps are those qwen-vl-utils 0.0.14 would
+    choose. Only the needed frames are decoded (seeking to keyframes when that is cheaper) and
+    each is converted and resized in one pass. Any unreadable input raises VideoDecodeError.
+    """
+    budget = budget or FrameBudget()
+    p = Path(path)
+    if p.is_dir():
+        return _load_folder(p, budget, folder_fps)
+    info, index = probe_and_index(p)
+    indices, fps = _choose(p, index.n_frames, info.fps, budget)
+    height, width = _size(p, info.height, info.width, len(indices), budget)
+    frames = decode_frames(p, index, indices, height, width)
+    if index.seekable:
+        timestamps = [index.seconds(i) for i in indices]
+    else:
+        timestamps = [i / info.fps for i in indices]
+    return VideoClip(frames, timestamps, fps, indices, info.duration, info.fps, str(p))
+
+
+def _choose(path: Path, n_frames: int, fps: float, budget: FrameBudget) -> tuple[list[int], float]:
+    try:
+        return sample_indices(n_frames, fps, budget)
+    except ValueError as exc:
+        raise VideoDecodeError(path, str(exc)) from None
+
+
+def _size(path: Path, height: int, width: int, nframes: int, budget: FrameBudget) -> tuple[int, int]:
+    try:
+        return frame_size(height, width, nframes, budget)
+    except ValueError as exc:
+        raise VideoDecodeError(path, str(exc)) from None
+
+
+def _load_folder(folder: Path, budget: FrameBudget, fps: float) -> VideoClip:
+    if not fps > 0:
+        raise ValueError(f"folder_fps must be > 0, got {fps}")
+    files = list_frames(folder)
+    indices, sample_fps = _choose(folder, len(files), fps, budget)
+    first = open_rgb(files[indices[0]])
+    height, width = _size(folder, first.height, first.width, len(indices), budget)
+    frames = read_frames([files[i] for i in indices], height, width)
+    timestamps = [i / fps for i in indices]
+    return VideoClip(frames, timestamps, sample_fps, indices, len(files) / fps, fps, str(folder))
