@@ -1,0 +1,123 @@
+"""Prediction rows: the `videorft score` input line format, plus the prompt the model saw.
+
+One JSON object per line::
+
+    {"id": "...", "task": "temporal_grounding", "completion": "<think>..</think><answer>..</answer>",
+     "solution": [3.1, 7.4], "meta": {"duration": 30.0}, "prompt": "..."}
+
+``task``, ``completion`` and ``solution`` are required; ``solution`` is in the task's canonical
+form (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from videorft.data.errors import DataError, SkipReport
+from videorft.data.record import TASKS
+
+REQUIRED_FIELDS: tuple[str, ...] = ("task", "completion", "solution")
+
+
+@dataclass
+class PredictionFile:
+    """Rows of a predictions file and the lines left out (``skip_invalid=True`` only)."""
+
+    rows: list[dict[str, Any]]
+    lines: list[int] = field(default_factory=list)  # 1-based line of each row, for error messages
+    skipped: list[SkipReport] = field(default_factory=list)
+
+
+def validate_row(row: Any) -> dict[str, Any]:
+    """Check one row; raises ``ValueError`` naming the field. Returns the row with ``meta`` set."""
+    if not isinstance(row, dict):
+        raise _FieldProblem(None, f"expected a JSON object, got {type(row).__name__}")
+    for name in REQUIRED_FIELDS:
+        if name not in row:
+            raise _FieldProblem(name, "missing")
+    if row["task"] not in TASKS:
+        raise _FieldProblem("task", f"unknown task {row['task']!r}; valid tasks: {', '.join(TASKS)}")
+    if row["completion"] is not None and not isinstance(row["completion"], str):
+        raise _FieldProblem("completion", f"expected a string, got {type(row['completion']).__name__}")
+    meta = row.get("meta") or {}
+    if not isinstance(meta, dict):
+        raise _FieldProblem("meta", f"expected an object, got {type(meta).__name__}")
+    return {**row, "completion": row["completion"] or "", "meta": meta}
+
+
+class _FieldProblem(ValueError):
+    def __init__(self, field_name: str | None, reason: str) -> None:
+        self.field_name = field_name
+        self.reason = reason
+        super().__init__(reason)
+
+
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
+    """Yield (1-based line number, parsed object) for non-blank lines; bad JSON raises DataError."""
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield lineno, json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(str(path), lineno, None, f"invalid JSON: {exc.msg}", unit="line") from None
+
+
+def read_predictions(path: str | Path, *, skip_invalid: bool = False) -> PredictionFile:
+    """Read a predictions JSONL file.
+
+    Bad lines raise ``DataError`` (file, line, field) unless ``skip_invalid``, in which case they
+    are left out and listed in ``skipped``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: predictions file not found")
+    out = PredictionFile(rows=[])
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = validate_row(json.loads(line))
+            except json.JSONDecodeError as exc:
+                err = DataError(str(path), lineno, None, f"invalid JSON: {exc.msg}", unit="line")
+            except _FieldProblem as exc:
+                err = DataError(str(path), lineno, exc.field_name, exc.reason, unit="line")
+            else:
+                out.rows.append(row)
+                out.lines.append(lineno)
+                continue
+            if not skip_invalid:
+                raise err
+            out.skipped.append(err.to_skip())
+    return out
+
+
+def write_rows(path: str | Path, rows: Iterable[dict[str, Any]], *, append: bool = False) -> None:
+    """Write (or append) rows as JSONL, flushing so an interrupted run keeps what it finished."""
+    with open(path, "a" if append else "w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        fh.flush()
+
+
+def predicted_ids(path: str | Path) -> set[str]:
+    """Ids already in a predictions file (for resuming); a torn last line is ignored."""
+    path = Path(path)
+    if not path.is_file():
+        return set()
+    ids: set[str] = set()
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a run killed mid-write leaves a partial last line
+            if isinstance(row, dict) and "id" in row:
+                ids.add(str(row["id"]))
+    return ids
