@@ -104,9 +104,16 @@ class OfflineEmbeddingJudge:
     def _load(self) -> Any:
         if self._model is None:
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
 
             path = self.model_path or minilm_model_dir()
-            self._model = SentenceTransformer(str(path), device=self.device, local_files_only=True)
+            bar = hf_logging.is_progress_bar_enabled()
+            hf_logging.disable_progress_bar()  # a "Loading weights" bar per process only adds noise
+            try:
+                self._model = SentenceTransformer(str(path), device=self.device, local_files_only=True)
+            finally:
+                if bar:
+                    hf_logging.enable_progress_bar()
         return self._model
 
     def _embed(self, texts: list[str]) -> dict[str, Any]:

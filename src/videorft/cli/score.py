@@ -1,0 +1,262 @@
+"""`videorft score`: score completions with the task rewards (JSONL in, JSONL out).
+
+Each input line is ``{"id": ..., "task": NAME, "completion": str, "solution": ..., ...}``; each output
+line is the same object plus ``"rewards": {"format": f, "<component>": v, ..., "total": t}``.
+A summary (mean per component per task) goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+_MAX_LISTED_ERRORS = 20
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", metavar="INPUT.jsonl", help="completions to score, one JSON object per line")
+    parser.add_argument(
+        "-o", "--output", metavar="OUTPUT.jsonl", help="write scored lines here (default: stdout)"
+    )
+    parser.add_argument(
+        "--judge",
+        choices=["offline", "openai"],
+        default="offline",
+        help="caption-recall judge (default: offline)",
+    )
+    parser.add_argument(
+        "--no-format", action="store_true", help="leave the format component out of the rewards"
+    )
+    parser.add_argument("--no-think", action="store_true", help="format rewards without a <think> block")
+    parser.add_argument(
+        "--skip-invalid", action="store_true", help="skip and count bad lines instead of failing"
+    )
+    parser.add_argument(
+        "--weight",
+        action="append",
+        default=[],
+        metavar="COMPONENT=W",
+        help="component weight, e.g. iou=2 (repeatable; applies to every task that has the component)",
+    )
+    g = parser.add_argument_group("openai judge")
+    g.add_argument(
+        "--judge-base-url", default=os.environ.get("VIDEORFT_JUDGE_BASE_URL"), help="e.g. http://host:8000/v1"
+    )
+    g.add_argument(
+        "--judge-model", default=os.environ.get("VIDEORFT_JUDGE_MODEL"), help="model name at the endpoint"
+    )
+    g.add_argument(
+        "--judge-api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key"
+    )
+    g.add_argument("--judge-concurrency", type=int, default=8)
+    g.add_argument("--judge-timeout", type=float, default=60.0)
+    g.add_argument("--judge-max-retries", type=int, default=4)
+    g.add_argument("--judge-cache-dir", default=None, help="on-disk verdict cache folder")
+    parser.add_argument("--judge-threshold", type=float, default=0.5, help="offline judge cosine threshold")
+
+
+class _LineError(Exception):
+    def __init__(self, where: str, field: str | None, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{where}: field {field!r}: {reason}" if field else f"{where}: {reason}")
+
+
+def _read_lines(path: str) -> Iterator[tuple[int, str]]:
+    stream = sys.stdin if path == "-" else open(path, encoding="utf-8")  # noqa: SIM115
+    try:
+        for number, line in enumerate(stream, start=1):
+            if line.strip():
+                yield number, line
+    finally:
+        if stream is not sys.stdin:
+            stream.close()
+
+
+def _parse_weights(items: list[str]) -> dict[str, float]:
+    weights = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            weights[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not name.strip():
+            raise SystemExit(f"videorft score: --weight expects COMPONENT=NUMBER, got {item!r}")
+    return weights
+
+
+def _make_judge(args: argparse.Namespace) -> Any:
+    from videorft.rewards.judges import get_judge
+
+    if args.judge == "offline":
+        return get_judge("offline", threshold=args.judge_threshold)
+    if not args.judge_base_url or not args.judge_model:
+        raise SystemExit("videorft score: --judge openai needs --judge-base-url and --judge-model")
+    return get_judge(
+        "openai",
+        base_url=args.judge_base_url,
+        model=args.judge_model,
+        api_key_env=args.judge_api_key_env,
+        concurrency=args.judge_concurrency,
+        timeout=args.judge_timeout,
+        max_retries=args.judge_max_retries,
+        cache_dir=args.judge_cache_dir,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from videorft.rewards import SolutionError, get_task_reward, normalize_solution
+    from videorft.rewards.caption import caption_judge_inputs
+    from videorft.rewards.judges import JudgeError
+
+    weights = _parse_weights(args.weight)
+    think = not args.no_think
+    rewards: dict[str, Any] = {}
+    name = args.input
+    errors: list[str] = []
+    skipped = 0
+
+    def task_reward(task: str) -> Any:
+        if task not in rewards:
+            from videorft.rewards.tasks import TASK_COMPONENTS, canonical_task
+
+            canon = canonical_task(task)
+            own = {c: w for c, w in weights.items() if c in TASK_COMPONENTS[canon][0]}
+            rewards[task] = get_task_reward(canon, weights=own, think=think)
+        return rewards[task]
+
+    # Pass 1: parse and validate every line, so errors surface before any judge call.
+    rows: list[tuple[int, dict[str, Any], Any]] = []
+    try:
+        lines = list(_read_lines(args.input))
+    except OSError as exc:
+        print(f"videorft score: cannot read {name}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except UnicodeDecodeError as exc:
+        print(f"videorft score: {name}: not UTF-8 text ({exc.reason})", file=sys.stderr)
+        return 2
+    for number, line in lines:
+        where = f"{name}: line {number}"
+        try:
+            try:
+                obj = json.loads(line)
+            except ValueError as exc:
+                raise _LineError(where, None, f"invalid JSON ({exc})") from None
+            if not isinstance(obj, dict):
+                raise _LineError(where, None, f"expected a JSON object, got {type(obj).__name__}")
+            for key in ("task", "completion", "solution"):
+                if key not in obj:
+                    raise _LineError(where, key, "missing")
+            if not isinstance(obj["task"], str):
+                raise _LineError(where, "task", f"expected a string, got {obj['task']!r}")
+            if not isinstance(obj["completion"], str):
+                raise _LineError(
+                    where, "completion", f"expected a string, got {type(obj['completion']).__name__}"
+                )
+            try:
+                reward = task_reward(obj["task"])
+            except ValueError as exc:
+                raise _LineError(where, "task", str(exc)) from None
+            try:
+                normalize_solution(reward.task, obj["solution"])
+            except SolutionError as exc:
+                raise _LineError(where, exc.field, exc.reason) from None
+            rows.append((number, obj, reward))
+        except _LineError as exc:
+            errors.append(str(exc))
+            skipped += 1
+
+    judge = None
+    if any("recall" in r.functions for _, _, r in rows):
+        judge = _make_judge(args)
+
+    # Pass 2: score (captions first pre-fetched as one concurrent batch).
+    results: list[dict[str, Any]] = []
+    summary: dict[str, dict[str, list[float]]] = {}
+    try:
+        if judge is not None:
+            items = []
+            for _number, obj, reward in rows:
+                if "recall" in reward.functions:
+                    inputs = caption_judge_inputs(obj["completion"], obj["solution"])
+                    if inputs is not None:
+                        items.append((list(inputs[0]), inputs[1]))
+            if items:
+                judge.entails_many(items)
+        for number, obj, reward in rows:
+            meta = {
+                k: v for k, v in obj.items() if k not in ("id", "task", "completion", "solution", "rewards")
+            }
+            try:
+                values = reward.score(
+                    obj["completion"], obj["solution"], judge=judge, use_format=not args.no_format, **meta
+                )
+            except SolutionError as exc:
+                errors.append(str(_LineError(f"{name}: line {number}", exc.field, exc.reason)))
+                skipped += 1
+                continue
+            except TypeError as exc:  # an unexpected extra field clashing with a reward keyword
+                errors.append(f"{name}: line {number}: {exc}")
+                skipped += 1
+                continue
+            results.append({**obj, "rewards": values})
+            per_task = summary.setdefault(reward.task, {})
+            for comp, v in values.items():
+                per_task.setdefault(comp, []).append(v)
+    except JudgeError as exc:
+        print(f"videorft score: judge failed: {exc}", file=sys.stderr)
+        return 3
+    finally:
+        if judge is not None and hasattr(judge, "close"):
+            judge.close()
+
+    for message in errors[:_MAX_LISTED_ERRORS]:
+        print(f"videorft score: {message}", file=sys.stderr)
+    if len(errors) > _MAX_LISTED_ERRORS:
+        print(f"videorft score: ... and {len(errors) - _MAX_LISTED_ERRORS} more bad lines", file=sys.stderr)
+    if errors and not args.skip_invalid:
+        print(
+            f"videorft score: {len(errors)} bad line(s); nothing written (use --skip-invalid to skip them)",
+            file=sys.stderr,
+        )
+        return 1
+
+    _write(args.output, results)
+    _print_summary(summary, len(results), skipped)
+    return 0
+
+
+def _write(path: str | None, results: list[dict[str, Any]]) -> None:
+    if path is None:
+        for obj in results:
+            sys.stdout.write(_dumps(obj) + "\n")
+        sys.stdout.flush()
+        return
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        for obj in results:
+            f.write(_dumps(obj) + "\n")
+    os.replace(tmp, path)  # never leave a half-written output behind
+
+
+def _dumps(obj: dict[str, Any]) -> str:
+    text = json.dumps(obj, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates from "\ud800"-style input escapes
+        text = json.dumps(obj)
+    return text
+
+
+def _print_summary(summary: dict[str, dict[str, list[float]]], scored: int, skipped: int) -> None:
+    out = sys.stderr
+    print(f"scored {scored} line(s), skipped {skipped}", file=out)
+    for task, comps in sorted(summary.items()):
+        n = len(comps.get("total", []))
+        means = ", ".join(f"{c}={sum(v) / len(v):.4f}" for c, v in comps.items())
+        print(f"  {task} (n={n}): {means}", file=out)
