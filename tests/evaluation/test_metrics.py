@@ -109,10 +109,20 @@ def test_nextgqa_overlap_matches_reference_semantics():
 def test_accuracy_tasks():
     mc = _rows(
         "multiple_choice",
-        [("<answer>A</answer>", "A"), ("<answer>(B)</answer>", "B"), ("<answer>The answer is C</answer>", "D"), ("", "A")],
+        [
+            ("<answer>A</answer>", "A"),
+            ("<answer>(B)</answer>", "B"),
+            ("<answer>The answer is C</answer>", "D"),
+            ("", "A"),
+        ],
     )
-    num = _rows("numerical", [("<answer>3.50</answer>", "3.5"), ("<answer>three</answer>", 3), ("<answer>4</answer>", 5)])
-    qual = _rows("quality", [("<answer>High Quality</answer>", "high quality"), ("<answer></answer>", "low quality")])
+    num = _rows(
+        "numerical",
+        [("<answer>3.50</answer>", "3.5"), ("<answer>three</answer>", 3), ("<answer>4</answer>", 5)],
+    )
+    qual = _rows(
+        "quality", [("<answer>High Quality</answer>", "high quality"), ("<answer></answer>", "low quality")]
+    )
     m = compute_metrics(mc + num + qual)
     assert m["multiple_choice"] == {"accuracy": 0.5, "n": 4, "n_unparsed": 1}
     assert m["numerical"] == {"accuracy": pytest.approx(1 / 3), "n": 3, "n_unparsed": 1}
@@ -122,21 +132,34 @@ def test_accuracy_tasks():
 
 @pytest.mark.parametrize(
     ("pred", "gt", "mra"),
-    [(110, 100, 0.8), (100, 100, 1.0), (150, 100, 0.0), (96, 100, 1.0), (93, 100, 0.9), (0, 0, 1.0), (1, 0, 0.0)],
+    [
+        (110, 100, 0.8),
+        (100, 100, 1.0),
+        (150, 100, 0.0),
+        (96, 100, 1.0),
+        (93, 100, 0.9),
+        (0, 0, 1.0),
+        (1, 0, 0.0),
+    ],
 )
 def test_mean_relative_accuracy(pred, gt, mra):
     assert mean_relative_accuracy(pred, gt) == pytest.approx(mra)
 
 
 def test_regression_metric():
-    rows = _rows("regression", [("<answer>110</answer>", 100), ("<answer>93</answer>", "100"), ("no answer", 4)])
+    rows = _rows(
+        "regression", [("<answer>110</answer>", 100), ("<answer>93</answer>", "100"), ("no answer", 4)]
+    )
     m = compute_metrics(rows)["regression"]
     assert m["MRA"] == pytest.approx((0.8 + 0.9 + 0) / 3)
     assert m["n_unparsed"] == 1
 
 
 def test_text_tasks_mean_reward():
-    ocr = _rows("ocr", [("<answer>hello world</answer>", "hello world"), ("<answer>hello there</answer>", "hello world")])
+    ocr = _rows(
+        "ocr",
+        [("<answer>hello world</answer>", "hello world"), ("<answer>hello there</answer>", "hello world")],
+    )
     m = compute_metrics(ocr)["ocr"]
     assert m["reward"] == pytest.approx(0.75)  # 1 and 1 − WER(1/2)
     ff = _rows("free_form", [("<answer>a red ball</answer>", "a red ball"), ("nothing", "a red ball")])
@@ -170,7 +193,12 @@ def test_empty_predictions(tmp_path):
 
 def test_bad_solution_names_file_line_and_field(tmp_path):
     path = tmp_path / "p.jsonl"
-    good = {"id": "a", "task": "temporal_grounding", "completion": "<answer>1 to 2</answer>", "solution": [1, 2]}
+    good = {
+        "id": "a",
+        "task": "temporal_grounding",
+        "completion": "<answer>1 to 2</answer>",
+        "solution": [1, 2],
+    }
     bad = {"id": "b", "task": "temporal_grounding", "completion": "x", "solution": [5, 1]}
     path.write_text(json.dumps(good) + "\n\n" + json.dumps(bad) + "\n")
     with pytest.raises(DataError) as info:
@@ -184,7 +212,9 @@ def test_bad_solution_names_file_line_and_field(tmp_path):
 
 def test_unknown_task_and_missing_fields_are_reported(tmp_path):
     path = tmp_path / "p.jsonl"
-    path.write_text('{"task": "juggling", "completion": "", "solution": 1}\n{"task": "ocr", "solution": "x"}\nnot json\n')
+    path.write_text(
+        '{"task": "juggling", "completion": "", "solution": 1}\n{"task": "ocr", "solution": "x"}\nnot json\n'
+    )
     with pytest.raises(DataError, match="line 1: field 'task'"):
         metrics_of_file(path)
     metrics, skipped = metrics_of_file(path, skip_invalid=True)
@@ -201,3 +231,27 @@ def test_format_table_is_readable():
     rows = _rows("multiple_choice", [("<answer>A</answer>", "A"), ("<answer>B</answer>", "A")])
     text = format_table(compute_metrics(rows))
     assert "multiple_choice" in text and "accuracy 50.0" in text and "n=2" in text
+
+
+def test_file_rows_use_top_level_meta_and_task_aliases_like_score(tmp_path):
+    path = tmp_path / "p.jsonl"
+    rows = [
+        # duration 10 clips the predicted end (as the temporal_iou reward does): IoU 1
+        {
+            "id": "a",
+            "task": "temporal_grounding",
+            "completion": "<answer>5 to 20</answer>",
+            "solution": [5, 10],
+            "duration": 10,
+        },
+        {
+            "id": "b",
+            "task": "multiple choice",
+            "completion": "<answer>A</answer>",
+            "solution": "<answer>A</answer>",
+        },
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    metrics, _ = metrics_of_file(path)
+    assert metrics["temporal_grounding"]["mIoU"] == pytest.approx(1.0)
+    assert metrics["multiple_choice"]["accuracy"] == 1.0

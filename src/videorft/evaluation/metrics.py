@@ -20,6 +20,7 @@ from typing import Any
 
 from videorft.data.errors import DataError, SkipReport
 from videorft.evaluation.geometry import mean_relative_accuracy, nextgqa_best_overlap, span_hull
+from videorft.evaluation.predictions import row_meta
 from videorft.rewards import rules
 from videorft.rewards.parsing import extract_answer, extract_letter, last_block, parse_number, parse_time_pair
 from videorft.rewards.parsing import parse_number_groups as _groups
@@ -284,7 +285,7 @@ def score_rows(
             )
         else:
             try:
-                meta = dict(row.get("meta") or {})
+                meta = row_meta(dict(row))
                 if task == "caption" and judge is not None:
                     meta["judge"] = judge
                 item = _METRICS[task].score_item(row.get("completion") or "", row.get("solution"), meta)

@@ -3,10 +3,11 @@
 One JSON object per line::
 
     {"id": "...", "task": "temporal_grounding", "completion": "<think>..</think><answer>..</answer>",
-     "solution": [3.1, 7.4], "meta": {"duration": 30.0}, "prompt": "..."}
+     "solution": [3.1, 7.4], "duration": 30.0, "prompt": "..."}
 
 ``task``, ``completion`` and ``solution`` are required; ``solution`` is in the task's canonical
-form (docs/architecture.md).
+form (docs/architecture.md). As in `videorft score`, every other top-level key is reward meta
+(``duration``, ``first_box``, ...); a nested ``"meta"`` object is merged in as well.
 """
 
 from __future__ import annotations
@@ -18,9 +19,20 @@ from pathlib import Path
 from typing import Any
 
 from videorft.data.errors import DataError, SkipReport
-from videorft.data.record import TASKS
+from videorft.rewards.tasks import canonical_task
 
 REQUIRED_FIELDS: tuple[str, ...] = ("task", "completion", "solution")
+#: Keys that are not reward meta (the rest of a row is, as in `videorft score`).
+NON_META_KEYS = frozenset({"id", "task", "completion", "solution", "rewards", "meta", "prompt"})
+
+
+def row_meta(row: dict[str, Any]) -> dict[str, Any]:
+    """The reward meta of a row: its extra top-level keys plus a nested ``"meta"`` object."""
+    meta = {k: v for k, v in row.items() if k not in NON_META_KEYS}
+    nested = row.get("meta")
+    if isinstance(nested, dict):
+        meta.update(nested)
+    return meta
 
 
 @dataclass
@@ -33,20 +45,22 @@ class PredictionFile:
 
 
 def validate_row(row: Any) -> dict[str, Any]:
-    """Check one row; raises ``ValueError`` naming the field. Returns the row with ``meta`` set."""
+    """Check one row; raises ``ValueError`` naming the field. Returns it with the canonical task name."""
     if not isinstance(row, dict):
         raise _FieldProblem(None, f"expected a JSON object, got {type(row).__name__}")
     for name in REQUIRED_FIELDS:
         if name not in row:
             raise _FieldProblem(name, "missing")
-    if row["task"] not in TASKS:
-        raise _FieldProblem("task", f"unknown task {row['task']!r}; valid tasks: {', '.join(TASKS)}")
+    try:
+        task = canonical_task(row["task"])  # "multiple choice", "OCR", ... as `videorft score` accepts
+    except ValueError as exc:
+        raise _FieldProblem("task", str(exc)) from None
     if row["completion"] is not None and not isinstance(row["completion"], str):
         raise _FieldProblem("completion", f"expected a string, got {type(row['completion']).__name__}")
     meta = row.get("meta") or {}
     if not isinstance(meta, dict):
         raise _FieldProblem("meta", f"expected an object, got {type(meta).__name__}")
-    return {**row, "completion": row["completion"] or "", "meta": meta}
+    return {**row, "task": task, "completion": row["completion"] or ""}
 
 
 class _FieldProblem(ValueError):

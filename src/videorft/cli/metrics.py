@@ -1,0 +1,55 @@
+"""`videorft metrics PREDICTIONS.jsonl [--json]`: benchmark metrics per task."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "predictions", help="JSONL in the `videorft score` input format (e.g. RUN_DIR/predictions.jsonl)"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON object {task: {metric: value, 'n': count}}"
+    )
+    parser.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="skip malformed lines (they are counted and listed on stderr) instead of stopping",
+    )
+    parser.add_argument(
+        "--judge", default=None, help="caption judge name (default: the rewards' offline embedding judge)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from videorft.data.errors import DataError
+    from videorft.evaluation.metrics import format_table, metrics_of_file
+
+    judge = None
+    if args.judge:
+        from videorft.rewards.judges import get_judge
+
+        try:
+            judge = get_judge(args.judge)
+        except KeyError as exc:
+            print(f"error: {exc.args[0]}", file=sys.stderr)
+            return 2
+    try:
+        metrics, skipped = metrics_of_file(args.predictions, skip_invalid=args.skip_invalid, judge=judge)
+    except (DataError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if skipped:
+        print(f"skipped {len(skipped)} invalid line(s):", file=sys.stderr)
+        for report in skipped[:20]:
+            print(f"  {report}", file=sys.stderr)
+        if len(skipped) > 20:
+            print(f"  ... and {len(skipped) - 20} more", file=sys.stderr)
+    if args.json:
+        print(json.dumps(metrics))
+    else:
+        print(format_table(metrics))
+    return 0

@@ -1,0 +1,76 @@
+"""`videorft metrics` on files in the `videorft score` line format."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from videorft.cli.main import main
+
+ROWS = [
+    {
+        "id": "g1",
+        "task": "temporal_grounding",
+        "completion": "<think>a</think><answer>2 to 6</answer>",
+        "solution": [4, 8],
+    },
+    {
+        "id": "g2",
+        "task": "temporal_grounding",
+        "completion": "<answer>0 to 5</answer>",
+        "solution": [0, 5],
+        "duration": 9,
+    },
+    {"id": "g3", "task": "temporal_grounding", "completion": "no answer", "solution": [1, 2]},
+    {
+        "id": "m1",
+        "task": "multiple_choice",
+        "completion": "<think>b</think><answer>(C)</answer>",
+        "solution": "C",
+    },
+    {"id": "m2", "task": "multiple_choice", "completion": "<answer>D</answer>", "solution": "C"},
+]
+
+
+@pytest.fixture
+def predictions(tmp_path):
+    path = tmp_path / "predictions.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
+    return path
+
+
+def test_json_output_contract(predictions, capsys):
+    assert main(["metrics", str(predictions), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {"temporal_grounding", "multiple_choice"}
+    assert set(out["temporal_grounding"]) == {"mIoU", "R@0.3", "R@0.5", "R@0.7", "n", "n_unparsed"}
+    assert out["temporal_grounding"]["n"] == 3 and out["temporal_grounding"]["n_unparsed"] == 1
+    assert out["multiple_choice"] == {"accuracy": 0.5, "n": 2, "n_unparsed": 0}
+    for values in out.values():
+        assert all(0.0 <= v <= 1.0 for k, v in values.items() if not k.startswith("n"))
+
+
+def test_metrics_agree_with_videorft_score(predictions, tmp_path, capsys):
+    scored = tmp_path / "scored.jsonl"
+    assert main(["score", str(predictions), "-o", str(scored)]) == 0
+    rewards = [json.loads(line) for line in scored.read_text().splitlines()]
+    assert main(["metrics", str(predictions), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    ious = [r["rewards"]["iou"] for r in rewards if r["task"] == "temporal_grounding"]
+    accs = [r["rewards"]["accuracy"] for r in rewards if r["task"] == "multiple_choice"]
+    assert out["temporal_grounding"]["mIoU"] == pytest.approx(sum(ious) / len(ious))
+    assert out["multiple_choice"]["accuracy"] == pytest.approx(sum(accs) / len(accs))
+
+
+def test_table_output_and_errors(predictions, tmp_path, capsys):
+    assert main(["metrics", str(predictions)]) == 0
+    assert "temporal_grounding" in capsys.readouterr().out
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(ROWS[0]) + "\n{oops\n")
+    assert main(["metrics", str(bad)]) == 2
+    assert f"{bad}: line 2" in capsys.readouterr().err
+    assert main(["metrics", str(bad), "--skip-invalid", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["temporal_grounding"]["n"] == 1
+    assert "skipped 1 invalid line" in captured.err
