@@ -32,8 +32,9 @@ class SynthConfig:
     def __post_init__(self) -> None:
         if self.size < 32 or self.size % 2:
             raise ValueError(f"size must be even and >= 32 (yuv420p needs even sizes), got {self.size}")
-        if not 4 <= self.frames <= 64:
-            raise ValueError(f"frames must be in [4, 64], got {self.frames}")
+        if not 4 <= self.frames <= 64 or self.frames % 2:
+            # Qwen2.5-VL samplers round the frame count to even (2-frame temporal patches)
+            raise ValueError(f"frames must be even and in [4, 64], got {self.frames}")
         lo, hi = self.duration
         if not 0 < lo <= hi:
             raise ValueError(f"duration must be (min, max) with 0 < min <= max, got {self.duration}")

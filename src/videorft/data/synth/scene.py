@@ -27,10 +27,22 @@ CELLS: tuple[str, ...] = ("top left", "top right", "bottom left", "bottom right"
 
 
 def sample_indices(total: int, k: int) -> list[int]:
-    """Indices of ``k`` frames sampled evenly from ``total`` (qwen-vl-utils: linspace, then round)."""
+    """Indices of ``k`` frames sampled evenly from ``total``, exactly as qwen-vl-utils (and
+    `videorft.video`) pick them: ``torch.linspace(0, total - 1, k).round()``.
+
+    Reproduced in float32 without importing torch: float64 ``np.linspace`` rounds differently on
+    ties (e.g. total=22, k=5), and an event must sit on exactly the frames the model will see.
+    """
     if total < 1 or k < 1:
         raise ValueError(f"need total >= 1 and k >= 1, got total={total}, k={k}")
-    return [int(i) for i in np.linspace(0, total - 1, k).round()]
+    if k == 1:
+        return [0]
+    end = np.float32(total - 1)
+    step = end / np.float32(k - 1)
+    i = np.arange(k)
+    # torch fills the first half forwards from the start and the second half backwards from the end
+    values = np.where(i < k // 2, step * i.astype(np.float32), end - step * (k - 1 - i).astype(np.float32))
+    return [int(v) for v in np.rint(values.astype(np.float32))]
 
 
 @dataclass(frozen=True)

@@ -151,8 +151,8 @@ def _progress(it: Iterator[Any], total: int, enabled: bool) -> Iterator[Any]:
     with Progress(*cols, transient=False) as bar:
         t = bar.add_task("rendering videos", total=total)
         for item in it:
+            bar.advance(t)  # before yielding: the consumer stops pulling after the last item
             yield item
-            bar.advance(t)
 
 
 def _dump(path: Path, obj: Any) -> None:
@@ -163,6 +163,7 @@ def _dump(path: Path, obj: Any) -> None:
 def _write_annotations(out: Path, rows: dict[tuple[str, str], list[dict[str, Any]]]) -> dict[str, list]:
     """Write one file per (split, format); returns the manifest's ``splits`` mapping."""
     splits: dict[str, list] = {s: [] for s in SPLITS}
+    problem_id = 0  # Video-R1 ids are unique over the whole dataset, not per file
     for split in SPLITS:
         for fmt, (filename, video_root) in FORMAT_FILES.items():
             items = rows.get((split, fmt))
@@ -172,7 +173,8 @@ def _write_annotations(out: Path, rows: dict[tuple[str, str], list[dict[str, Any
             if fmt == "charades_json":
                 data: Any = {r["video_id"]: {k: v for k, v in r.items() if k != "video_id"} for r in items}
             elif fmt == "videor1":
-                data = [{"problem_id": i, **r} for i, r in enumerate(items)]
+                data = [{"problem_id": problem_id + i, **r} for i, r in enumerate(items)]
+                problem_id += len(items)
             else:
                 data = items
             _dump(out / rel, data)
