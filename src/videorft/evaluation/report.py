@@ -258,20 +258,25 @@ def _metrics_table(runs: Sequence[RunData]) -> str:
 
 
 def _probe_table(runs: Sequence[RunData]) -> str:
+    """One row per probed run: score per variant, then the ordered − shuffled gap and its CI."""
     probed = [r for r in runs if r.probe]
+    variants: list[str] = []
+    for run in probed:
+        variants += [v for v in run.probe.get("variants", {}) if v not in variants]
+    names = "".join(f"<th>{html.escape(v)}</th>" for v in variants)
     body = []
     for run in probed:
         gap = run.probe.get("gap", {})
         ci = gap.get("ci95") or [None, None]
-        cells = "".join(f"<td>{_fmt(v.get('score'))}</td>" for v in run.probe.get("variants", {}).values())
-        names = "".join(f"<th>{html.escape(k)}</th>" for k in run.probe.get("variants", {}))
+        cells = "".join(f"<td>{_fmt(run.probe['variants'].get(v, {}).get('score'))}</td>" for v in variants)
         body.append(
-            f"<table class='probe'><thead><tr><th>run</th>{names}<th>ordered − shuffled</th><th>95% CI</th>"
-            f"</tr></thead><tbody><tr><td>{html.escape(run.name)}</td>{cells}"
-            f"<td>{_fmt(gap.get('ordered_minus_shuffled'))}</td><td>[{_fmt(ci[0])}, {_fmt(ci[1])}]</td>"
-            f"</tr></tbody></table>"
+            f"<tr><td>{html.escape(run.name)}</td>{cells}<td>{_fmt(gap.get('ordered_minus_shuffled'))}</td>"
+            f"<td>[{_fmt(ci[0])}, {_fmt(ci[1])}]</td></tr>"
         )
-    return "".join(body)
+    return (
+        f"<table id='probe'><thead><tr><th>run</th>{names}<th>ordered − shuffled</th><th>95% CI</th></tr>"
+        f"</thead><tbody>{''.join(body)}</tbody></table>"
+    )
 
 
 def _protocol_section(runs: Sequence[RunData]) -> str:
