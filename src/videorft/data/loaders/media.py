@@ -44,7 +44,7 @@ def probe_media(path: str | os.PathLike[str]) -> MediaInfo:
     if not p.exists():
         raise MediaError(f"not found: {p}")
     if p.is_dir():
-        return _probe_frames(p)
+        return _probe_video(p, kind="frames")
     if p.stat().st_size == 0:
         raise MediaError(f"empty file: {p}")
     if is_image_path(p):
@@ -72,20 +72,20 @@ def _probe_frames(p: Path) -> MediaInfo:
     return MediaInfo(kind="frames", nframes=len(frames), width=width, height=height)
 
 
-def _probe_video(p: Path) -> MediaInfo:
+def _probe_video(p: Path, kind: str = "video") -> MediaInfo:
     try:
         from videorft.video import VideoDecodeError, probe_video
     except ImportError:
-        return _probe_video_pyav(p)
+        return _probe_frames(p) if kind == "frames" else _probe_video_pyav(p)
     try:
         info = probe_video(str(p))
     except VideoDecodeError as exc:
-        raise MediaError(f"unreadable video {p}: {exc}") from exc
+        raise MediaError(str(exc)) from exc
     return MediaInfo(
-        kind="video",
+        kind=kind,
         duration=_first_attr(info, "duration", "duration_s"),
         fps=_first_attr(info, "fps", "avg_fps"),
-        nframes=_first_attr(info, "num_frames", "nframes", "total_frames", "frames"),
+        nframes=_first_attr(info, "n_frames", "num_frames", "nframes", "total_frames", "frames"),
         width=_first_attr(info, "width"),
         height=_first_attr(info, "height"),
     )

@@ -153,7 +153,11 @@ def load_sources(
     result.media = dict(state.media)
     if result.skipped:
         # Never silent: even a caller that ignores `skipped` leaves a trace in the log.
-        log.warning("skipped %d invalid item(s):\n%s", len(result.skipped), result.summary())
+        log.warning(
+            "skipped %d invalid item(s); first: %s (LoadResult.summary() lists them)",
+            len(result.skipped),
+            result.skipped[0],
+        )
     return result
 
 

@@ -1,0 +1,169 @@
+"""Prompts from Jinja templates (data files under ``videorft/templates/``), and Qwen chat messages.
+
+Each task maps to a template in ``templates/tasks.yaml``; a user template is given by path.
+Templates see: ``problem, options, task, media ("video"|"image"), object, first_box, nframes,
+meta, record, think (bool), timing (TimingInfo | None)`` and the filters ``secs``, ``box``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from videorft.data.record import Record
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+STYLES: tuple[str, ...] = ("think", "no_think")
+
+
+@dataclass(frozen=True)
+class TimingInfo:
+    """Video timing to put in the prompt: duration (s), sampling fps, the time of each sampled frame."""
+
+    duration: float
+    fps: float
+    timestamps: tuple[float, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def from_timestamps(
+        cls, timestamps: list[float], duration: float, fps: float | None = None
+    ) -> TimingInfo:
+        """Infer fps from the frame spacing when not given."""
+        if fps is None:
+            span = timestamps[-1] - timestamps[0] if len(timestamps) > 1 else 0.0
+            fps = (len(timestamps) - 1) / span if span > 0 else 0.0
+        return cls(float(duration), float(fps), tuple(float(t) for t in timestamps))
+
+
+def fmt_secs(x: float) -> str:
+    """12 -> "12.0", 0.3333 -> "0.33": two decimals at most, one at least."""
+    text = f"{float(x):.2f}".rstrip("0")
+    return text + "0" if text.endswith(".") else text
+
+
+def fmt_box(box: list[float]) -> str:
+    return "[" + ", ".join(str(round(float(v), 3)) for v in box) + "]"
+
+
+def list_templates() -> list[str]:
+    """Names of the built-in templates (partials starting with '_' excluded)."""
+    return sorted(p.stem for p in TEMPLATE_DIR.glob("*.jinja") if not p.name.startswith("_"))
+
+
+@functools.cache
+def task_templates() -> dict[str, str]:
+    """Task -> default template file, from ``templates/tasks.yaml``."""
+    import yaml
+
+    return dict(yaml.safe_load((TEMPLATE_DIR / "tasks.yaml").read_text(encoding="utf-8")))
+
+
+@functools.cache
+def _environment(user_dir: str | None) -> Any:
+    import jinja2
+
+    # A user template folder comes first, so user templates can {% include "_timing.jinja" %}.
+    dirs = ([user_dir] if user_dir else []) + [str(TEMPLATE_DIR)]
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(dirs),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+    env.filters["secs"] = fmt_secs
+    env.filters["box"] = fmt_box
+    env.filters["add_suffix"] = lambda s, suffix: f"{s}{suffix}"
+    return env
+
+
+def _load_template(template: str | None, task: str) -> Any:
+    if template is None:
+        return _get(_environment(None), task_templates()[task], task_templates()[task])
+    p = Path(template)
+    if p.suffix == ".jinja" and (p.is_file() or os.sep in template or "/" in template):
+        if not p.is_file():
+            raise FileNotFoundError(f"prompt template not found: {p}")
+        return _get(_environment(str(p.resolve().parent)), p.name, str(p))
+    name = template if template.endswith(".jinja") else f"{template}.jinja"
+    if p.stem not in list_templates():
+        raise ValueError(
+            f"unknown prompt template {template!r}; built-in: {', '.join(list_templates())}, or a path"
+        )
+    return _get(_environment(None), name, name)
+
+
+def _get(env: Any, name: str, shown: str) -> Any:
+    import jinja2
+
+    try:
+        return env.get_template(name)
+    except jinja2.TemplateSyntaxError as exc:
+        raise ValueError(f"{shown}: line {exc.lineno}: template syntax error: {exc.message}") from None
+
+
+def render_prompt(
+    record: Record, *, template: str | None = None, timing: TimingInfo | None = None, style: str = "think"
+) -> str:
+    """The user prompt text for ``record``.
+
+    ``template``: built-in name (``list_templates()``) or a path to a ``.jinja`` file; default: the
+    task's template. ``style``: "think" (reason in <think>, then <answer>) or "no_think".
+    ``timing``: adds a line with duration, fps and every sampled frame's timestamp.
+    """
+    import jinja2
+
+    if style not in STYLES:
+        raise ValueError(f"unknown prompt style {style!r}; valid: {', '.join(STYLES)}")
+    tpl = _load_template(template, record.task)
+    meta = record.meta
+    context = {
+        "record": record,
+        "task": record.task,
+        "problem": record.problem,
+        "options": record.options,
+        "meta": meta,
+        "media": record.data_type,
+        "object": meta.get("object", record.problem),
+        "first_box": meta.get("first_box") or _first_box(record),
+        "nframes": meta.get("nframes") or (len(record.solution) if record.task == "tracking" else None),
+        "think": style == "think",
+        "timing": timing if record.image is None else None,  # a still image has no timing
+    }
+    try:
+        text = tpl.render(**context)
+    except jinja2.UndefinedError as exc:
+        raise ValueError(f"{tpl.filename}: record {record.id!r}: {exc.message}") from None
+    return "\n".join(line.rstrip() for line in text.strip().splitlines())
+
+
+def _first_box(record: Record) -> list[float] | None:
+    if record.task == "tracking" and isinstance(record.solution, list) and record.solution:
+        return record.solution[0]
+    return None
+
+
+def build_conversation(
+    record: Record, prompt: str, *, system: str | None = None, with_path: bool = False
+) -> list[dict[str, Any]]:
+    """Qwen chat messages: an optional system turn, then the user turn ``[media part, text part]``.
+
+    The media part is ``{"type": "video"}`` / ``{"type": "image"}``; ``with_path=True`` adds the file
+    path under that key (qwen-vl-utils style). Text-only records get the text part alone.
+    """
+    messages: list[dict[str, Any]] = []
+    if system:
+        messages.append({"role": "system", "content": [{"type": "text", "text": system}]})
+    content: list[dict[str, Any]] = []
+    kind = record.data_type
+    if kind in ("video", "image"):
+        part: dict[str, Any] = {"type": kind}
+        if with_path:
+            part[kind] = record.video if kind == "video" else record.image
+        content.append(part)
+    content.append({"type": "text", "text": prompt})
+    messages.append({"role": "user", "content": content})
+    return messages
