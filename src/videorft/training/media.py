@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from videorft.models.processing import encode
 
 from videorft.data.loaders import record_from_row
 from videorft.data.prompts import TimingInfo, build_conversation, render_prompt
 from videorft.data.record import Record
+from videorft.models.processing import encode
 from videorft.video import FrameBudget, VideoClip, load_image, load_video
 
 #: Qwen2.5-VL's temporal patch: the vision tower attends within blocks of this many frames.
@@ -114,7 +114,7 @@ class SampleEncoder:
     def prompt_text(self, record: Record, clip: VideoClip | None) -> str:
         timing = None
         if self.timing_in_prompt and clip is not None:
-            timing = TimingInfo(duration=clip.duration, fps=clip.fps, timestamps=list(clip.timestamps))
+            timing = TimingInfo(duration=clip.duration, fps=clip.fps, timestamps=tuple(clip.timestamps))
         return render_prompt(record, template=self.template, timing=timing, style=self.prompt_style)
 
     def conversation(self, record: Record, clip: VideoClip | None) -> list[dict]:

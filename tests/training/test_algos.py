@@ -1,0 +1,75 @@
+"""GRPO / T-GRPO maths on hand-computed examples."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from videorft.rewards import temporal_bonus
+from videorft.training.algos import group_advantages, grpo_loss, k3_kl, temporal_bonus_groups
+
+
+def test_group_advantages_are_per_group_not_per_batch() -> None:
+    # two groups of 4 with very different reward scales: per-group normalisation makes them comparable
+    rewards = torch.tensor([1.0, 0.0, 0.0, 1.0, 10.0, 10.0, 10.0, 12.0])
+    adv = group_advantages(rewards, group_size=4)
+    # group 1: mean 0.5, unbiased std sqrt(1/3)
+    s1 = math.sqrt(1 / 3)
+    assert adv[:4].tolist() == pytest.approx(
+        [0.5 / (s1 + 1e-4), -0.5 / (s1 + 1e-4), -0.5 / (s1 + 1e-4), 0.5 / (s1 + 1e-4)]
+    )
+    # group 2: mean 10.5, unbiased std 1.0
+    assert adv[4:].tolist() == pytest.approx([-0.5 / 1.0001, -0.5 / 1.0001, -0.5 / 1.0001, 1.5 / 1.0001])
+    # a batch-level normalisation would give different numbers
+    batch = (rewards - rewards.mean()) / (rewards.std() + 1e-4)
+    assert not torch.allclose(adv, batch)
+
+
+def test_group_advantages_zero_variance_group_gets_zero() -> None:
+    adv = group_advantages(torch.tensor([1.0, 1.0, 0.0, 1.0]), group_size=2)
+    assert adv[:2].tolist() == [0.0, 0.0]
+    assert adv[2] < 0 < adv[3]
+
+
+def test_dr_grpo_only_centres() -> None:
+    adv = group_advantages(torch.tensor([0.0, 2.0]), group_size=2, scale=False)
+    assert adv.tolist() == [-1.0, 1.0]
+
+
+def test_k3_kl_is_zero_at_equality_and_positive_elsewhere() -> None:
+    logp = torch.tensor([-1.0, -2.0, -0.5])
+    assert k3_kl(logp, logp).abs().max() == 0
+    ref = torch.tensor([-1.5, -1.0, -0.5])
+    kl = k3_kl(logp, ref)
+    assert (kl[:2] > 0).all() and kl[2] == 0
+    d = -0.5  # ref - logp for the first token
+    assert kl[0].item() == pytest.approx(math.exp(d) - d - 1)
+
+
+def test_grpo_loss_gradient_is_advantage_weighted_log_prob_gradient() -> None:
+    logp = torch.tensor([[-1.0, -2.0], [-0.5, -0.1]], requires_grad=True)
+    adv = torch.tensor([1.0, -2.0])
+    mask = torch.tensor([[1.0, 1.0], [1.0, 0.0]])
+    loss = grpo_loss(logp, None, adv, mask, beta=0.0)
+    loss.backward()
+    # value: ratio is 1, so -mean_i(A_i) = -(1 - 2) / 2
+    assert loss.item() == pytest.approx(0.5)
+    # d loss / d logp = -A_i / (|o_i| * N) on unmasked tokens
+    assert torch.allclose(logp.grad, torch.tensor([[-0.25, -0.25], [1.0, 0.0]]))
+
+
+def test_temporal_bonus_groups_applies_the_pure_function_per_group() -> None:
+    ordered = torch.tensor([[1.0, 0.0, 1.0, 0.05], [0.0, 1.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0]])
+    shuffled = [[0.0, 1.0], [1.0, 1.0], None]  # the third prompt is an image: no shuffled group
+    bonus = temporal_bonus_groups(ordered, shuffled, alpha=0.3, mu=0.8, min_acc=0.1)
+    for b in range(2):
+        assert bonus[b].tolist() == pytest.approx(
+            temporal_bonus(ordered[b].tolist(), shuffled[b], 0.3, 0.8, 0.1)
+        )
+    # group 0: p = 0.5125 >= 0.8 * 0.5 -> bonus for acc > 0.1 only
+    assert bonus[0].tolist() == pytest.approx([0.3, 0.0, 0.3, 0.0])
+    # group 1: p = 0.25 < 0.8 * 1.0 -> nothing
+    assert bonus[1].tolist() == [0.0] * 4
+    assert bonus[2].tolist() == [0.0] * 4
