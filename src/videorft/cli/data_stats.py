@@ -76,7 +76,7 @@ def compute_stats(result: Any) -> dict[str, Any]:
 
 
 def _fmt(x: float | None) -> str:
-    return "-" if x is None else f"{x:.2f}"
+    return "-" if x is None else f"{x:.2f}".rstrip("0").rstrip(".")
 
 
 def render(stats: dict[str, Any], result: Any, spec: str, max_skips: int = 20) -> None:
@@ -123,17 +123,22 @@ def render(stats: dict[str, Any], result: Any, spec: str, max_skips: int = 20) -
             table.add_row(field, str(n))
         console.print(table)
         for s in result.skipped[:max_skips]:
-            console.print(f"  {s}", markup=False, highlight=False)
+            console.print(f"  {s}", markup=False, highlight=False, soft_wrap=True)
         if len(result.skipped) > max_skips:
             console.print(f"  ... and {len(result.skipped) - max_skips} more")
 
 
 def run(args: argparse.Namespace) -> int:
+    import logging
     import sys
 
     from videorft.data.errors import DataError
     from videorft.data.loaders import load_spec
 
+    # The tables below list every skip; the loader's own warning would repeat it.
+    data_log = logging.getLogger("videorft.data")
+    level = data_log.level
+    data_log.setLevel(logging.ERROR)
     try:
         result = load_spec(
             args.spec,
@@ -146,5 +151,7 @@ def run(args: argparse.Namespace) -> int:
     except (DataError, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        data_log.setLevel(level)
     render(compute_stats(result), result, args.spec, args.max_skips)
     return 0
