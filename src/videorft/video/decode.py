@@ -252,12 +252,14 @@ def decode_frames(
     width: int,
     *,
     seek: bool = True,
+    stats: dict[str, int] | None = None,
 ) -> np.ndarray:
     """Frames ``wanted`` (source indices, any order, repeats allowed) as (T, height, width, 3) uint8.
 
     With ``seek`` the decoder jumps to the keyframe before a wanted frame whenever that keyframe
     lies beyond what was already decoded; otherwise it decodes forward. A seek that overshoots
-    (inexact index) falls back to one sequential pass.
+    (inexact index) falls back to one sequential pass. ``stats``, if given, receives the
+    numbers of frames decoded and seeks made.
     """
     unique = sorted(set(wanted))
     if unique and not 0 <= unique[0] <= unique[-1] < index.n_frames:
@@ -265,9 +267,9 @@ def decode_frames(
     convert = _Converter(height, width)
     try:
         try:
-            got = _decode(path, index, unique, convert, seek=seek and index.seekable)
+            got = _decode(path, index, unique, convert, seek=seek and index.seekable, stats=stats)
         except _SeekFailed:
-            got = _decode(path, index, unique, convert, seek=False)
+            got = _decode(path, index, unique, convert, seek=False, stats=stats)
     except av.error.FFmpegError as exc:
         raise VideoDecodeError(
             path, f"corrupt or truncated stream while decoding ({_ffmpeg_reason(exc)})"
@@ -278,7 +280,13 @@ def decode_frames(
 
 
 def _decode(
-    path: str | Path, index: FrameIndex, unique: list[int], convert: _Converter, *, seek: bool
+    path: str | Path,
+    index: FrameIndex,
+    unique: list[int],
+    convert: _Converter,
+    *,
+    seek: bool,
+    stats: dict[str, int] | None,
 ) -> dict[int, np.ndarray]:
     container, stream = open_video(path)
     stream.thread_type = "AUTO"
@@ -286,8 +294,9 @@ def _decode(
     out: dict[int, np.ndarray] = {}
     with container:
         frames: Iterator[av.VideoFrame] = container.decode(stream)
-        count = -1  # output frames so far, for streams identified by order only
+        count = -1  # output frames so far (frame identity for streams without pts)
         cur = -1  # index of the last frame the decoder output
+        seeks = 0
         for t in unique:
             just_seeked = False
             k = int(index.prev_keyframe[t])
@@ -297,6 +306,7 @@ def _decode(
                 container.seek(int(index.pts[k]), stream=stream, backward=True)
                 frames = container.decode(stream)
                 just_seeked = True
+                seeks += 1
             for frame in frames:
                 count += 1
                 i = pts_to_idx.get(frame.pts, -1) if index.seekable else count
@@ -319,6 +329,8 @@ def _decode(
                     path, f"stream ended before frame {t} of {index.n_frames} (truncated or corrupt file?)"
                 )
         frames.close()
+    if stats is not None:
+        stats.update(decoded=count + 1, seeks=seeks)
     return out
 
 
