@@ -147,3 +147,16 @@ def test_build_conversation():
     assert msgs[1]["content"] == [{"type": "image", "image": "/i.png"}, {"type": "text", "text": "Read it."}]
     text_only = Record("x", "free_form", "Why?", "because")
     assert build_conversation(text_only, "Why?")[0]["content"] == [{"type": "text", "text": "Why?"}]
+
+
+def test_timing_from_a_decoded_clip(tmp_path, put_video):
+    from videorft.video import load_video
+
+    clip = load_video(put_video(tmp_path / "v.mp4"))
+    timing = TimingInfo.from_clip(clip)
+    assert timing.duration == pytest.approx(2.0) and len(timing.timestamps) == len(clip.frames)
+    first = render_prompt(RECORDS["temporal_grounding"], timing=timing).splitlines()[0]
+    assert first.startswith("The video lasts 2.0 seconds, sampled at ")
+    listed = first.split("frame timestamps: ")[1].rstrip(".").split(", ")
+    assert all(x.endswith("s") for x in listed)
+    assert [float(x[:-1]) for x in listed] == pytest.approx(clip.timestamps, abs=0.005)

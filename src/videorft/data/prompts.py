@@ -28,6 +28,11 @@ class TimingInfo:
     timestamps: tuple[float, ...] = field(default_factory=tuple)
 
     @classmethod
+    def from_clip(cls, clip: Any) -> TimingInfo:
+        """From a ``videorft.video.VideoClip`` (anything with duration, fps, timestamps)."""
+        return cls(float(clip.duration), float(clip.fps), tuple(float(t) for t in clip.timestamps))
+
+    @classmethod
     def from_timestamps(
         cls, timestamps: list[float], duration: float, fps: float | None = None
     ) -> TimingInfo:

@@ -189,8 +189,6 @@ class _ItemGuard:
             err = self.ctx.error(self.index, ev.field, ev.reason)
         elif isinstance(ev, DataError):
             err = ev
-        elif isinstance(ev, ValueError) and "unknown task" in str(ev):
-            err = self.ctx.error(self.index, "task", str(ev))
         else:
             return False  # a bug, not bad data: let the traceback through
         if self.ctx.skip_invalid:
