@@ -25,7 +25,9 @@ class SynthConfig:
     split_fractions: tuple[float, float, float] = field(
         default=(0.8, 0.1, 0.1), metadata={"help": "train/val/test shares of n per task"}
     )
-    crf: int = field(default=18, metadata={"help": "x264 constant rate factor (lower: better quality)"})
+    qp: int = field(
+        default=18, metadata={"help": "x264 constant quantiser (lower: better quality, larger files)"}
+    )
     workers: int = field(default=0, metadata={"help": "render processes (0: one per CPU core)"})
     progress: bool = field(default=False, metadata={"help": "show a rich progress bar"})
 
@@ -59,6 +61,8 @@ class SynthConfig:
             raise ValueError(f"split_fractions must be 3 non-negative numbers, got {self.split_fractions}")
         if abs(sum(self.split_fractions) - 1.0) > 1e-6:
             raise ValueError(f"split_fractions must sum to 1, got {self.split_fractions}")
+        if not 0 <= self.qp <= 51:
+            raise ValueError(f"qp must be in [0, 51], got {self.qp}")
         if self.workers < 0:
             raise ValueError(f"workers must be >= 0, got {self.workers}")
 

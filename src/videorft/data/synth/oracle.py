@@ -7,6 +7,7 @@ reversed frames -> a different answer, shuffled frames -> chance.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,15 +36,27 @@ def read_frames(path: str | Path, nframes: int = 8, max_pixels: int = 56 * 56) -
     return load_video(path, budget).frames
 
 
+@functools.lru_cache(maxsize=1)
+def _label_table() -> np.ndarray:
+    """(32, 32, 32) lookup: quantised RGB (>> 3) -> palette index, or -1 for "no palette colour"."""
+    q = (np.arange(32, dtype=np.float32) * 8 + 4)[:, None, None, None]
+    rgb = np.concatenate(np.broadcast_arrays(q, q.transpose(1, 0, 2, 3), q.transpose(2, 1, 0, 3)), axis=3)
+    dist = np.linalg.norm(rgb[..., None, :] - _RGB, axis=-1)  # (32, 32, 32, C)
+    label = dist.argmin(axis=-1)
+    ok = (rgb.max(axis=-1) - rgb.min(axis=-1) >= MIN_SATURATION) & (dist.min(axis=-1) <= MAX_DISTANCE)
+    return np.where(ok, label, -1).astype(np.int8)
+
+
+def colour_labels(frames: np.ndarray) -> np.ndarray:
+    """Palette index of every pixel (-1: background or unsure). (..., 3) uint8 -> (...) int8."""
+    q = frames >> 3
+    return _label_table()[q[..., 0], q[..., 1], q[..., 2]]
+
+
 def colour_shares(frame: np.ndarray) -> dict[str, float]:
     """Share of the frame's pixels that show each palette colour. ``frame``: (H, W, 3) uint8."""
-    px = frame.reshape(-1, 3).astype(np.float32)
-    saturated = px.max(axis=1) - px.min(axis=1) >= MIN_SATURATION
-    dist = np.linalg.norm(px[:, None, :] - _RGB[None], axis=2)  # (N, C)
-    nearest = dist.argmin(axis=1)
-    ok = saturated & (dist[np.arange(len(px)), nearest] <= MAX_DISTANCE)
-    counts = np.bincount(nearest[ok], minlength=len(_NAMES))
-    return {c: float(counts[i]) / len(px) for i, c in enumerate(_NAMES)}
+    counts = np.bincount(colour_labels(frame).ravel() + 1, minlength=len(_NAMES) + 1)[1:]
+    return {c: float(counts[i]) / (frame.shape[0] * frame.shape[1]) for i, c in enumerate(_NAMES)}
 
 
 def visible_colours(frame: np.ndarray, min_share: float = MIN_SHARE) -> set[str]:
@@ -52,8 +65,9 @@ def visible_colours(frame: np.ndarray, min_share: float = MIN_SHARE) -> set[str]
 
 def presence(frames: np.ndarray, min_share: float = MIN_SHARE) -> dict[str, list[bool]]:
     """Per colour, whether it is visible on each frame. ``frames``: (T, H, W, 3)."""
-    seen = [visible_colours(f, min_share) for f in frames]
-    return {c: [c in s for s in seen] for c in _NAMES}
+    labels = colour_labels(frames).reshape(len(frames), -1)
+    shares = np.stack([(labels == i).mean(axis=1) for i in range(len(_NAMES))])  # (C, T)
+    return {c: [bool(v) for v in shares[i] >= min_share] for i, c in enumerate(_NAMES)}
 
 
 def option_colour(option: str) -> str | None:
@@ -96,10 +110,7 @@ def count_appearances(frames: np.ndarray, colour: str) -> int:
 
 def colour_box(frame: np.ndarray, colour: str) -> tuple[int, int, int, int] | None:
     """Pixel box (x0, y0, x1, y1), x1/y1 exclusive, of the pixels showing ``colour``; None if absent."""
-    px = frame.astype(np.float32)
-    sat = px.max(axis=2) - px.min(axis=2) >= MIN_SATURATION
-    dist = np.linalg.norm(px[..., None, :] - _RGB, axis=3)
-    mask = sat & (dist.argmin(axis=2) == _NAMES.index(colour)) & (dist.min(axis=2) <= MAX_DISTANCE)
+    mask = colour_labels(frame) == _NAMES.index(colour)
     if not mask.any():
         return None
     ys, xs = np.nonzero(mask)

@@ -112,8 +112,12 @@ def video_codec() -> str:
         return "mpeg4"
 
 
-def write_mp4(path: str | Path, frames: np.ndarray, fps: int, crf: int = 18) -> None:
-    """Encode (T, H, W, 3) uint8 frames (H, W even) as an mp4; deterministic for equal input."""
+def write_mp4(path: str | Path, frames: np.ndarray, fps: int, qp: int = 18) -> None:
+    """Encode (T, H, W, 3) uint8 frames (H, W even) as an mp4; deterministic for equal input.
+
+    Constant QP, not CRF: CRF's rate control (mb-tree, adaptive quantisation) works in floats, and
+    its output changed once a library that sets flush-to-zero (torch) was loaded in the process.
+    """
     import av
 
     t, h, w, _ = frames.shape
@@ -125,7 +129,7 @@ def write_mp4(path: str | Path, frames: np.ndarray, fps: int, crf: int = 18) -> 
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
         if codec == "libx264":
             # one thread: x264's output depends on its thread count, and we parallelise over videos
-            stream.options = {"crf": str(crf), "preset": "veryfast", "threads": "1"}
+            stream.options = {"qp": str(qp), "preset": "veryfast", "threads": "1"}
         else:
             stream.options = {"qscale": "2", "threads": "1"}
         for frame in frames:

@@ -79,7 +79,7 @@ def _run_job(job: _Job, seed: int, cfg: SynthConfig, out: str) -> list[dict[str,
         folder = Path(out, "got10k", job.split, job.name)
         write_got10k_sequence(folder, frames, row["xywh"], row["object"])
         return [{"sequence": job.name}]
-    write_mp4(Path(out, VIDEO_DIR, f"{job.name}.mp4"), frames, sample.scene.fps, cfg.crf)
+    write_mp4(Path(out, VIDEO_DIR, f"{job.name}.mp4"), frames, sample.scene.fps, cfg.qp)
     return sample.rows
 
 
@@ -197,7 +197,7 @@ def synthesize(
     """Render the synthetic suite: ``n`` videos per task, split train/val/test. Returns the manifest path.
 
     ``options`` are `SynthConfig` fields (size, frames, duration, fps, order_choices, count_max,
-    got10k_sequences, split_fractions, crf, workers, progress). Same seed and options -> identical
+    got10k_sequences, split_fractions, qp, workers, progress). Same seed and options -> identical
     annotation files and identical decoded frames.
     """
     cfg = SynthConfig.from_options(**options)
