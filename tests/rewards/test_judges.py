@@ -66,7 +66,8 @@ def test_chat_judge_verdicts_and_request_shape(monkeypatch: pytest.MonkeyPatch) 
         verdicts = judge.entails(["the man opens the door", "the dog barks"], "A man opens the door slowly.")
         assert verdicts == [True, False]
         assert len(server.requests) == 2
-        req = server.requests[0]
+        # Requests run concurrently: find the one about the first event.
+        (req,) = [q for q in server.requests if "man opens" in q["body"]["messages"][1]["content"]]
         assert req["path"] == "/v1/chat/completions"
         assert req["auth"] == "Bearer sk-test"
         body = req["body"]

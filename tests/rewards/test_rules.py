@@ -51,7 +51,9 @@ def test_temporal_iou_worked_example() -> None:
 
 
 def test_temporal_iou_reads_last_answer_and_last_pair_not_think() -> None:
-    completion = "<think>maybe 0 to 30</think><answer>0 to 1</answer><answer>first 2 to 3, finally 10 and 20</answer>"
+    completion = (
+        "<think>maybe 0 to 30</think><answer>0 to 1</answer><answer>first 2 to 3, finally 10 and 20</answer>"
+    )
     assert r("temporal_iou", completion, [10, 20]) == 1.0
 
 

@@ -102,7 +102,12 @@ def test_weights_and_no_format() -> None:
 def test_no_think_variant() -> None:
     assert score("multiple_choice", "<answer>B</answer>", "B", think=False)["format"] == 1.0
     assert score("multiple_choice", "<answer>B</answer>", "B")["format"] == 0.0
-    gqa = score("grounding_qa", "<answer>B</answer><glue>[(0, 5)]</glue>", {"answer": "B", "intervals": [[0, 5]]}, think=False)
+    gqa = score(
+        "grounding_qa",
+        "<answer>B</answer><glue>[(0, 5)]</glue>",
+        {"answer": "B", "intervals": [[0, 5]]},
+        think=False,
+    )
     assert gqa["format"] == 1.0
 
 

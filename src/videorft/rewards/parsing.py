@@ -108,11 +108,14 @@ def parse_number(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-# An unsigned decimal not preceded by a digit or dot, so scanning a run of digits is linear.
-_TIME_TOKEN = re.compile(r"(?<![\d.])\d++(?:\.\d++)?+")
-_TIME_SEP = re.compile(r"\s*+(?:s|secs?|seconds?)?+\s*+(?:to|and|-|–|—|~)\s*+", re.IGNORECASE)
-_BRACKET_SEP = re.compile(r"\s*+,\s*+")
-_MAX_SEP = 24  # longer gaps between two numbers never form a pair (keeps the check O(1))
+# An unsigned decimal not preceded by a digit or dot, so a scan never restarts inside a number.
+_T = r"(?<![\d.])(\d++(?:\.\d++)?+)"
+# "A to B" / "A and B" / "A - B", units allowed after A; the second number sits in a look-ahead so
+# overlapping candidates ("1 to 2 to 3") are all seen and the last one wins.
+_WORD_PAIR = re.compile(
+    _T + r"(?=\s*+(?:seconds?|secs?|s)?+\s*+(?:to|and|-|–|—|~)\s*+(\d++(?:\.\d++)?+))", re.IGNORECASE
+)
+_BRACKET_PAIR = re.compile(r"[\[(]\s*+" + _T + r"\s*+,\s*+(\d++(?:\.\d++)?+)\s*+[\])]")
 
 
 def parse_time_pair(text: str) -> tuple[float, float] | None:
@@ -120,22 +123,16 @@ def parse_time_pair(text: str) -> tuple[float, float] | None:
 
     The pair is returned as written (possibly start > end); non-finite values → None.
     """
-    best: tuple[int, int, int, int] | None = None
-    prev: re.Match[str] | None = None
-    for cur in _TIME_TOKEN.finditer(text):
-        if prev is not None and cur.start() - prev.end() <= _MAX_SEP:
-            gap_start, gap_end = prev.end(), cur.start()
-            if _TIME_SEP.fullmatch(text, gap_start, gap_end):
-                best = (prev.start(), prev.end(), cur.start(), cur.end())
-            elif _BRACKET_SEP.fullmatch(text, gap_start, gap_end):
-                before = text[max(0, prev.start() - 8) : prev.start()].rstrip()
-                after = text[cur.end() : cur.end() + 8].lstrip()
-                if before[-1:] in ("[", "(") and after[:1] in ("]", ")"):
-                    best = (prev.start(), prev.end(), cur.start(), cur.end())
-        prev = cur
+    best: re.Match[str] | None = None
+    for pattern in (_WORD_PAIR, _BRACKET_PAIR):
+        last = None
+        for last in pattern.finditer(text):  # noqa: B007  (we want the last match)
+            pass
+        if last is not None and (best is None or last.start() > best.start()):
+            best = last
     if best is None:
         return None
-    a, b = float(text[best[0] : best[1]]), float(text[best[2] : best[3]])
+    a, b = float(best.group(1)), float(best.group(2))
     if not (math.isfinite(a) and math.isfinite(b)):
         return None
     return a, b
@@ -148,14 +145,17 @@ _FLAT = re.compile(rf"\s*+({_NUM_SEQ})\s*+,?+\s*+")
 _SPLIT = re.compile(r"\s*+,\s*+")
 
 
-def parse_number_groups(text: str, max_groups: int = 4096) -> list[tuple[float, ...]] | None:
+def parse_number_groups(
+    text: str, max_groups: int = 4096, max_chars: int = 200_000
+) -> list[tuple[float, ...]] | None:
     """Parse ``[(a, b), [c, d], …]`` (Python or JSON style, trailing commas allowed) into tuples.
 
-    A flat ``[a, b, c, d]`` is one group. Any other text, non-finite numbers, or more than
-    ``max_groups`` groups → None. Used for ``<glue>`` intervals and tracking boxes.
+    A flat ``[a, b, c, d]`` is one group. Any other text, non-finite numbers, more than
+    ``max_groups`` groups or more than ``max_chars`` characters → None. Used for ``<glue>``
+    intervals and tracking boxes (a few hundred characters in practice).
     """
     s = text.strip()
-    if len(s) < 2 or s[0] not in "[(" or s[-1] not in "])":
+    if len(s) > max_chars or len(s) < 2 or s[0] not in "[(" or s[-1] not in "])":
         return None
     inner = s[1:-1]
     flat = _FLAT.fullmatch(inner)

@@ -11,7 +11,6 @@ from functools import lru_cache
 from typing import Any
 
 from videorft.rewards.parsing import (
-    extract_answer,
     extract_letter,
     has_format,
     last_block,
@@ -31,10 +30,20 @@ from videorft.rewards.solutions import (
     as_text,
 )
 
+#: An <answer> (or <glue>) block longer than this counts as no answer. Real answers are a few
+#: hundred characters (completions are capped at 768–2048 tokens); the bound keeps every parser
+#: well under a millisecond per completion even on adversarial multi-megabyte strings.
+MAX_ANSWER_CHARS = 65_536
 #: Answers with more whitespace-separated words than this score 0 on OCR / free-form. Their
 #: WER-based reward is already ~0 (WER >= (n - m) / m) and their ROUGE F <= 2m / (n + m) < 0.01
 #: for references of m < 20 words, so the cut changes nothing real and bounds the O(n·m) cost.
 MAX_ANSWER_WORDS = 4096
+
+
+def _block(completion: Any, tag: str) -> str | None:
+    """Last ``<tag>`` block of a completion, None when absent or longer than MAX_ANSWER_CHARS."""
+    block = last_block(_text(completion), tag)
+    return block if block is not None and len(block) <= MAX_ANSWER_CHARS else None
 
 
 def _text(completion: Any) -> str:
@@ -66,7 +75,7 @@ def format_nothink_reward(completion: str, solution: Any = None, **meta: Any) ->
 
 def _glue_intervals(completion: str) -> list[Interval] | None:
     """Intervals of the last ``<glue>`` block, or None when absent/unparseable/any s > e."""
-    glue = last_block(completion, "glue")
+    glue = _block(completion, "glue")
     groups = None if glue is None else parse_number_groups(glue)
     if groups is None:
         return None
@@ -129,7 +138,7 @@ def temporal_iou(completion: str, solution: Any, *, clip_to_duration: bool = Tru
     """
     gt = as_interval(solution)
     duration = _duration(meta)
-    answer = last_block(_text(completion), "answer")
+    answer = _block(completion, "answer")
     pair = None if answer is None else parse_time_pair(answer)
     if pair is None or pair[0] > pair[1]:
         return 0.0
@@ -160,7 +169,7 @@ def tracking_iou(completion: str, solution: Any, **meta: Any) -> float:
     0, extra boxes are ignored. The answer must be the list (JSON or Python literal) itself.
     """
     gt = as_boxes(solution)
-    answer = last_block(_text(completion), "answer")
+    answer = _block(completion, "answer")
     pred = None if answer is None else parse_number_groups(answer)
     if not pred:
         return 0.0
@@ -212,7 +221,8 @@ def gqa_iou(completion: str, solution: Any, **meta: Any) -> float:
 
 
 def _answer(completion: Any) -> str:
-    return extract_answer(_text(completion)) or ""
+    block = _block(completion, "answer")
+    return block.strip() if block is not None else ""
 
 
 @register_reward("mc_accuracy")
