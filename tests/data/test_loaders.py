@@ -232,12 +232,17 @@ def test_charades_json_one_record_per_sentence(tmp_path, put_video):
 @pytest.mark.parametrize(
     ("entry", "field", "needle"),
     [
-        ({"duration": 10, "timestamps": [[5.0, 2.0]], "sentences": ["x"]}, "timestamps", "start <= end"),
-        ({"duration": 10, "timestamps": [[1.0]], "sentences": ["x"]}, "timestamps", "expected [start, end]"),
+        ({"duration": 10, "timestamps": [[5.0, 2.0]], "sentences": ["x"]}, "timestamps[0]", "start <= end"),
+        (
+            {"duration": 10, "timestamps": [[1.0]], "sentences": ["x"]},
+            "timestamps[0]",
+            "expected [start, end]",
+        ),
+        ({"duration": 10, "timestamps": {"a": 1}, "sentences": ["x"]}, "timestamps", "non-empty list"),
         ({"duration": 10, "timestamps": [[1, 2], [2, 3]], "sentences": ["x"]}, "sentences", "2 sentences"),
         ({"duration": -1, "timestamps": [[1, 2]], "sentences": ["x"]}, "duration", "positive"),
         ({"timestamps": [[1, 2]], "sentences": ["x"]}, "duration", "missing"),
-        ({"duration": 10, "timestamps": [[1, 2]], "sentences": [""]}, "sentences", "non-empty"),
+        ({"duration": 10, "timestamps": [[1, 2]], "sentences": [""]}, "sentences[0]", "non-empty"),
     ],
 )
 def test_charades_json_errors(tmp_path, put_video, entry, field, needle):
@@ -249,6 +254,19 @@ def test_charades_json_errors(tmp_path, put_video, entry, field, needle):
     assert str(exc.value).startswith(f"{ann}: record 1: field '{field}'") and needle in str(exc.value)
     result = load_spec(f"charades_json:{ann}", skip_invalid=True)
     assert len(result.records) == 1 and len(result.skipped) == 1
+
+
+def test_charades_json_bad_query_skips_only_that_query(tmp_path, put_video):
+    put_video(tmp_path / "AAAAA.mp4")
+    entry = {
+        "duration": 30.0,
+        "timestamps": [[1.0, 2.0], [8.0, 7.0], [3.0, 4.0]],
+        "sentences": ["a", "b", "c"],
+    }
+    ann = write_json(tmp_path / "train.json", {"AAAAA": entry})
+    result = load_spec(f"charades_json:{ann}", skip_invalid=True)
+    assert [(r.id, r.problem) for r in result.records] == [("AAAAA#0", "a"), ("AAAAA#2", "c")]
+    assert [(s.index, s.field) for s in result.skipped] == [(0, "timestamps[1]")]
 
 
 def test_charades_txt_with_companion_csv_durations(tmp_path, put_video):
@@ -355,12 +373,21 @@ def test_nextgqa_json(tmp_path, put_video):
     )
 
 
+def test_slightly_negative_starts_are_clamped(tmp_path, put_video):
+    # NExT-GQA's real test set has spans starting at -0.1 / -0.2 s.
+    put_video(tmp_path / NEXTGQA[0]["video"])
+    ann = write_json(tmp_path / "g.json", [{**NEXTGQA[0], "glue": [[-0.2, 5.5], [7.0, 9.0]]}])
+    (rec,) = load_records(f"nextgqa_json:{ann}")
+    assert rec.solution["intervals"] == [[0.0, 5.5], [7.0, 9.0]]
+
+
 @pytest.mark.parametrize(
     ("override", "field", "needle"),
     [
         ({"answer": "(G)"}, "answer", "only 5 options"),
         ({"answer": "a dog"}, "answer", "neither an option letter"),
         ({"glue": [[5, 1]]}, "glue", "start <= end"),
+        ({"glue": [[-1.5, 1]]}, "glue", "0 <= start"),
         ({"glue": []}, "glue", "non-empty"),
         ({"options": ["(A) x"]}, "options", "2-7 option"),
         ({"video": "9999/none.mp4"}, "video", "video file not found"),

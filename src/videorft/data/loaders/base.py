@@ -304,14 +304,19 @@ def get_duration(item: dict[str, Any], key: str = "duration") -> float:
     return d
 
 
+#: Starts this far before 0 s are annotation jitter (NExT-GQA test has 36 spans starting at -0.1 or
+#: -0.2 s) and are clamped to 0; anything earlier is an error.
+NEGATIVE_START_TOLERANCE = 1.0
+
+
 def parse_interval(value: Any, field: str) -> list[float]:
-    """``[start, end]`` seconds with 0 <= start <= end."""
+    """``[start, end]`` seconds with 0 <= start <= end (slightly negative starts clamped to 0)."""
     if not isinstance(value, list | tuple) or len(value) != 2:
         raise FieldError(field, f"expected [start, end], got {_show(value)}")
     s, e = to_float(value[0], field), to_float(value[1], field)
-    if s < 0 or s > e:
+    if s < -NEGATIVE_START_TOLERANCE or s > e or e < 0:
         raise FieldError(field, f"expected [start, end] with 0 <= start <= end, got {_show(value)}")
-    return [s, e]
+    return [max(s, 0.0), e]
 
 
 def parse_intervals(value: Any, field: str) -> list[list[float]]:

@@ -30,9 +30,10 @@ def _grounding_record(
     interval: list[float],
     duration: float | None,
     video_ext: str,
+    sentence_field: str,
 ) -> Record:
     if not isinstance(sentence, str) or not sentence.strip():
-        raise FieldError("sentences", f"sentence {k} must be a non-empty string, got {sentence!r:.80}")
+        raise FieldError(sentence_field, f"expected a non-empty sentence, got {sentence!r:.80}")
     meta: dict[str, Any] = {"video_id": vid}
     if duration is not None:
         meta["duration"] = duration
@@ -53,7 +54,8 @@ def _grounding_record(
 )
 def load_charades_json(path: Path, ctx: LoadContext, *, video_ext: str = ".mp4") -> list[Record]:
     records: list[Record] = []
-    # Index = position of the video in the file; every sentence of a bad video is skipped together.
+    # Index = position of the video in the file. A bad video-level field skips all its sentences;
+    # a bad sentence or interval skips that query only (the real train.json has 3 reversed ones).
     for i, (vid, raw) in enumerate(read_json_dict(path, ctx).items()):
         with ctx.item(i):
             item = require_dict(raw)
@@ -68,11 +70,13 @@ def load_charades_json(path: Path, ctx: LoadContext, *, video_ext: str = ".mp4")
                 raise FieldError(
                     "sentences", f"expected a list of {len(stamps)} sentences (one per timestamp), got {n}"
                 )
-            group = [
-                _grounding_record(ctx, vid, k, s, parse_interval(t, "timestamps"), duration, video_ext)
-                for k, (t, s) in enumerate(zip(stamps, sentences))
-            ]
-            records += [ctx.finish(i, r) for r in group]
+            for k, (stamp, sentence) in enumerate(zip(stamps, sentences)):
+                with ctx.item(i):
+                    interval = parse_interval(stamp, f"timestamps[{k}]")
+                    record = _grounding_record(
+                        ctx, vid, k, sentence, interval, duration, video_ext, f"sentences[{k}]"
+                    )
+                    records.append(ctx.finish(i, record))
     return records
 
 
@@ -130,7 +134,9 @@ def load_charades_txt(
                 [to_float(m.group(2), "start"), to_float(m.group(3), "end")], "timestamps"
             )
             k = per_video.get(vid, 0)
-            record = _grounding_record(ctx, vid, k, m.group(4), interval, known.get(vid), video_ext)
+            record = _grounding_record(
+                ctx, vid, k, m.group(4), interval, known.get(vid), video_ext, "sentence"
+            )
             if "duration" not in record.meta:
                 record.meta["duration"] = _probe_duration(record.video, vid)
             per_video[vid] = k + 1
