@@ -96,12 +96,18 @@ def load_model(
         kwargs["dtype"] = _torch_dtype(dtype)
     if attn_implementation is not None:
         kwargs["attn_implementation"] = attn_implementation
+    from safetensors import SafetensorError
+
     try:
         model = AutoModelForImageTextToText.from_pretrained(source, **kwargs)
-    except OSError as exc:
-        if is_local:
-            raise ModelLoadError(f"{source}: could not load the model: {exc}") from exc
-        raise _hub_error(source, exc) from exc
+    except (OSError, ValueError, SafetensorError) as exc:
+        if not is_local:
+            raise _hub_error(source, exc) from exc
+        # e.g. a truncated copy: safetensors only says "incomplete metadata", so name the files
+        files = ", ".join(sorted(p.name for p in Path(source).glob("*.safetensors"))) or "no weight files"
+        raise ModelLoadError(
+            f"{source}: could not load the model ({files}; truncated or corrupt?): {type(exc).__name__}: {exc}"
+        ) from exc
     if device is not None:
         model = model.to(device)
     return model.eval()
@@ -116,7 +122,7 @@ def load_processor(name_or_path: str | os.PathLike[str]) -> ProcessorMixin:
         raise _incomplete(Path(source), missing, "processor")
     try:
         return AutoProcessor.from_pretrained(source)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         if is_local:
             raise ModelLoadError(f"{source}: could not load the processor: {exc}") from exc
         raise _hub_error(source, exc) from exc
