@@ -120,12 +120,13 @@ def write_rows(path: str | Path, rows: Iterable[dict[str, Any]], *, append: bool
         fh.flush()
 
 
-def predicted_ids(path: str | Path) -> set[str]:
-    """Ids already in a predictions file (for resuming); a torn last line is ignored."""
+def rows_by_id(path: str | Path) -> dict[str, dict[str, Any]]:
+    """Rows of an existing predictions file by id (for resuming); a torn last line is ignored,
+    so that record is simply predicted again."""
     path = Path(path)
+    rows: dict[str, dict[str, Any]] = {}
     if not path.is_file():
-        return set()
-    ids: set[str] = set()
+        return rows
     with open(path, encoding="utf-8") as fh:
         for line in fh:
             try:
@@ -133,5 +134,5 @@ def predicted_ids(path: str | Path) -> set[str]:
             except json.JSONDecodeError:
                 continue  # a run killed mid-write leaves a partial last line
             if isinstance(row, dict) and "id" in row:
-                ids.add(str(row["id"]))
-    return ids
+                rows[str(row["id"])] = row
+    return rows

@@ -107,6 +107,10 @@ def load_run(run_dir: str | Path, name: str | None = None) -> RunData:
     probe_path = _find_probe(path)
     if probe_path is not None:
         run.probe = _read_json(probe_path)
+    if run.probe is not None:
+        # A probe folder has no protocol or predictions of its own: show its ordered run's.
+        run.protocol = run.protocol or run.probe.get("protocol")
+        run.metrics = run.metrics or run.probe.get("variants", {}).get("ordered", {}).get("metrics")
     run.train_log, notes = read_train_log(path)
     run.notes.extend(notes)
     if run.protocol is None and run.metrics is None and run.probe is None and not run.train_log:

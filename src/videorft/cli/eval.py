@@ -1,0 +1,74 @@
+"""`videorft eval --model M --data SPEC --out RUN_DIR [--config YAML]`: predictions under a recorded protocol."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    # config.py is standard-library only, so building --help stays light.
+    from videorft.evaluation.config import EvalConfig, add_config_arguments
+
+    add_config_arguments(parser, EvalConfig)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from videorft.data.errors import DataError
+    from videorft.evaluation.config import EvalConfig, config_from_args, resolve_backend
+
+    try:
+        cfg = config_from_args(EvalConfig, args)
+        cfg.check_required()
+        resolve_backend(cfg.backend)  # fail before loading anything
+    except (ValueError, TypeError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    from videorft.evaluation import session
+    from videorft.evaluation.metrics import format_table, metrics_of_file
+    from videorft.evaluation.runner import PREDICTIONS_FILE, run_eval
+    from videorft.models.loading import ModelLoadError
+
+    try:
+        data = session.load_data(cfg)
+        generator, processor = session.open_generator(cfg)
+        result = run_eval(
+            generator,
+            processor,
+            data.records,
+            budget=session.frame_budget(cfg),
+            template=cfg.template,
+            prompt_style=cfg.prompt_style,
+            timing=cfg.timing,
+            system_prompt=cfg.system_prompt,
+            frame_order=cfg.frame_order,
+            shuffle_unit=cfg.shuffle_unit,
+            batch_size=cfg.batch_size,
+            decoding=session.decoding(cfg),
+            out_dir=cfg.out,
+            overwrite=cfg.overwrite,
+            progress=cfg.progress,
+            protocol_extra=session.data_protocol(cfg, data),
+        )
+    except (DataError, ModelLoadError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    out = Path(cfg.out)
+    print(f"{len(result.rows)} predictions in {out / PREDICTIONS_FILE}", file=sys.stderr)
+    if result.skipped:
+        print(
+            f"skipped {len(result.skipped)} unreadable video(s) (listed in protocol.json):", file=sys.stderr
+        )
+        for item in result.skipped[:10]:
+            print(f"  {item['id']}: {item['reason']}", file=sys.stderr)
+    metrics, bad = metrics_of_file(out / PREDICTIONS_FILE, skip_invalid=True)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    if bad:
+        print(f"metrics: {len(bad)} row(s) could not be scored, e.g. {bad[0]}", file=sys.stderr)
+    print(format_table(metrics))
+    return 0

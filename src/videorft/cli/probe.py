@@ -1,0 +1,62 @@
+"""`videorft probe --model M --data SPEC --out DIR`: accuracy under ordered / shuffled / reversed / middle frames."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    # config.py is standard-library only, so building --help stays light.
+    from videorft.evaluation.config import ProbeConfig, add_config_arguments
+
+    add_config_arguments(parser, ProbeConfig)
+
+
+def run(args: argparse.Namespace) -> int:
+    from videorft.data.errors import DataError
+    from videorft.evaluation.config import ProbeConfig, config_from_args, resolve_backend
+
+    try:
+        cfg = config_from_args(ProbeConfig, args)
+        cfg.check_required()
+        resolve_backend(cfg.backend)  # fail before loading anything
+    except (ValueError, TypeError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if cfg.frame_order != "ordered":
+        print("error: --frame-order does not apply to the probe; choose --variants", file=sys.stderr)
+        return 2
+
+    from videorft.evaluation import session
+    from videorft.evaluation.probe import PROBE_FILE, format_probe, probe
+    from videorft.models.loading import ModelLoadError
+
+    try:
+        data = session.load_data(cfg)
+        generator, processor = session.open_generator(cfg)
+        report = probe(
+            generator,
+            processor,
+            data.records,
+            budget=session.frame_budget(cfg),
+            variants=cfg.variants,
+            template=cfg.template,
+            prompt_style=cfg.prompt_style,
+            timing=cfg.timing,
+            system_prompt=cfg.system_prompt,
+            shuffle_unit=cfg.shuffle_unit,
+            batch_size=cfg.batch_size,
+            decoding=session.decoding(cfg),
+            n_boot=cfg.n_boot,
+            out_dir=cfg.out,
+            overwrite=cfg.overwrite,
+            progress=cfg.progress,
+            protocol_extra=session.data_protocol(cfg, data),
+        )
+    except (DataError, ModelLoadError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(format_probe(report))
+    print(f"wrote {cfg.out}/{PROBE_FILE}", file=sys.stderr)
+    return 0

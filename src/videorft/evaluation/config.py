@@ -1,0 +1,212 @@
+"""Typed settings of `videorft eval` and `videorft probe` (defaults <- YAML <- command line).
+
+Standard library only: the CLI builds its options from these fields while ``--help`` is assembled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+FRAME_ORDERS: tuple[str, ...] = ("ordered", "shuffled", "reversed", "middle")
+SHUFFLE_UNITS: dict[str, int] = {"temporal_patch": 2, "frame": 1}
+BACKENDS: tuple[str, ...] = ("auto", "hf", "vllm")
+PROBE_VARIANTS: tuple[str, ...] = ("ordered", "shuffled", "reversed", "middle", "timestamps")
+
+
+def _help(text: str) -> dict[str, str]:
+    return {"help": text}
+
+
+@dataclass
+class EvalConfig:
+    """Everything `videorft eval` needs; each field that changes a number lands in protocol.json."""
+
+    model: str = field(default="", metadata=_help("model folder or hub id"))
+    data: str = field(default="", metadata=_help("dataset spec: FORMAT:PATH, a manifest, or its folder"))
+    out: str = field(default="", metadata=_help("run folder for predictions.jsonl and protocol.json"))
+    split: str | None = field(
+        default="test", metadata=_help("manifest split (ignored for FORMAT:PATH specs)")
+    )
+    limit: int | None = field(default=None, metadata=_help("evaluate only the first N records"))
+    video_root: str | None = field(default=None, metadata=_help("video folder for FORMAT:PATH specs"))
+    skip_invalid: bool = field(default=False, metadata=_help("skip (and count) malformed annotation records"))
+    # prompt
+    template: str | None = field(
+        default=None, metadata=_help("prompt template name or .jinja path (default: per task)")
+    )
+    prompt_style: str = field(default="think", metadata=_help("'think' or 'no_think'"))
+    timing: bool = field(
+        default=False, metadata=_help("put duration, fps and frame timestamps in the prompt")
+    )
+    system_prompt: str | None = field(default=None, metadata=_help("system turn (both papers use none)"))
+    # video
+    fps: float = field(default=2.0, metadata=_help("frame sampling rate"))
+    min_frames: int = field(default=4, metadata=_help("fewest sampled frames"))
+    max_frames: int = field(default=32, metadata=_help("most sampled frames (Video-R1 reports 32 and 64)"))
+    min_pixels: int = field(default=16 * 28 * 28, metadata=_help("smallest H*W per frame"))
+    max_pixels: int = field(
+        default=256 * 28 * 28, metadata=_help("largest H*W per frame (Video-R1 eval: 256*28*28)")
+    )
+    total_pixels: int | None = field(
+        default=None, metadata=_help("T*H*W budget per clip (default: qwen-vl-utils')")
+    )
+    frame_order: str = field(default="ordered", metadata=_help("ordered | shuffled | reversed | middle"))
+    shuffle_unit: str = field(
+        default="temporal_patch",
+        metadata=_help(
+            "shuffle/reverse blocks of 2 frames ('temporal_patch', tokens intact) or single 'frame's"
+        ),
+    )
+    # decoding
+    backend: str = field(
+        default="auto", metadata=_help("auto (vLLM when importable and a GPU exists) | hf | vllm")
+    )
+    batch_size: int = field(default=4, metadata=_help("prompts per generate call"))
+    max_new_tokens: int = field(default=1024, metadata=_help("completion length cap"))
+    greedy: bool = field(default=True, metadata=_help("greedy decoding (else sample with temperature/top_p)"))
+    temperature: float = field(default=1.0, metadata=_help("sampling temperature (greedy=false only)"))
+    top_p: float = field(default=1.0, metadata=_help("nucleus sampling (greedy=false only)"))
+    seed: int = field(default=0, metadata=_help("seed of frame shuffles and sampling"))
+    dtype: str | None = field(
+        default=None, metadata=_help("model dtype (default float32 on CPU, bfloat16 on GPU)")
+    )
+    device: str | None = field(
+        default=None, metadata=_help("torch device (default cuda when available, else cpu)")
+    )
+    overwrite: bool = field(
+        default=False, metadata=_help("start over instead of resuming an existing run folder")
+    )
+    progress: bool = field(default=True, metadata=_help("progress bar with ETA on stderr"))
+
+    def __post_init__(self) -> None:
+        _choice("frame_order", self.frame_order, FRAME_ORDERS)
+        _choice("shuffle_unit", self.shuffle_unit, tuple(SHUFFLE_UNITS))
+        _choice("backend", self.backend, BACKENDS)
+        _choice("prompt_style", self.prompt_style, ("think", "no_think"))
+        for name in ("batch_size", "max_new_tokens", "min_frames", "max_frames", "min_pixels", "max_pixels"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.limit is not None and self.limit < 0:
+            raise ValueError(f"limit must be >= 0, got {self.limit}")
+        if not self.greedy and not (self.temperature > 0 and 0 < self.top_p <= 1):
+            raise ValueError("sampling needs temperature > 0 and 0 < top_p <= 1 (or set greedy: true)")
+
+    def check_required(self, names: tuple[str, ...] = ("model", "data", "out")) -> None:
+        missing = [n for n in names if not getattr(self, n)]
+        if missing:
+            raise ValueError(
+                f"missing setting(s): {', '.join(missing)} (give them on the command line or in --config)"
+            )
+
+
+@dataclass
+class ProbeConfig(EvalConfig):
+    """`videorft probe`: the same questions under several frame orders (and with timestamps)."""
+
+    variants: list[str] = field(
+        default_factory=lambda: ["ordered", "shuffled", "reversed", "middle"],
+        metadata=_help(f"variants to run, from: {', '.join(PROBE_VARIANTS)}"),
+    )
+    n_boot: int = field(default=1000, metadata=_help("bootstrap resamples for the ordered − shuffled CI"))
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for v in self.variants:
+            _choice("variants", v, PROBE_VARIANTS)
+        if "ordered" not in self.variants or "shuffled" not in self.variants:
+            raise ValueError("variants must include 'ordered' and 'shuffled' (the gap compares them)")
+        if self.n_boot < 1:
+            raise ValueError(f"n_boot must be >= 1, got {self.n_boot}")
+
+
+def _choice(name: str, value: Any, valid: tuple[str, ...]) -> None:
+    if value not in valid:
+        raise ValueError(f"unknown {name} {value!r}; valid: {', '.join(valid)}")
+
+
+def load_config(cls: type[EvalConfig], yaml_path: str | None, overrides: dict[str, Any]) -> EvalConfig:
+    """Defaults <- YAML file <- ``overrides`` (None values are ignored). Unknown YAML keys are errors."""
+    values: dict[str, Any] = {}
+    if yaml_path:
+        import yaml
+
+        path = Path(yaml_path)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: config file not found")
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{path}: expected a mapping of settings, got {type(loaded).__name__}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(loaded) - names)
+        if unknown:
+            raise ValueError(
+                f"{path}: unknown setting(s) {', '.join(unknown)}; valid: {', '.join(sorted(names))}"
+            )
+        values.update(loaded)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return cls(**values)
+
+
+def vllm_available() -> bool:
+    """vLLM is importable and a CUDA device is visible (checked without importing vLLM)."""
+    if importlib.util.find_spec("vllm") is None:
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def resolve_backend(backend: str, *, available: bool | None = None) -> str:
+    """'hf' or 'vllm' for a configured backend; asking for vLLM where it cannot run is an error."""
+    _choice("backend", backend, BACKENDS)
+    ok = vllm_available() if available is None else available
+    if backend == "auto":
+        return "vllm" if ok else "hf"
+    if backend == "vllm" and not ok:
+        raise ValueError(
+            "backend 'vllm' needs the vllm package (pip install '.[gpu]') and a CUDA GPU; use 'hf'"
+        )
+    return backend
+
+
+# ------------------------------------------------------------------------------------ command line
+
+_SKIP_FLAGS = frozenset({"progress"})  # exposed as --no-progress instead
+
+
+def add_config_arguments(parser: Any, cls: type[EvalConfig]) -> None:
+    """One ``--option`` per config field (default None, so YAML values survive unless overridden)."""
+    import argparse
+
+    parser.add_argument("--config", metavar="YAML", help="settings file; command-line options override it")
+    for f in dataclasses.fields(cls):
+        if f.name in _SKIP_FLAGS:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        kind = str(f.type)
+        help_text = f.metadata.get("help", "")
+        default = f.default if f.default is not dataclasses.MISSING else None
+        if default not in (None, ""):
+            help_text += f" (default: {default})"
+        if kind == "bool":
+            parser.add_argument(
+                flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_text
+            )
+        elif kind.startswith("list["):
+            parser.add_argument(flag, dest=f.name, nargs="+", default=None, help=help_text)
+        else:
+            conv = int if kind.startswith("int") else float if kind.startswith("float") else str
+            parser.add_argument(flag, dest=f.name, type=conv, default=None, help=help_text)
+    parser.add_argument(
+        "--no-progress", dest="progress", action="store_false", default=None, help="no progress bar"
+    )
+
+
+def config_from_args(cls: type[EvalConfig], args: Any) -> EvalConfig:
+    """The config of parsed command-line ``args`` (plus ``--config`` YAML)."""
+    overrides = {f.name: getattr(args, f.name, None) for f in dataclasses.fields(cls)}
+    return load_config(cls, getattr(args, "config", None), overrides)

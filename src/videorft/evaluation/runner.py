@@ -1,0 +1,551 @@
+"""The inference runner: a model on records, batched, under one recorded protocol.
+
+Frames are sampled and prompts rendered by the same code the trainer uses
+(``videorft.training.media.SampleEncoder``), so evaluation sees exactly what training saw.
+Decoding uses an explicit generation config: a checkpoint's own ``generation_config.json``
+(Qwen2.5-VL ships repetition_penalty 1.05 and sampling settings) never leaks into a score.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import hashlib
+import json
+import time
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from videorft.data.record import Record
+from videorft.evaluation.config import FRAME_ORDERS, SHUFFLE_UNITS
+from videorft.evaluation.predictions import rows_by_id, write_rows
+from videorft.evaluation.protocol import comparable, package_versions, read_protocol, write_protocol
+from videorft.video import FrameBudget, VideoDecodeError
+
+PREDICTIONS_FILE = "predictions.jsonl"
+
+
+# ------------------------------------------------------------------------------------------ frames
+
+
+def reorder_frames(frames: np.ndarray, order: str, rng: np.random.Generator, unit: int = 2) -> np.ndarray:
+    """Frames (T, H, W, 3) under a probe variant.
+
+    ``shuffled`` permutes blocks of ``unit`` frames (never the identity when T > unit);
+    ``reversed`` reverses the block order; ``middle`` keeps only the middle frame, twice, because
+    Qwen2.5-VL needs at least one temporal patch of 2 frames.
+    """
+    if order not in FRAME_ORDERS:
+        raise ValueError(f"unknown frame order {order!r}; valid: {', '.join(FRAME_ORDERS)}")
+    if order == "ordered":
+        return frames
+    if order == "middle":
+        return np.repeat(frames[len(frames) // 2][None], 2, axis=0)  # (2, H, W, 3)
+    if len(frames) % unit:
+        raise ValueError(f"{len(frames)} frames cannot be split into blocks of {unit}")
+    blocks = frames.reshape(len(frames) // unit, unit, *frames.shape[1:])  # (T/unit, unit, H, W, 3)
+    if order == "reversed":
+        return np.ascontiguousarray(blocks[::-1].reshape(frames.shape))
+    from videorft.training.media import permute_frames
+
+    return permute_frames(frames, rng, unit=unit)
+
+
+def record_rng(seed: int, record_id: str) -> np.random.Generator:
+    """A generator fixed by (seed, record id): a record's shuffle never depends on batching or resume."""
+    return np.random.default_rng([seed, zlib.crc32(record_id.encode("utf-8"))])
+
+
+# ---------------------------------------------------------------------------------------- decoding
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """Decoding parameters; part of the protocol."""
+
+    max_new_tokens: int = 1024
+    greedy: bool = True
+    temperature: float = 1.0
+    top_p: float = 1.0
+    seed: int = 0
+
+    def describe(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        if self.greedy:  # sampling settings do not apply
+            d.pop("temperature")
+            d.pop("top_p")
+        return d
+
+
+class Generator(Protocol):
+    """Turns a batch of conversations (+ clips / images) into completion strings."""
+
+    backend: str
+    model_name: str
+
+    def generate(
+        self,
+        conversations: list[list[dict]],
+        videos: list[Any],
+        images: list[Any],
+        decoding: Decoding,
+        step: int,
+    ) -> list[str]: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+
+class HFGenerator:
+    """transformers ``generate`` with vision special tokens suppressed."""
+
+    backend = "hf"
+
+    def __init__(self, model: Any, processor: Any) -> None:
+        from videorft.models.processing import vision_token_suppressor
+
+        self.model = model
+        self.processor = processor
+        self.model_name = str(getattr(model.config, "_name_or_path", "") or type(model).__name__)
+        self._suppress = vision_token_suppressor(processor.tokenizer)
+
+    def generation_config(self, decoding: Decoding) -> Any:
+        from transformers import GenerationConfig
+
+        own = self.model.generation_config
+        tok = self.processor.tokenizer
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": decoding.max_new_tokens,
+            "do_sample": not decoding.greedy,
+            "eos_token_id": own.eos_token_id if own.eos_token_id is not None else tok.eos_token_id,
+            "pad_token_id": own.pad_token_id if own.pad_token_id is not None else tok.pad_token_id,
+        }
+        if not decoding.greedy:
+            kwargs.update(temperature=decoding.temperature, top_p=decoding.top_p, top_k=0)
+        return GenerationConfig(**kwargs)
+
+    def generate(
+        self,
+        conversations: list[list[dict]],
+        videos: list[Any],
+        images: list[Any],
+        decoding: Decoding,
+        step: int,
+    ) -> list[str]:
+        import torch
+
+        from videorft.models.processing import encode
+
+        batch = encode(
+            self.processor, conversations, videos=videos, images=images, add_generation_prompt=True
+        )
+        batch = batch.to(self.model.device)
+        if "pixel_values_videos" in batch:
+            batch["pixel_values_videos"] = batch["pixel_values_videos"].to(self.model.dtype)
+        if "pixel_values" in batch:
+            batch["pixel_values"] = batch["pixel_values"].to(self.model.dtype)
+        if not decoding.greedy:
+            torch.manual_seed(decoding.seed * 1_000_003 + step)  # reproducible, different per batch
+        with torch.inference_mode():
+            out = self.model.generate(
+                **batch, generation_config=self.generation_config(decoding), logits_processor=[self._suppress]
+            )
+        new = out[:, batch["input_ids"].shape[1] :]  # (B, new_tokens): left padding aligns the prompts
+        return self.processor.tokenizer.batch_decode(new, skip_special_tokens=True)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "backend": "hf",
+            "dtype": str(self.model.dtype).removeprefix("torch."),
+            "device": str(self.model.device),
+        }
+
+
+class VLLMGenerator:
+    """vLLM offline engine (GPU only). Frames are passed already sampled, as in the HF path."""
+
+    backend = "vllm"
+
+    def __init__(self, model_path: str, processor: Any, *, dtype: str | None = None, seed: int = 0) -> None:
+        from vllm import LLM  # only on GPU machines
+
+        self.model_name = model_path
+        self.processor = processor
+        self.dtype = dtype or "bfloat16"
+        self.llm = LLM(
+            model=model_path, dtype=self.dtype, seed=seed, limit_mm_per_prompt={"video": 1, "image": 1}
+        )
+
+    def generate(
+        self,
+        conversations: list[list[dict]],
+        videos: list[Any],
+        images: list[Any],
+        decoding: Decoding,
+        step: int,
+    ) -> list[str]:
+        from vllm import SamplingParams
+
+        from videorft.models.processing import VISION_TOKENS, _template_messages
+
+        requests = []
+        for i, conv in enumerate(conversations):
+            messages, _, _ = _template_messages(conv, i)
+            text = self.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            mm: dict[str, Any] = {}
+            kwargs: dict[str, Any] = {}
+            if videos[i] is not None:
+                mm["video"] = videos[i].frames
+                kwargs = {"fps": videos[i].fps, "do_sample_frames": False, "do_resize": False}
+            if images[i] is not None:
+                mm["image"] = images[i]
+            requests.append({"prompt": text, "multi_modal_data": mm, "mm_processor_kwargs": kwargs})
+        params = SamplingParams(
+            max_tokens=decoding.max_new_tokens,
+            temperature=0.0 if decoding.greedy else decoding.temperature,
+            top_p=1.0 if decoding.greedy else decoding.top_p,
+            seed=decoding.seed + step,
+            bad_words=list(VISION_TOKENS),
+        )
+        outputs = self.llm.generate(requests, params, use_tqdm=False)
+        return [o.outputs[0].text for o in outputs]
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": "vllm", "dtype": self.dtype, "device": "cuda"}
+
+
+def as_generator(model: Any, processor: Any) -> Generator:
+    """A model object becomes an ``HFGenerator``; a generator passes through."""
+    return (
+        model if hasattr(model, "generate") and hasattr(model, "backend") else HFGenerator(model, processor)
+    )
+
+
+# ---------------------------------------------------------------------------------------- protocol
+
+
+def _template_info(template: str | None, tasks: Sequence[str]) -> dict[str, Any]:
+    """Which template file each task used, with a hash of its text."""
+    from videorft.data.prompts import TEMPLATE_DIR, task_templates
+
+    info: dict[str, Any] = {}
+    for task in sorted(set(tasks)):
+        if template is None:
+            path = TEMPLATE_DIR / task_templates()[task]
+        elif Path(template).suffix == ".jinja" and Path(template).is_file():
+            path = Path(template)
+        else:
+            path = TEMPLATE_DIR / (template if template.endswith(".jinja") else f"{template}.jinja")
+        text = path.read_bytes() if path.is_file() else b""
+        info[task] = {"file": path.name, "sha256": hashlib.sha256(text).hexdigest()[:16]}
+    return info
+
+
+def build_protocol(
+    generator: Generator,
+    records: Sequence[Record],
+    *,
+    budget: FrameBudget,
+    template: str | None,
+    prompt_style: str,
+    timing: bool,
+    system_prompt: str | None,
+    frame_order: str,
+    shuffle_unit: str,
+    batch_size: int,
+    decoding: Decoding,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Everything that changes a number (see docs/evaluation.md)."""
+    return {
+        "model": {"name_or_path": generator.model_name, **generator.describe()},
+        "data": {"n_records": len(records), **(extra or {}).get("data", {})},
+        "video": {**dataclasses.asdict(budget), "frame_order": frame_order, "shuffle_unit": shuffle_unit},
+        "prompt": {
+            "template": template or "per-task default",
+            "templates": _template_info(template, [r.task for r in records]),
+            "style": prompt_style,
+            "timing": timing,
+            "system_prompt": system_prompt,
+        },
+        "decoding": {**decoding.describe(), "batch_size": batch_size, "suppress_vision_tokens": True},
+        "answer_parser": {
+            "answer": "last <answer> block (videorft.rewards.parsing.extract_answer); none -> unparsed, wrong",
+            "metrics": "videorft.evaluation.metrics (per-item values from videorft.rewards)",
+        },
+        "versions": package_versions(),
+        **{k: v for k, v in (extra or {}).items() if k != "data"},
+    }
+
+
+# -------------------------------------------------------------------------------------------- run
+
+
+@dataclass
+class EvalResult:
+    """Prediction rows (in record order, resumed ones included) and records left out."""
+
+    rows: list[dict[str, Any]]
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    protocol: dict[str, Any] = field(default_factory=dict)
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def prediction_row(record: Record, completion: str, prompt: str, frame_order: str) -> dict[str, Any]:
+    """A `videorft score` input line: reward meta at the top level, plus the prompt."""
+    meta = {k: v for k, v in record.meta.items() if k != "process" and _jsonable(v)}
+    row: dict[str, Any] = {**meta, "id": record.id, "task": record.task, "completion": completion}
+    row.update(
+        solution=record.solution, prompt=prompt, video=record.video or record.image, frame_order=frame_order
+    )
+    return row
+
+
+_RESUME_MAY_CHANGE = frozenset({"data.n_records", "data.limit"})
+
+
+def _check_resume(out_dir: Path, protocol: dict[str, Any]) -> None:
+    old = read_protocol(out_dir)
+    if old is None:
+        return
+    before, now = comparable(old), comparable(protocol)
+    # Evaluating more (or fewer) records of the same data is what resuming is for.
+    changed = sorted(
+        k for k in set(before) | set(now) if before.get(k) != now.get(k) and k not in _RESUME_MAY_CHANGE
+    )
+    if changed:
+        raise ValueError(
+            f"{out_dir}: holds predictions made under a different protocol (changed: {', '.join(changed[:8])}); "
+            "use a new output folder or overwrite"
+        )
+
+
+def run_eval(
+    model: Any,
+    processor: Any,
+    records: Sequence[Record],
+    *,
+    budget: FrameBudget,
+    template: str | None = None,
+    prompt_style: str = "think",
+    timing: bool = False,
+    system_prompt: str | None = None,
+    frame_order: str = "ordered",
+    shuffle_unit: str = "temporal_patch",
+    batch_size: int = 4,
+    decoding: Decoding = Decoding(),
+    out_dir: str | Path | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    protocol_extra: dict[str, Any] | None = None,
+) -> EvalResult:
+    """Run ``model`` on ``records``; with ``out_dir``, write predictions.jsonl (appending, resumable)
+    and protocol.json. Unreadable videos are skipped and listed, never silently dropped."""
+    from videorft.training.media import SampleEncoder
+
+    if frame_order not in FRAME_ORDERS:
+        raise ValueError(f"unknown frame order {frame_order!r}; valid: {', '.join(FRAME_ORDERS)}")
+    if shuffle_unit not in SHUFFLE_UNITS:
+        raise ValueError(f"unknown shuffle unit {shuffle_unit!r}; valid: {', '.join(SHUFFLE_UNITS)}")
+    ids = [r.id for r in records]
+    if len(set(ids)) != len(ids):
+        dup = next(i for i in ids if ids.count(i) > 1)
+        raise ValueError(f"record ids must be unique (resuming relies on them); {dup!r} repeats")
+    generator = as_generator(model, processor)
+    protocol = build_protocol(
+        generator,
+        records,
+        budget=budget,
+        template=template,
+        prompt_style=prompt_style,
+        timing=timing,
+        system_prompt=system_prompt,
+        frame_order=frame_order,
+        shuffle_unit=shuffle_unit,
+        batch_size=batch_size,
+        decoding=decoding,
+        extra=protocol_extra,
+    )
+    out = Path(out_dir) if out_dir is not None else None
+    done: dict[str, dict[str, Any]] = {}
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        preds = out / PREDICTIONS_FILE
+        if overwrite:
+            preds.unlink(missing_ok=True)
+        else:
+            _check_resume(out, protocol)
+            done = rows_by_id(preds)
+            _rewrite_without_torn_line(preds, done)
+        protocol["resumed"] = len([i for i in ids if i in done])
+        protocol["created"] = _now()
+        write_protocol(out, protocol)
+
+    encoder = SampleEncoder(
+        processor, budget, template=template, prompt_style=prompt_style, timing_in_prompt=timing,
+        system_prompt=system_prompt, cache_size=max(8, 2 * batch_size),
+    )  # fmt: skip
+    unit = SHUFFLE_UNITS[shuffle_unit]
+    todo = [r for r in records if r.id not in done]
+    new_rows: dict[str, dict[str, Any]] = {}
+    skipped: list[dict[str, str]] = []
+    start = time.monotonic()
+    with _progress(progress, len(todo)) as advance:
+        for step, first in enumerate(range(0, len(todo), batch_size)):
+            chunk = todo[first : first + batch_size]
+            convs, videos, images, prompts, kept = [], [], [], [], []
+            for record in chunk:
+                try:
+                    clip = encoder.clip(record)
+                    image = _image(record, budget)
+                except VideoDecodeError as exc:
+                    skipped.append(
+                        {"id": record.id, "path": str(record.video or record.image), "reason": str(exc)}
+                    )
+                    continue
+                prompt = encoder.prompt_text(record, clip)
+                if clip is not None and frame_order != "ordered":
+                    frames = reorder_frames(
+                        clip.frames, frame_order, record_rng(decoding.seed, record.id), unit
+                    )
+                    clip = dataclasses.replace(clip, frames=frames)
+                convs.append(encoder.conversation(record, clip))
+                videos.append(clip)
+                images.append(image)
+                prompts.append(prompt)
+                kept.append(record)
+            if kept:
+                completions = generator.generate(convs, videos, images, decoding, step)
+                rows = [prediction_row(r, c, p, frame_order) for r, c, p in zip(kept, completions, prompts)]
+                if out is not None:
+                    write_rows(out / PREDICTIONS_FILE, rows, append=True)
+                new_rows.update((row["id"], row) for row in rows)
+            advance(len(chunk))
+
+    all_rows = {**done, **new_rows}
+    result = EvalResult([all_rows[r.id] for r in records if r.id in all_rows], skipped, protocol)
+    if out is not None:
+        protocol.update(
+            finished=_now(),
+            elapsed_s=round(time.monotonic() - start, 3),
+            n_predicted=len(result.rows),
+            n_skipped=len(skipped),
+            skipped=skipped,
+        )
+        write_protocol(out, protocol)
+    return result
+
+
+def evaluate(
+    model: Any,
+    processor: Any,
+    records: Sequence[Record],
+    *,
+    budget: FrameBudget,
+    template: str | None = None,
+    timing: bool = False,
+    frame_order: str = "ordered",
+    batch_size: int = 4,
+    max_new_tokens: int = 1024,
+    greedy: bool = True,
+    seed: int = 0,
+    out_dir: str | Path | None = None,
+    progress: bool = True,
+    **options: Any,
+) -> list[dict[str, Any]]:
+    """Prediction rows of ``model`` on ``records`` (in-process form of `videorft eval`).
+
+    ``options``: ``prompt_style``, ``system_prompt``, ``shuffle_unit``, ``temperature``, ``top_p``,
+    ``overwrite``, ``protocol_extra`` (see :func:`run_eval`).
+    """
+    decoding = Decoding(
+        max_new_tokens=max_new_tokens,
+        greedy=greedy,
+        temperature=options.pop("temperature", 1.0),
+        top_p=options.pop("top_p", 1.0),
+        seed=seed,
+    )
+    return run_eval(
+        model,
+        processor,
+        records,
+        budget=budget,
+        template=template,
+        timing=timing,
+        frame_order=frame_order,
+        batch_size=batch_size,
+        decoding=decoding,
+        out_dir=out_dir,
+        progress=progress,
+        **options,
+    ).rows
+
+
+def _image(record: Record, budget: FrameBudget) -> np.ndarray | None:
+    if record.image is None:
+        return None
+    from videorft.video import load_image
+
+    return load_image(record.image, min_pixels=budget.min_pixels, max_pixels=budget.max_pixels)
+
+
+def _rewrite_without_torn_line(path: Path, rows: dict[str, dict[str, Any]]) -> None:
+    """After a crash mid-write the file may end in a partial line; drop it before appending."""
+    if not path.is_file():
+        return
+    text = path.read_text(encoding="utf-8")
+    if text and not text.endswith("\n"):
+        write_rows(path, rows.values())
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+
+
+class _progress:
+    """A rich progress bar with ETA on stderr, or nothing; yields ``advance(n)``."""
+
+    def __init__(self, enabled: bool, total: int) -> None:
+        self.enabled = enabled and total > 0
+        self.total = total
+        self._bar: Any = None
+
+    def __enter__(self) -> Any:
+        if not self.enabled:
+            return lambda n: None
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self._bar = Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            "ETA",
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+        )
+        self._bar.__enter__()
+        task = self._bar.add_task("eval", total=self.total)
+        return lambda n: self._bar.advance(task, n)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)

@@ -1,0 +1,82 @@
+"""From an ``EvalConfig`` to what the runner needs: records, frame budget, a generator."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from videorft.data.errors import SkipReport
+from videorft.data.record import Record
+from videorft.evaluation.config import EvalConfig, resolve_backend
+from videorft.evaluation.runner import Decoding, Generator, HFGenerator, VLLMGenerator
+from videorft.video import FrameBudget
+
+
+@dataclass
+class LoadedData:
+    records: list[Record]
+    skipped: list[SkipReport] = field(default_factory=list)
+    n_available: int = 0
+
+
+def load_data(cfg: EvalConfig) -> LoadedData:
+    """Records of ``cfg.data`` (first ``cfg.limit``); malformed records raise unless skip_invalid."""
+    from videorft.data.loaders import load_spec
+
+    result = load_spec(cfg.data, split=cfg.split, video_root=cfg.video_root, skip_invalid=cfg.skip_invalid)
+    records = result.records if cfg.limit is None else result.records[: cfg.limit]
+    if result.skipped:
+        print(result.summary(), file=sys.stderr)
+    return LoadedData(records, list(result.skipped), len(result.records))
+
+
+def frame_budget(cfg: EvalConfig) -> FrameBudget:
+    return FrameBudget(
+        fps=cfg.fps,
+        min_frames=cfg.min_frames,
+        max_frames=cfg.max_frames,
+        min_pixels=cfg.min_pixels,
+        max_pixels=cfg.max_pixels,
+        total_pixels=cfg.total_pixels,
+    )
+
+
+def decoding(cfg: EvalConfig) -> Decoding:
+    return Decoding(
+        max_new_tokens=cfg.max_new_tokens,
+        greedy=cfg.greedy,
+        temperature=cfg.temperature,
+        top_p=cfg.top_p,
+        seed=cfg.seed,
+    )
+
+
+def open_generator(cfg: EvalConfig) -> tuple[Generator, Any]:
+    """(generator, processor) for ``cfg.model`` on the configured backend."""
+    import torch
+
+    from videorft.models.loading import load_model, load_processor
+
+    processor = load_processor(cfg.model)
+    backend = resolve_backend(cfg.backend)
+    if backend == "vllm":
+        return VLLMGenerator(cfg.model, processor, dtype=cfg.dtype, seed=cfg.seed), processor
+    device = cfg.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    dtype = cfg.dtype or ("bfloat16" if device.startswith("cuda") else "float32")
+    model = load_model(cfg.model, dtype=dtype, device=device)
+    return HFGenerator(model, processor), processor
+
+
+def data_protocol(cfg: EvalConfig, data: LoadedData) -> dict[str, Any]:
+    """The dataset part of protocol.json."""
+    return {
+        "data": {
+            "spec": cfg.data,
+            "split": cfg.split,
+            "video_root": cfg.video_root,
+            "limit": cfg.limit,
+            "n_available": data.n_available,
+            "n_invalid_skipped": len(data.skipped),
+        }
+    }
