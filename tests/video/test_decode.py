@@ -54,7 +54,9 @@ def test_dense_sampling_decodes_sequentially(videos):
     wanted = list(range(0, 60, 2))  # every other frame: never worth a seek
     stats: dict[str, int] = {}
     decode_frames(videos["h264_mp4"], index, wanted, 28, 56, stats=stats)
-    assert stats == {"decoded": 59, "seeks": 0}
+    assert stats["seeks"] == 0
+    # frames 0..58 lie on the way; unwanted non-reference ones (B-frames) need not be decoded
+    assert 30 <= stats["decoded"] <= 59
 
 
 def test_repeated_and_unordered_indices(videos):

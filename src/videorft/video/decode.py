@@ -292,8 +292,9 @@ def _decode(
     stream.thread_type = "AUTO"
     pts_to_idx = {int(p): i for i, p in enumerate(index.pts)} if index.seekable else {}
     out: dict[int, np.ndarray] = {}
+    wanted_pts = {int(index.pts[t]) for t in unique} if index.seekable else None
     with container:
-        frames: Iterator[av.VideoFrame] = container.decode(stream)
+        frames = _frames(container, stream, wanted_pts)
         count = -1  # output frames so far (frame identity for streams without pts)
         cur = -1  # index of the last frame the decoder output
         seeks = 0
@@ -304,7 +305,7 @@ def _decode(
                 # Decoding from `cur` to `k` would be wasted work: jump to the keyframe.
                 frames.close()
                 container.seek(int(index.pts[k]), stream=stream, backward=True)
-                frames = container.decode(stream)
+                frames = _frames(container, stream, wanted_pts)
                 just_seeked = True
                 seeks += 1
             for frame in frames:
@@ -332,6 +333,25 @@ def _decode(
     if stats is not None:
         stats.update(decoded=count + 1, seeks=seeks)
     return out
+
+
+def _frames(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream, wanted_pts: set[int] | None
+) -> Iterator[av.VideoFrame]:
+    """Decoded frames from the current position; packets of unwanted frames skip non-reference work.
+
+    A frame nothing else references (e.g. most B-frames) is not decoded unless it is wanted; the
+    decoder skips it without affecting any other frame, so results stay bit-identical.
+    """
+    ctx = stream.codec_context
+    for packet in container.demux(stream):
+        if packet.size == 0:  # end of stream: drain the decoder
+            ctx.skip_frame = "DEFAULT"
+            yield from ctx.decode(None)
+            return
+        if wanted_pts is not None:
+            ctx.skip_frame = "DEFAULT" if packet.pts in wanted_pts else "NONREF"
+        yield from ctx.decode(packet)
 
 
 def decode_all_then_pick(path: str | Path, wanted: list[int], height: int, width: int) -> np.ndarray:
