@@ -40,7 +40,7 @@ def test_compute_stats_counts_durations_and_probes(tmp_path, put_video):
     stats = compute_stats(result)
     assert stats["counts"] == {"train/temporal_grounding": 2, "val/multiple_choice": 2}
     assert stats["total"] == 4 and stats["skipped"] == 2
-    assert stats["skipped_by_field"] == {"video_id": 1, "timestamps": 1}
+    assert stats["skipped_by_field"] == {"video_id": 1, "timestamps[0]": 1}
     # Charades durations come from the annotation; Video-R1 ones from probing (4 s and 2 s videos).
     assert stats["durations"]["temporal_grounding"]["mean"] == 2.0
     mc = stats["durations"]["multiple_choice"]
@@ -58,7 +58,7 @@ def test_cli_prints_tables_and_skips(tmp_path, put_video, capsys):
     assert "temporal_grounding" in out and "multiple_choice" in out
     assert "skipped: 2" in out
     assert "train_charades.json: record 1: field 'video_id': unreadable video" in out
-    assert "train_charades.json: record 2: field 'timestamps'" in out
+    assert "train_charades.json: record 2: field 'timestamps[0]'" in out
     assert "48x48 (1)" in out and "8/10/12" in out  # frames min/mean/max over the two probed videos
 
     assert main(["data", "stats", str(root), "--split", "val"]) == 0
@@ -70,6 +70,6 @@ def test_cli_strict_and_bad_spec_fail_with_a_clear_message(tmp_path, put_video, 
     root = _dataset(tmp_path, put_video)
     assert main(["data", "stats", str(root), "--strict", "--split", "train"]) == 2
     err = capsys.readouterr().err
-    assert "train_charades.json: record 2: field 'timestamps'" in err
+    assert "train_charades.json: record 2: field 'timestamps[0]'" in err
     assert main(["data", "stats", f"nosuchformat:{root}/x.json"]) == 2
     assert "valid formats:" in capsys.readouterr().err
