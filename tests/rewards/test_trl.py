@@ -1,0 +1,122 @@
+"""TRL adapter: reward functions with GRPOTrainer's calling convention."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from videorft.rewards import SolutionError
+from videorft.rewards.trl import completion_text, make_reward_func
+
+GOOD_TG = "<think>t</think><answer>10 to 20</answer>"
+
+
+def _trl_kwargs(n: int, logged: dict[str, list[float]]) -> dict[str, object]:
+    """The extra keyword arguments GRPOTrainer 1.16 passes to every reward function."""
+    return {
+        "completion_ids": [[1, 2, 3]] * n,
+        "trainer_state": object(),
+        "log_extra": lambda column, values: None,
+        "log_metric": lambda name, value: logged.setdefault(name, []).append(value),
+    }
+
+
+def test_plain_text_completions_fixed_task() -> None:
+    f = make_reward_func("temporal_grounding")
+    logged: dict[str, list[float]] = {}
+    out = f(
+        prompts=["p", "p"],
+        completions=[GOOD_TG, "<answer>10 to 20</answer>"],
+        solution=[[15, 25], [10, 20]],
+        duration=[100.0, 100.0],
+        **_trl_kwargs(2, logged),
+    )
+    assert out == pytest.approx([1 + 1 / 3, 1.0])
+    assert f.__name__ == "videorft_temporal_grounding_total"
+    assert logged["rewards/temporal_grounding/iou"] == [pytest.approx((1 / 3 + 1) / 2)]
+    assert logged["rewards/temporal_grounding/format"] == [0.5]
+
+
+def test_conversational_completions_and_component() -> None:
+    f = make_reward_func("multiple_choice", component="accuracy")
+    conv = [
+        [{"role": "assistant", "content": "<think>t</think><answer>B</answer>"}],
+        [{"role": "assistant", "content": [{"type": "text", "text": "<think>t</think><answer>C</answer>"}]}],
+    ]
+    out = f(
+        prompts=[[{"role": "user", "content": "q"}]] * 2,
+        completions=conv,
+        solution=["B", "<answer>B</answer>"],
+    )
+    assert out == [1.0, 0.0]
+    assert f.__name__ == "videorft_multiple_choice_accuracy"
+
+
+def test_task_from_column_and_video_r1_problem_type() -> None:
+    f = make_reward_func()
+    out = f(
+        prompts=["a", "b"],
+        completions=["<think>t</think><answer>B</answer>", "<think>t</think><answer>3.0</answer>"],
+        solution=["B", "<answer>3</answer>"],
+        problem_type=["multiple choice", "numerical"],
+    )
+    assert out == [2.0, 2.0]
+    with pytest.raises(KeyError, match="no 'task'"):
+        f(prompts=["a"], completions=["x"], solution=["B"])
+
+
+def test_fixed_task_returns_none_for_other_tasks() -> None:
+    f = make_reward_func("multiple_choice")
+    out = f(
+        prompts=["a", "b"],
+        completions=["<think>t</think><answer>B</answer>", GOOD_TG],
+        solution=["B", [10, 20]],
+        task=["multiple_choice", "temporal_grounding"],
+    )
+    assert out == [2.0, None]
+
+
+def test_bad_solution_names_the_sample() -> None:
+    f = make_reward_func("temporal_grounding")
+    with pytest.raises(SolutionError, match="sample 1"):
+        f(prompts=["a", "b"], completions=[GOOD_TG, GOOD_TG], solution=[[1, 2], [3, 1]])
+
+
+def test_unknown_component_fails_at_construction() -> None:
+    with pytest.raises(KeyError, match="components: format, iou"):
+        make_reward_func("temporal_grounding", component="accuracy")
+
+
+def test_matches_trl_reward_function_protocol() -> None:
+    # GRPOTrainer calls reward_func(prompts=..., completions=..., completion_ids=..., **columns).
+    params = inspect.signature(make_reward_func("caption")).parameters
+    assert {"prompts", "completions"} <= set(params)
+    assert any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
+def test_caption_batch_prefetches_through_the_judge() -> None:
+    class CountingJudge:
+        def __init__(self) -> None:
+            self.batches: list[int] = []
+
+        def entails_many(self, items: list) -> list[list[bool]]:
+            self.batches.append(len(items))
+            return [[True] * len(e) for e, _ in items]
+
+        def entails(self, events: list[str], prediction: str) -> list[bool]:
+            return [True] * len(events)
+
+    judge = CountingJudge()
+    f = make_reward_func("caption", judge=judge)
+    comps = [f"<think>t</think><answer>caption {i}</answer>" for i in range(4)]
+    out = f(prompts=["p"] * 4, completions=comps, solution=[{"events": ["e1", "e2"]}] * 4)
+    assert out == [2.0] * 4
+    assert judge.batches == [4]
+
+
+def test_completion_text() -> None:
+    assert completion_text("x") == "x"
+    assert completion_text({"role": "assistant", "content": "y"}) == "y"
+    with pytest.raises(TypeError):
+        completion_text(3)
