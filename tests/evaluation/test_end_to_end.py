@@ -11,8 +11,6 @@ import re
 import subprocess
 import sys
 
-import pytest
-
 from videorft.cli.main import main
 
 SMALL = ["--max-frames", "4", "--min-pixels", "3136", "--max-pixels", "3136", "--max-new-tokens", "4"]
