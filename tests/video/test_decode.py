@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import types
 from pathlib import Path
@@ -63,6 +64,15 @@ def test_repeated_and_unordered_indices(videos):
     index = scan_index(videos["mpeg4_mp4"])
     wanted = [200, 3, 3, 120]
     frames = decode_frames(videos["mpeg4_mp4"], index, wanted, 56, 84)
+    assert [read_pattern_index(f) for f in frames] == wanted
+
+
+def test_frames_without_matching_pts_are_identified_by_order(videos):
+    # As with packed B-frames in old AVI files: decoded frames' pts differ from the packets'.
+    index = scan_index(videos["h264_mp4"])
+    shifted = dataclasses.replace(index, pts=index.pts + 1)
+    wanted = [5, 100, 200]
+    frames = decode_frames(videos["h264_mp4"], shifted, wanted, 56, 84)
     assert [read_pattern_index(f) for f in frames] == wanted
 
 

@@ -59,6 +59,7 @@ def test_probe_folder(got10k_sequence):
     info = probe_video(got10k_sequence)
     assert (info.n_frames, info.width, info.height, info.codec) == (45, 200, 120, "images")
     assert info.duration == pytest.approx(4.5)
+    assert probe_video(got10k_sequence, folder_fps=30.0).duration == pytest.approx(1.5)
 
 
 def test_load_image_matches_qwen_vl_utils_fetch_image(tmp_path):

@@ -66,6 +66,10 @@ class _SeekFailed(Exception):
     """A seek landed after the wanted frame (inexact container index); decode sequentially instead."""
 
 
+class _PtsMismatch(Exception):
+    """Decoded frames do not carry the packets' pts (e.g. packed B-frames); identify frames by order."""
+
+
 def check_file(path: str | Path) -> Path:
     """The path as a Path, or VideoDecodeError when it is missing or empty."""
     p = Path(path)
@@ -149,8 +153,9 @@ def scan_index(path: str | Path) -> FrameIndex:
     return FrameIndex(sorted_pts, prev_key.astype(np.int64), time_base, True)
 
 
-def probe_video(path: str | Path) -> VideoInfo:
-    """Duration, fps, frame count, size and codec of a video file (or a folder of frames).
+def probe_video(path: str | Path, *, folder_fps: float | None = None) -> VideoInfo:
+    """Duration, fps, frame count, size and codec of a video file (or a folder of frames at ``folder_fps``,
+    default 10).
 
     Reads container metadata; the frame count is recounted from packets when the container does
     not store it or it disagrees with duration x fps (as in many WebM/MKV files).
@@ -159,7 +164,7 @@ def probe_video(path: str | Path) -> VideoInfo:
     if p.is_dir():
         from videorft.video.folder import probe_folder
 
-        return probe_folder(p)
+        return probe_folder(p) if folder_fps is None else probe_folder(p, folder_fps)
     meta = _read_metadata(p)
     n_frames = meta.n_frames
     plausible = n_frames > 0 and (
@@ -258,7 +263,8 @@ def decode_frames(
 
     With ``seek`` the decoder jumps to the keyframe before a wanted frame whenever that keyframe
     lies beyond what was already decoded; otherwise it decodes forward. A seek that overshoots
-    (inexact index) falls back to one sequential pass. ``stats``, if given, receives the
+    (inexact index) falls back to one sequential pass; frames whose pts do not match their packets'
+    are identified by output order instead. ``stats``, if given, receives the
     numbers of frames decoded and seeks made.
     """
     unique = sorted(set(wanted))
@@ -267,9 +273,12 @@ def decode_frames(
     convert = _Converter(height, width)
     try:
         try:
-            got = _decode(path, index, unique, convert, seek=seek and index.seekable, stats=stats)
-        except _SeekFailed:
-            got = _decode(path, index, unique, convert, seek=False, stats=stats)
+            try:
+                got = _decode(path, index, unique, convert, seek=seek and index.seekable, stats=stats)
+            except _SeekFailed:
+                got = _decode(path, index, unique, convert, seek=False, stats=stats)
+        except _PtsMismatch:
+            got = _decode(path, index, unique, convert, seek=False, stats=stats, by_order=True)
     except av.error.FFmpegError as exc:
         raise VideoDecodeError(
             path, f"corrupt or truncated stream while decoding ({_ffmpeg_reason(exc)})"
@@ -287,12 +296,14 @@ def _decode(
     *,
     seek: bool,
     stats: dict[str, int] | None,
+    by_order: bool = False,
 ) -> dict[int, np.ndarray]:
     container, stream = open_video(path)
     stream.thread_type = "AUTO"
-    pts_to_idx = {int(p): i for i, p in enumerate(index.pts)} if index.seekable else {}
+    by_pts = index.seekable and not by_order
+    pts_to_idx = {int(p): i for i, p in enumerate(index.pts)} if by_pts else {}
     out: dict[int, np.ndarray] = {}
-    wanted_pts = {int(index.pts[t]) for t in unique} if index.seekable else None
+    wanted_pts = {int(index.pts[t]) for t in unique} if by_pts else None
     with container:
         frames = _frames(container, stream, wanted_pts)
         count = -1  # output frames so far (frame identity for streams without pts)
@@ -310,7 +321,7 @@ def _decode(
                 seeks += 1
             for frame in frames:
                 count += 1
-                i = pts_to_idx.get(frame.pts, -1) if index.seekable else count
+                i = pts_to_idx.get(frame.pts, -1) if by_pts else count
                 if i < 0:
                     continue  # a frame outside the index (e.g. an edit-list discard)
                 if just_seeked:
@@ -322,10 +333,14 @@ def _decode(
                     out[t] = convert(frame)
                     break
                 if i > t:
+                    if by_pts:
+                        raise _PtsMismatch
                     raise VideoDecodeError(
                         path, f"frame {t} was not produced by the decoder (corrupt stream?)"
                     )
             else:
+                if by_pts:
+                    raise _PtsMismatch  # maybe frames lack the packets' pts: retry by order
                 raise VideoDecodeError(
                     path, f"stream ended before frame {t} of {index.n_frames} (truncated or corrupt file?)"
                 )
