@@ -67,7 +67,11 @@ def test_chat_judge_verdicts_and_request_shape(monkeypatch: pytest.MonkeyPatch) 
         assert verdicts == [True, False]
         assert len(server.requests) == 2
         # Requests run concurrently: find the one about the first event.
-        (req,) = [q for q in server.requests if "man opens" in q["body"]["messages"][1]["content"]]
+        (req,) = [
+            q
+            for q in server.requests
+            if "the man" in json.loads(q["body"]["messages"][1]["content"])["event"]
+        ]
         assert req["path"] == "/v1/chat/completions"
         assert req["auth"] == "Bearer sk-test"
         body = req["body"]
