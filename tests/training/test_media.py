@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from videorft.training.media import mm_token_type_ids, permute_frames
+from videorft.training.media import permute_frames
 
 
 def _frames(t: int) -> np.ndarray:
@@ -31,8 +30,3 @@ def test_frame_permutation_moves_single_frames() -> None:
         assert sorted(ids) == list(range(8)) and ids != list(range(8))
         seen_split_pair |= any(ids[i] % 2 == 0 and ids[i + 1] != ids[i] + 1 for i in range(0, 8, 2))
     assert seen_split_pair
-
-
-def test_mm_token_type_ids_marks_video_and_image_tokens() -> None:
-    ids = torch.tensor([[1, 151656, 151656, 5, 151655, 7]])
-    assert mm_token_type_ids(ids, image_pad_id=151655, video_pad_id=151656).tolist() == [[0, 2, 2, 0, 1, 0]]

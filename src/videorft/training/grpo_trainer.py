@@ -24,15 +24,15 @@ import numpy as np
 import torch
 from accelerate.utils import gather
 from trl import GRPOTrainer
-from videorft.models.processing import vision_token_ids
+from trl.trainer.utils import selective_log_softmax_and_entropy
 
+from videorft.models.processing import mm_token_type_ids, vision_token_ids
 from videorft.training.algos import temporal_bonus_groups
 from videorft.training.config import VideoDataArguments, VideoGRPOConfig
 from videorft.training.media import (
     TEMPORAL_PATCH,
     RowVision,
     SampleEncoder,
-    mm_token_type_ids,
     permute_frames,
     row_record,
 )
@@ -85,9 +85,6 @@ class VideoGRPOTrainer(GRPOTrainer):
         )
         self.generation_config.suppress_tokens = sorted(suppressed)
         self.generation_kwargs["suppress_tokens"] = self.generation_config.suppress_tokens
-        tok = self._tokenizer
-        self._image_pad_id = tok.convert_tokens_to_ids("<|image_pad|>")
-        self._video_pad_id = tok.convert_tokens_to_ids("<|video_pad|>")
         self._rng = np.random.default_rng(args.seed)
         self._rows: list[dict] = []  # the generation batch being processed
         self._row_vision: list[RowVision] = []  # its vision tensors, row-aligned
@@ -200,18 +197,32 @@ class VideoGRPOTrainer(GRPOTrainer):
             model_inputs = {
                 "input_ids": ids,
                 "attention_mask": mask,
-                "mm_token_type_ids": mm_token_type_ids(ids, self._image_pad_id, self._video_pad_id),
+                "mm_token_type_ids": mm_token_type_ids(ids, self._tokenizer),
                 **RowVision.collate(rows[start:end], device=ids.device),
             }
             if compute_aux_loss:
                 model_inputs["output_router_logits"] = True
-            labels = ids.masked_fill(mask == 0, -100)
-            labels[:, :-logits_to_keep] = -100  # only completion tokens are scored
-            with self.accelerator.autocast():
-                outputs = model(**model_inputs, labels=labels, fused_lm_head=True)
-            all_logps.append(outputs.log_probs[:, -logits_to_keep:])
+            if ids.is_cuda:
+                labels = ids.masked_fill(mask == 0, -100)
+                labels[:, :-logits_to_keep] = -100  # only completion tokens are scored
+                with self.accelerator.autocast():
+                    outputs = model(**model_inputs, labels=labels, fused_lm_head=True)
+                logps, entropy = outputs.log_probs[:, -logits_to_keep:], outputs.entropy
+            else:
+                # TRL's fused head scores *every* position off-GPU (no Triton): with a 152k vocabulary that is
+                # most of the step. Completions sit at the end (prompts left-, completions right-padded), so
+                # logits of the last C + 1 positions are all the loss needs.
+                with self.accelerator.autocast():
+                    outputs = model(**model_inputs, logits_to_keep=logits_to_keep + 1)
+                logps, entropy = selective_log_softmax_and_entropy(
+                    outputs.logits[:, :-1],  # (b, C, V): position t predicts completion token t
+                    ids[:, -logits_to_keep:],
+                    entropy_requires_grad=bool(getattr(self.args, "entropy_coef", 0.0)),
+                    temperature=self.temperature,
+                )
+            all_logps.append(logps)
             if compute_entropy:
-                all_entropies.append(outputs.entropy[:, -logits_to_keep:])
+                all_entropies.append(entropy[:, -logits_to_keep:])
             if compute_aux_loss:
                 all_aux.append(outputs.aux_loss)
         logps = torch.cat(all_logps, dim=0)
@@ -231,7 +242,7 @@ class VideoGRPOTrainer(GRPOTrainer):
         fields: dict[str, Any] = dict(RowVision.collate(vision))
         # Per-token list: TRL left-pads it like input_ids before generate().
         fields["mm_token_type_ids"] = [
-            mm_token_type_ids(torch.tensor(x), self._image_pad_id, self._video_pad_id).tolist() for x in ids
+            mm_token_type_ids(torch.tensor(x), self._tokenizer).tolist() for x in ids
         ]
         return fields
 

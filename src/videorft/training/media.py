@@ -170,9 +170,3 @@ def row_record(row: dict[str, Any]) -> Record:
     if "image_path" in row:
         row = {**row, "image": row["image_path"]}
     return record_from_row(row)
-
-
-def mm_token_type_ids(input_ids: torch.Tensor, image_pad_id: int, video_pad_id: int) -> torch.Tensor:
-    """Qwen2.5-VL's per-token modality ids (1 image, 2 video). Without them transformers 5 silently falls back
-    to 1-D positions and the model loses the video's time axis (3-D M-RoPE off)."""
-    return (input_ids == image_pad_id).long() + 2 * (input_ids == video_pad_id).long()

@@ -5,19 +5,20 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import yaml
 from transformers import TrainerCallback
-from trl import ModelConfig, SFTTrainer, get_peft_config
+from trl import ModelConfig, get_peft_config
 
 from videorft.data.loaders import LoadResult, load_spec, to_hf_dataset
 from videorft.data.prompts import build_conversation, render_prompt
 from videorft.models.loading import load_model, load_processor
 from videorft.training.config import VideoDataArguments, VideoGRPOConfig, VideoSFTConfig
 from videorft.training.media import SampleEncoder
-from videorft.training.sft import VideoSFTCollator
+from videorft.training.sft import VideoSFTCollator, VideoSFTTrainer
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +91,8 @@ def _plain(value: Any) -> Any:
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
+    if isinstance(value, Enum):  # TrainingArguments' str-enums (SchedulerType, ...) dump as their value
+        return _plain(value.value)
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     return str(value)
@@ -125,13 +128,13 @@ def train_sft(
     *,
     resume: bool = False,
     callbacks: list | None = None,
-) -> SFTTrainer:
+) -> VideoSFTTrainer:
     """Supervised cold start; returns the trainer after training (final model saved in ``output_dir``)."""
     save_resolved_config(args.output_dir, data_args, model_args, args)
     model, processor = _model_and_processor(model_args)
     dataset, _ = build_dataset(data_args)
     args.dataset_kwargs = {**(args.dataset_kwargs or {}), "skip_prepare_dataset": True}
-    trainer = SFTTrainer(
+    trainer = VideoSFTTrainer(
         model=model,
         args=args,
         train_dataset=dataset,

@@ -10,9 +10,12 @@ import json
 from typing import Any
 
 import torch
+import torch.nn.functional as F
+from trl import SFTTrainer
 
 from videorft.data.record import Record
-from videorft.training.media import RowVision, SampleEncoder, mm_token_type_ids, row_record
+from videorft.models.processing import mm_token_type_ids
+from videorft.training.media import RowVision, SampleEncoder, row_record
 
 #: Think text for records without a CoT ``process`` (a format-only cold start): short on purpose, so that
 #: RL, not imitation, has to find the reasoning. Configurable through ``VideoSFTCollator(default_think=...)``.
@@ -63,8 +66,6 @@ class VideoSFTCollator:
         self.tokenizer = getattr(encoder.processor, "tokenizer", encoder.processor)
         self.default_think = default_think
         self.max_length = max_length
-        self.image_pad_id = self.tokenizer.convert_tokens_to_ids("<|image_pad|>")
-        self.video_pad_id = self.tokenizer.convert_tokens_to_ids("<|video_pad|>")
         self.end_ids = self.tokenizer.encode("<|im_end|>\n", add_special_tokens=False)
 
     def __call__(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
@@ -87,17 +88,41 @@ class VideoSFTCollator:
             vision.append(row_vision)
         width = max(len(s) for s in seqs)
         pad_id = self.tokenizer.pad_token_id
-        input_ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)  # (B, L), right-padded
+        # Left padding puts every target at the end of the row, so the loss needs only the last logits.
+        input_ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)  # (B, L)
         label_t = torch.full((len(seqs), width), -100, dtype=torch.long)
         attention = torch.zeros((len(seqs), width), dtype=torch.long)
         for i, (s, lab) in enumerate(zip(seqs, labels, strict=True)):
-            input_ids[i, : len(s)] = torch.tensor(s)
-            label_t[i, : len(lab)] = torch.tensor(lab)
-            attention[i, : len(s)] = 1
+            input_ids[i, width - len(s) :] = torch.tensor(s)
+            label_t[i, width - len(lab) :] = torch.tensor(lab)
+            attention[i, width - len(s) :] = 1
         return {
             "input_ids": input_ids,
             "attention_mask": attention,
             "labels": label_t,
-            "mm_token_type_ids": mm_token_type_ids(input_ids, self.image_pad_id, self.video_pad_id),
+            "mm_token_type_ids": mm_token_type_ids(input_ids, self.tokenizer),
             **RowVision.collate(vision),
         }
+
+
+class VideoSFTTrainer(SFTTrainer):
+    """TRL's SFTTrainer; off-GPU the loss is computed from the target positions' logits only.
+
+    TRL's fused LM head scores every position when Triton is unavailable: with a 152k vocabulary that is most
+    of a CPU step. Targets are right-aligned (``VideoSFTCollator`` left-pads), so the last K + 1 logits suffice.
+    """
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if inputs["input_ids"].is_cuda or return_outputs:
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        labels = inputs["labels"]  # (B, L)
+        has_target = (labels != -100).any(dim=0).nonzero()
+        keep = labels.size(1) - int(has_target.min()) if has_target.numel() else 1  # K target columns
+        forward = {k: v for k, v in inputs.items() if k != "labels"}
+        logits = model(**forward, use_cache=False, logits_to_keep=keep + 1).logits[:, :-1]  # (B, K, V)
+        targets = labels[:, -keep:]
+        loss = F.cross_entropy(
+            logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1), reduction="sum"
+        )
+        n = num_items_in_batch if num_items_in_batch is not None else (targets != -100).sum()
+        return loss / torch.as_tensor(n, device=loss.device).clamp(min=1)

@@ -1,0 +1,195 @@
+"""VideoGRPOTrainer on the tiny model and the synthetic suite: video reaches every forward, advantages are per
+group, T-GRPO's bonus is the pure function's, M-RoPE gets its inputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from videorft.models.loading import load_model, load_processor
+from videorft.models.processing import rope_position_ids
+from videorft.rewards import temporal_bonus
+from videorft.training.algos import group_advantages
+from videorft.training.config import VideoDataArguments, VideoGRPOConfig
+from videorft.training.grpo_trainer import VideoGRPOTrainer
+from videorft.training.media import RowVision
+from videorft.training.rewards import TaskRewardFunction, completion_text
+from videorft.training.run import build_dataset
+
+G = 4
+
+
+def length_reward(prompts, completions, **_):
+    """Varies across a group (random weights give all-zero task rewards), so advantages are non-zero."""
+    return [float(len(completion_text(c))) for c in completions]
+
+
+def make_trainer(
+    model_dir: Path, suite: Path, out: Path, tasks=("multiple_choice",), **overrides
+) -> VideoGRPOTrainer:
+    data_args = VideoDataArguments(
+        data=str(suite),
+        tasks=list(tasks),
+        nframes=4,
+        min_pixels=56 * 56,
+        max_pixels=56 * 56,
+        skip_invalid=False,
+    )
+    kw = dict(
+        output_dir=str(out),
+        use_cpu=True,
+        per_device_train_batch_size=2 * G,
+        num_generations=G,
+        max_completion_length=6,
+        max_steps=1,
+        learning_rate=1e-2,
+        beta=0.04,
+        loss_type="grpo",
+        report_to="none",
+        save_strategy="no",
+        logging_steps=1,
+        seed=0,
+    )
+    kw.update(overrides)
+    reward_funcs = kw.pop("reward_funcs", None)
+    dataset, _ = build_dataset(data_args)
+    return VideoGRPOTrainer(
+        model=load_model(str(model_dir)),
+        args=VideoGRPOConfig(**kw),
+        data_args=data_args,
+        train_dataset=dataset,
+        processing_class=load_processor(str(model_dir)),
+        reward_funcs=reward_funcs,
+    )
+
+
+def first_batch(trainer: VideoGRPOTrainer) -> list[dict]:
+    return next(iter(trainer.get_train_dataloader()))
+
+
+def test_vision_tower_gets_gradient_and_weights_move(tiny_model_dir, synth_suite_dir, tmp_path) -> None:
+    trainer = make_trainer(tiny_model_dir, synth_suite_dir, tmp_path, reward_funcs=[length_reward])
+    visual = trainer.model.model.visual
+    before = {n: p.detach().clone() for n, p in visual.named_parameters()}
+    trainer.train()
+    moved = [n for n, p in visual.named_parameters() if not torch.equal(p.detach(), before[n])]
+    # Adam moves a parameter iff its gradient was non-zero: with TRL 1.16 alone nothing in the vision tower moves.
+    assert len(moved) == len(before), f"vision parameters without gradient: {set(before) - set(moved)}"
+
+
+def test_log_probs_depend_on_the_video(tiny_model_dir, synth_suite_dir, tmp_path) -> None:
+    trainer = make_trainer(tiny_model_dir, synth_suite_dir, tmp_path, reward_funcs=[length_reward])
+    trainer.model.train()
+    out = trainer._generate_and_score_completions(first_batch(trainer))
+    ids = torch.cat([out["prompt_ids"], out["completion_ids"]], dim=1)
+    mask = torch.cat([out["prompt_mask"], out["completion_mask"]], dim=1)
+    c = out["completion_ids"].size(1)
+    rows = out["row_vision"]
+    with torch.no_grad():
+        trainer._forward_vision = rows
+        real, _, _ = trainer._get_per_token_logps_and_entropies(trainer.model, ids, mask, c)
+        trainer._forward_vision = [
+            RowVision(
+                pixel_values_videos=torch.zeros_like(r.pixel_values_videos),
+                video_grid_thw=r.video_grid_thw,
+                second_per_grid_ts=r.second_per_grid_ts,
+            )
+            for r in rows
+        ]
+        blank, _, _ = trainer._get_per_token_logps_and_entropies(trainer.model, ids, mask, c)
+    assert not torch.allclose(real, blank)
+
+
+def test_forward_gets_mrope_inputs_and_3d_positions(tiny_model_dir, synth_suite_dir, tmp_path) -> None:
+    trainer = make_trainer(tiny_model_dir, synth_suite_dir, tmp_path, reward_funcs=[length_reward])
+    seen: list[dict] = []
+
+    def capture(module, args, kwargs):
+        if "input_ids" in kwargs and kwargs.get("pixel_values_videos") is not None:
+            seen.append({k: v for k, v in kwargs.items() if isinstance(v, torch.Tensor)})
+
+    handle = trainer.model.register_forward_pre_hook(capture, with_kwargs=True)
+    trainer.train()
+    handle.remove()
+    assert seen, "no forward pass received the video"
+    for batch in seen:
+        video_tokens = int(batch["video_grid_thw"].prod(dim=-1).sum()) // 4  # 2x2 spatial merge
+        assert int((batch["mm_token_type_ids"] == 2).sum()) == video_tokens
+        assert batch["second_per_grid_ts"].numel() == batch["video_grid_thw"].size(0)
+    # temporal positions of the video tokens advance across temporal patches (1-D fallback would not)
+    pos = rope_position_ids(trainer.model, seen[-1])  # (3, B, L)
+    video = seen[-1]["mm_token_type_ids"][0] == 2
+    t, h = pos[0, 0][video], pos[1, 0][video]
+    assert t.unique().numel() == 2  # 4 frames = 2 temporal patches
+    assert not torch.equal(t, h)
+
+
+def test_mixed_task_batch_advantages_are_per_prompt_group(tiny_model_dir, synth_suite_dir, tmp_path) -> None:
+    known = [0.0, 1.0, 2.0, 3.0, 10.0, 10.0, 10.0, 14.0]
+
+    def known_reward(prompts, completions, **_):
+        return list(known)
+
+    trainer = make_trainer(
+        tiny_model_dir,
+        synth_suite_dir,
+        tmp_path,
+        tasks=("multiple_choice", "temporal_grounding"),
+        reward_funcs=[known_reward],
+        shuffle_dataset=False,
+    )
+    trainer.model.train()
+    batch = first_batch(trainer)
+    assert [r["id"] for r in batch[:G]] == [batch[0]["id"]] * G  # groups are contiguous
+    out = trainer._generate_and_score_completions(batch)
+    expected = group_advantages(torch.tensor(known), G)
+    assert torch.allclose(out["advantages"], expected, atol=1e-5)
+    # a batch-wide normalisation (the anchors' behaviour with batch size > 1) would differ
+    flat = torch.tensor(known)
+    assert not torch.allclose(out["advantages"], (flat - flat.mean()) / (flat.std() + 1e-4))
+
+
+def test_tgrpo_bonus_column_equals_pure_function(tiny_model_dir, synth_suite_dir, tmp_path) -> None:
+    trainer = make_trainer(
+        tiny_model_dir,
+        synth_suite_dir,
+        tmp_path,
+        temporal=True,
+        shuffled_generations=2,
+        shuffle_dataset=False,
+    )
+    ordered = [1.0, 0.0, 1.0, 0.05, 0.0, 1.0, 0.0, 0.0]
+    shuffled = {0: [0.0, 1.0], G: [1.0, 1.0]}  # by the local row that owns each group
+
+    class KnownAccuracy(TaskRewardFunction):
+        def __call__(self, prompts, completions, **kw):
+            super().__call__(prompts, completions, **kw)
+            self.last_accuracy = list(ordered)
+            return [0.0] * len(completions)
+
+    trainer.task_reward.__class__ = KnownAccuracy
+    trainer._score_shuffled = lambda: shuffled  # type: ignore[method-assign]
+    trainer.model.train()
+    captured = {}
+    original = trainer._calculate_rewards
+
+    def spy(*a, **k):
+        captured["rewards"] = original(*a, **k)
+        return captured["rewards"]
+
+    trainer._calculate_rewards = spy  # type: ignore[method-assign]
+    trainer._generate_and_score_completions(first_batch(trainer))
+    col = trainer.reward_func_names.index("temporal_bonus")
+    bonus = captured["rewards"][:, col].tolist()
+    assert bonus[:G] == pytest.approx(temporal_bonus(ordered[:G], shuffled[0]))
+    assert bonus[G:] == pytest.approx(temporal_bonus(ordered[G:], shuffled[G]))
+    assert bonus == pytest.approx([0.3, 0, 0.3, 0, 0, 0, 0, 0])
+    # the shuffled prompts really were generated, S per group, from permuted frames
+    sh = trainer._shuffled
+    assert len(sh["completion_ids"]) == 2 * 2 and sh["owners"] == [0, 0, G, G]
+    ordered_pixels = trainer._row_vision[0].pixel_values_videos
+    shuffled_pixels = sh["vision"][0].pixel_values_videos
+    assert ordered_pixels.shape == shuffled_pixels.shape and not torch.equal(ordered_pixels, shuffled_pixels)
+    assert trainer._metrics["train"]["tgrpo/p"] and trainer._metrics["train"]["tgrpo/p_shuffled"]
