@@ -182,3 +182,16 @@ def test_cli_module_imports_only_stdlib() -> None:
         "assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_score_record_shaped_row_uses_nested_meta(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from videorft.data.record import Record
+
+    record = Record(
+        id="r1", task="temporal_grounding", problem="door opens", solution=[25, 30], meta={"duration": 30.0}
+    )
+    row = {**record.to_dict(), "completion": f"{T}<answer>20 to 40</answer>"}
+    assert main(["score", str(_write(tmp_path / "in.jsonl", [row]))]) == 0
+    (line,) = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    # Clipped to the 30 s duration from Record.meta: [20, 30] vs [25, 30] → 0.5 (unclipped: 0.25).
+    assert line["rewards"]["iou"] == pytest.approx(0.5)

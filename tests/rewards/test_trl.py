@@ -120,3 +120,14 @@ def test_completion_text() -> None:
     assert completion_text({"role": "assistant", "content": "y"}) == "y"
     with pytest.raises(TypeError):
         completion_text(3)
+
+
+def test_nested_meta_column_reaches_rewards() -> None:
+    f = make_reward_func("temporal_grounding", component="iou")
+    out = f(
+        prompts=["p"],
+        completions=["<think>t</think><answer>20 to 40</answer>"],
+        solution=[[25, 30]],
+        meta=[{"duration": 30.0}],
+    )
+    assert out == [pytest.approx(0.5)]

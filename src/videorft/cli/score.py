@@ -113,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
     from videorft.rewards import SolutionError, get_task_reward, normalize_solution
     from videorft.rewards.caption import caption_judge_inputs
     from videorft.rewards.judges import JudgeError
+    from videorft.rewards.tasks import reward_meta
 
     weights = _parse_weights(args.weight)
     think = not args.no_think
@@ -189,9 +190,7 @@ def run(args: argparse.Namespace) -> int:
             if items:
                 judge.entails_many(items)
         for number, obj, reward in rows:
-            meta = {
-                k: v for k, v in obj.items() if k not in ("id", "task", "completion", "solution", "rewards")
-            }
+            meta = reward_meta(obj)
             try:
                 values = reward.score(
                     obj["completion"], obj["solution"], judge=judge, use_format=not args.no_format, **meta

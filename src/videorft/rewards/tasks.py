@@ -9,7 +9,15 @@ from typing import Any
 
 from videorft.rewards.registry import get_reward
 
-__all__ = ["TaskReward", "TASK_COMPONENTS", "canonical_task", "task_names", "get_task_reward", "score"]
+__all__ = [
+    "TaskReward",
+    "TASK_COMPONENTS",
+    "canonical_task",
+    "task_names",
+    "get_task_reward",
+    "score",
+    "reward_meta",
+]
 
 #: task -> (component -> registered reward), accuracy component used by T-GRPO. "format" first.
 TASK_COMPONENTS: dict[str, tuple[dict[str, str], str]] = {
@@ -143,3 +151,19 @@ def score(
     """Score one completion for ``task``: ``{"format": f, "<component>": v, ..., "total": t}``."""
     reward = get_task_reward(task, weights=weights, think=think)
     return reward.score(completion, solution, judge=judge, use_format=use_format, **meta)
+
+
+#: Fields of a scored row that are not reward metadata.
+RESERVED_FIELDS = frozenset(
+    {"id", "task", "completion", "completions", "prompt", "prompts", "completion_ids", "solution", "rewards",
+     "judge", "use_format"}
+)  # fmt: skip
+
+
+def reward_meta(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``**meta`` for a row: its fields minus the reserved ones, with a nested ``meta`` dict
+    (``Record.meta``, e.g. ``duration``) flattened in; top-level fields win."""
+    nested = fields.get("meta")
+    out = {k: v for k, v in nested.items() if k not in RESERVED_FIELDS} if isinstance(nested, Mapping) else {}
+    out.update((k, v) for k, v in fields.items() if k not in RESERVED_FIELDS and k != "meta")
+    return out

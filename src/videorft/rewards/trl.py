@@ -12,7 +12,7 @@ from typing import Any
 
 from videorft.rewards.caption import caption_judge_inputs
 from videorft.rewards.solutions import SolutionError
-from videorft.rewards.tasks import TaskReward, canonical_task, get_task_reward
+from videorft.rewards.tasks import TaskReward, canonical_task, get_task_reward, reward_meta
 
 __all__ = ["make_reward_func", "completion_text"]
 
@@ -111,7 +111,7 @@ def make_reward_func(
             if plan is None:
                 out.append(None)
                 continue
-            meta = {k: v[i] for k, v in per_sample.items()}
+            meta = reward_meta({k: v[i] for k, v in per_sample.items()})
             try:
                 if component is None:
                     values = plan.score(
