@@ -195,3 +195,8 @@ def test_score_record_shaped_row_uses_nested_meta(tmp_path: Path, capsys: pytest
     (line,) = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     # Clipped to the 30 s duration from Record.meta: [20, 30] vs [25, 30] → 0.5 (unclipped: 0.25).
     assert line["rewards"]["iou"] == pytest.approx(0.5)
+
+
+def test_score_unknown_weight_component(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["score", str(_write(tmp_path / "in.jsonl", ROWS)), "--weight", "iuo=2"]) == 2
+    assert "unknown component 'iuo'; components: accuracy, format, iou, recall" in capsys.readouterr().err

@@ -113,9 +113,17 @@ def run(args: argparse.Namespace) -> int:
     from videorft.rewards import SolutionError, get_task_reward, normalize_solution
     from videorft.rewards.caption import caption_judge_inputs
     from videorft.rewards.judges import JudgeError
-    from videorft.rewards.tasks import reward_meta
+    from videorft.rewards.tasks import TASK_COMPONENTS, reward_meta
 
     weights = _parse_weights(args.weight)
+    known = {c for functions, _ in TASK_COMPONENTS.values() for c in functions}
+    for comp in weights:
+        if comp not in known:
+            print(
+                f"videorft score: --weight: unknown component {comp!r}; components: {', '.join(sorted(known))}",
+                file=sys.stderr,
+            )
+            return 2
     think = not args.no_think
     rewards: dict[str, Any] = {}
     name = args.input
@@ -124,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
 
     def task_reward(task: str) -> Any:
         if task not in rewards:
-            from videorft.rewards.tasks import TASK_COMPONENTS, canonical_task
+            from videorft.rewards.tasks import canonical_task
 
             canon = canonical_task(task)
             own = {c: w for c, w in weights.items() if c in TASK_COMPONENTS[canon][0]}
