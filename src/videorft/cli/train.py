@@ -44,5 +44,6 @@ def run(args: argparse.Namespace) -> int:
         train_sft(data_args, trainer_args, model_args, resume=resume)
     else:
         train_grpo(data_args, trainer_args, model_args, resume=resume)
-    print(f"model saved to {trainer_args.output_dir}")
+    if trainer_args.process_index == 0:
+        print(f"model saved to {trainer_args.output_dir}")
     return 0

@@ -146,6 +146,13 @@ class VideoGRPOConfig(GRPOConfig):
     temporal_min_acc: float = field(
         default=0.1, metadata={"help": "T-GRPO: only completions with accuracy above this get the bonus."}
     )
+    share_vision_features: bool = field(
+        default=True,
+        metadata={
+            "help": "Run the vision tower once per distinct video in each forward (a group's G rows share one "
+            "video; T-GRPO's patch-shuffled copies reuse it permuted). Exact; False recomputes per row."
+        },
+    )
     report_to: None | str | list[str] = field(  # this order: TRL's parser picks `str` for the flag
         default="tensorboard", metadata={"help": "Where to log: tensorboard (default), wandb, none."}
     )

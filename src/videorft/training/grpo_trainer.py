@@ -17,12 +17,14 @@ Everything else (advantages per group, loss variants, KL, LoRA, DeepSpeed, loggi
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from accelerate.utils import gather
+from accelerate.utils import gather, gather_object
 from trl import GRPOTrainer
 from trl.trainer.utils import selective_log_softmax_and_entropy
 
@@ -37,6 +39,7 @@ from videorft.training.media import (
     row_record,
 )
 from videorft.training.rewards import TaskRewardFunction, temporal_bonus_placeholder
+from videorft.training.vision_cache import maybe_share_vision_features
 
 
 class VideoGRPOTrainer(GRPOTrainer):
@@ -94,6 +97,8 @@ class VideoGRPOTrainer(GRPOTrainer):
     # ----------------------------------------------------------------------------------------------- rollout
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
         self._rows = inputs
+        if self.model.training:
+            self._log_rollout_ids(inputs)
         output = super()._generate_and_score_completions(inputs)
         # Row-aligned list: TRL's shuffle/split utilities permute and slice lists with the tensors.
         output["row_vision"] = self._row_vision
@@ -117,13 +122,15 @@ class VideoGRPOTrainer(GRPOTrainer):
         self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False
     ):
         if not self._shuffled or not self._shuffled["ids"]:
-            return super()._generate_single_turn(
-                prompt_ids, images, multimodal_fields, num_generations, has_tool_images
-            )
+            with maybe_share_vision_features(self.model, self.args.share_vision_features):
+                return super()._generate_single_turn(
+                    prompt_ids, images, multimodal_fields, num_generations, has_tool_images
+                )
         n = len(prompt_ids)
         all_ids = list(prompt_ids) + self._shuffled["ids"]
         fields = self._generation_fields(all_ids, self._row_vision + self._shuffled["vision"])
-        completion_ids, logprobs = super()._generate_single_turn(all_ids, images, fields, num_generations)
+        with maybe_share_vision_features(self.model, self.args.share_vision_features):
+            completion_ids, logprobs = super()._generate_single_turn(all_ids, images, fields, num_generations)
         self._shuffled["completion_ids"] = completion_ids[n:]
         return completion_ids[:n], (logprobs[:n] if logprobs is not None else None)
 
@@ -205,14 +212,20 @@ class VideoGRPOTrainer(GRPOTrainer):
             if ids.is_cuda:
                 labels = ids.masked_fill(mask == 0, -100)
                 labels[:, :-logits_to_keep] = -100  # only completion tokens are scored
-                with self.accelerator.autocast():
+                with (
+                    self.accelerator.autocast(),
+                    maybe_share_vision_features(model, self.args.share_vision_features),
+                ):
                     outputs = model(**model_inputs, labels=labels, fused_lm_head=True)
                 logps, entropy = outputs.log_probs[:, -logits_to_keep:], outputs.entropy
             else:
                 # TRL's fused head scores *every* position off-GPU (no Triton): with a 152k vocabulary that is
                 # most of the step. Completions sit at the end (prompts left-, completions right-padded), so
                 # logits of the last C + 1 positions are all the loss needs.
-                with self.accelerator.autocast():
+                with (
+                    self.accelerator.autocast(),
+                    maybe_share_vision_features(model, self.args.share_vision_features),
+                ):
                     outputs = model(**model_inputs, logits_to_keep=logits_to_keep + 1)
                 logps, entropy = selective_log_softmax_and_entropy(
                     outputs.logits[:, :-1],  # (b, C, V): position t predicts completion token t
@@ -231,6 +244,15 @@ class VideoGRPOTrainer(GRPOTrainer):
         return logps, entropies, aux
 
     # -------------------------------------------------------------------------------------------- helpers
+    def _log_rollout_ids(self, inputs: list[dict[str, Any]]) -> None:
+        """``rollouts.jsonl``: which records each step trained on (data order survives a resume)."""
+        ids = gather_object([row["id"] for row in inputs])
+        if self.accelerator.is_main_process:
+            path = Path(self.args.output_dir) / "rollouts.jsonl"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a") as f:
+                f.write(json.dumps({"step": self.state.global_step, "ids": ids}) + "\n")
+
     def _temporal_active(self) -> bool:
         return bool(self.args.temporal) and self.model.training
 

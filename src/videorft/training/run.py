@@ -178,12 +178,21 @@ def train_grpo(
     return trainer
 
 
-def _resume_arg(output_dir: str, resume: bool) -> bool | None:
-    """``--resume`` continues from the newest ``checkpoint-*`` in ``output_dir``; none there is an error."""
+def _resume_arg(output_dir: str, resume: bool) -> str | None:
+    """``--resume``: the newest *complete* ``checkpoint-N`` in ``output_dir``.
+
+    transformers writes ``trainer_state.json`` last (after weights, optimizer, scheduler and RNG states), so a
+    checkpoint without it was cut short by a crash and is passed over (with a warning) for the previous one.
+    """
     if not resume:
         return None
-    from transformers.trainer_utils import get_last_checkpoint
-
-    if get_last_checkpoint(output_dir) is None:
-        raise FileNotFoundError(f"--resume: no checkpoint-* folder in {output_dir}")
-    return True
+    checkpoints = sorted(
+        (p for p in Path(output_dir).glob("checkpoint-*") if p.name.split("-")[-1].isdigit()),
+        key=lambda p: int(p.name.split("-")[-1]),
+        reverse=True,
+    )
+    for ckpt in checkpoints:
+        if (ckpt / "trainer_state.json").exists():
+            return str(ckpt)
+        logger.warning("%s is incomplete (interrupted while saving): skipped", ckpt)
+    raise FileNotFoundError(f"--resume: no complete checkpoint-* folder in {output_dir}")
