@@ -71,7 +71,12 @@ def completion_text(body: Any) -> ChatResult:
     if isinstance(reasoning, str) and reasoning.strip() and "<think>" not in content:
         content = f"<think>{reasoning.strip()}</think>\n{content.lstrip()}"
     finish = choice.get("finish_reason") if isinstance(choice, dict) else None
-    return ChatResult(content, finish if isinstance(finish, str) else None)
+    return ChatResult(_valid_unicode(content), finish if isinstance(finish, str) else None)
+
+
+def _valid_unicode(text: str) -> str:
+    """Lone surrogates (legal as JSON escapes) replaced by U+FFFD, so the text can be stored and written."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 class TeacherClient:
