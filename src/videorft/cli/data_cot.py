@@ -58,6 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     m.add_argument("--fps", type=float, default=2.0, help="frame sampling rate")
     m.add_argument("--max-frames", type=int, default=16)
     m.add_argument("--max-pixels", type=int, default=256 * 28 * 28, help="per-frame pixel cap")
+    m.add_argument("--min-pixels", type=int, default=128 * 28 * 28, help="per-frame pixel floor")
     c = parser.add_argument_group("requests")
     c.add_argument("--concurrency", type=int, default=4, help="records in flight at once")
     c.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
@@ -108,7 +109,12 @@ def run(args: argparse.Namespace) -> int:
             timing=None if args.timing == "auto" else args.timing == "on",
             template=args.template,
             system=args.system,
-            budget=FrameBudget(fps=args.fps, max_frames=args.max_frames, max_pixels=args.max_pixels),
+            budget=FrameBudget(
+                fps=args.fps,
+                max_frames=args.max_frames,
+                min_pixels=args.min_pixels,
+                max_pixels=args.max_pixels,
+            ),
             extra_body=extra,
             concurrency=args.concurrency,
             timeout=args.timeout,
