@@ -70,7 +70,9 @@ class FakeTeacher:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
 
     def close(self) -> None:
@@ -455,3 +457,45 @@ def test_cli_end_to_end_and_errors(tmp_path: Path, teacher: Any, synth_suite_dir
     rc = main(["data", "cot", "--data", f"videor1:{tmp_path / 'missing.json'}", "--teacher-url", server.url,
                "--teacher-model", "t", "--out", str(bad_out)])  # fmt: skip
     assert rc == 1 and "missing.json" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------ other tasks
+
+
+def test_grounding_rows_carry_canonical_solution(tmp_path: Path, teacher: Any, synth_suite_dir: Path) -> None:
+    spec = f"charades_json:{synth_suite_dir / 'annotations' / 'train' / 'charades_sta.json'}"
+    good, bad = load_spec(spec, video_root=str(synth_suite_dir / "videos")).records[:2]
+    s, e = good.solution
+    replies = {
+        good.id: [ok(f"<think>It happens mid-clip.</think><answer>{s:.2f} to {e:.2f}</answer>")],
+        bad.id: [ok("<think>No idea.</think><answer>0.0 to 0.1</answer>")],
+    }
+
+    def script(body: dict[str, Any], n: int) -> Reply:
+        rid = good.id if f'"{good.problem}"' in prompt_of(body) else bad.id
+        return replies[rid][0]
+
+    assert good.problem != bad.problem
+    server = teacher(script)
+    cfg = config(server.url)
+    report = generate_cot([good, bad], cfg, tmp_path / "g.json", client=quiet_client(cfg))
+    assert report.by_task() == {"temporal_grounding": {"kept": 1, "low_reward": 1}}
+    (row,) = json.loads((tmp_path / "g.json").read_text())
+    assert row["problem_type"] == "temporal_grounding" and row["reward"] == pytest.approx(1.0, abs=0.01)
+    assert row["solution"] == f"<answer>{s:.2f} to {e:.2f}</answer>"
+    assert row["solution_value"] == [s, e] and row["meta"]["duration"] == good.meta["duration"]
+
+
+def test_image_record_is_sent_as_one_image(tmp_path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from videorft.data.cot import build_messages
+    from videorft.video import FrameBudget
+
+    path = tmp_path / "img.png"
+    Image.fromarray(np.full((60, 90, 3), 200, dtype=np.uint8)).save(path)
+    record = Record("i", "multiple_choice", "Colour?", "A", image=str(path), options=["A. grey", "B. red"])
+    (user,) = build_messages(record, budget=FrameBudget(min_pixels=28 * 28, max_pixels=56 * 84))
+    assert [p["type"] for p in user["content"]] == ["image_url", "text"]
+    assert "seconds" not in user["content"][1]["text"]  # a still image has no timing
