@@ -499,3 +499,19 @@ def test_image_record_is_sent_as_one_image(tmp_path: Path) -> None:
     (user,) = build_messages(record, budget=FrameBudget(min_pixels=28 * 28, max_pixels=56 * 84))
     assert [p["type"] for p in user["content"]] == ["image_url", "text"]
     assert "seconds" not in user["content"][1]["text"]  # a still image has no timing
+
+
+def test_unreadable_video_is_a_counted_rejection(
+    tmp_path: Path, teacher: Any, mc_records: list[Record]
+) -> None:
+    import dataclasses
+
+    (a,) = pick(mc_records, ["A"])
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00not a video" * 100)
+    bad = dataclasses.replace(a, id="broken", video=str(broken), meta=dict(a.meta))
+    server = teacher(lambda body, n: ok("<think>t</think><answer>A</answer>"))
+    cfg = config(server.url)
+    report = generate_cot([bad, a], cfg, tmp_path / "o.json", client=quiet_client(cfg))
+    assert report.by_task() == {"multiple_choice": {"kept": 1, "bad_input": 1}}
+    assert len(server.bodies) == 1 and "broken.mp4" in report.outcomes[0].detail

@@ -45,8 +45,9 @@ __all__ = [
 ]
 
 #: Why a record produced no CoT: every sample failed at the server; no sample had the think/answer
-#: format; the best formatted sample did not beat ``min_reward``; the reward itself failed (judge down).
-REASONS: tuple[str, ...] = ("server_error", "no_format", "low_reward", "score_error")
+#: format; the best formatted sample did not beat ``min_reward``; the reward itself failed (judge down);
+#: its video/image could not be read (nothing was sent).
+REASONS: tuple[str, ...] = ("server_error", "no_format", "low_reward", "score_error", "bad_input")
 
 #: Video-R1 ``problem_type`` spelling of the tasks its loader reads; other tasks keep their canonical name.
 VIDEO_R1_TYPES: dict[str, str] = {
@@ -395,6 +396,8 @@ class _Run:
         results.sort(key=lambda kr: kr[0])
         scored = [score_sample(record, r, k, judge=self.judge) for k, r in results]
         best, reason = select_best(scored, c.min_reward)
+        if not results and detail.startswith("input: "):
+            reason = "bad_input"
         if reason == "score_error":
             detail = next(s.error for s in scored if s.error) or detail
         outcome = RecordOutcome(
