@@ -185,9 +185,7 @@ def make_plot(rows: list[dict], path: Path) -> Path:
         ("frames_total_budget", "total_pixels = 8*224*224"),
     ):
         pts = sorted(
-            (r["nframes"], r["step_peak_increase_mib"], r["video_tokens"])
-            for r in rows
-            if r["series"] == series
+            (r["nframes"], r["peak_rss_mib"], r["video_tokens"]) for r in rows if r["series"] == series
         )
         if pts:
             ax1.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=label)
