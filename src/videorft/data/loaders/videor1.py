@@ -3,6 +3,10 @@
 Each item: ``problem_id, problem, data_type (image|video), problem_type, options, solution
 ("<answer>..</answer>"), path ("./..." relative to the video root), data_source``; the CoT set adds
 ``process`` ("<think>..</think>").
+
+Rows that ``videorft data cot`` writes for videorft's other tasks (temporal grounding, tracking,
+grounding QA, quality, caption) name the canonical task in ``problem_type`` and carry the canonical
+solution in ``solution_value`` and the task's fields in ``meta``; they load into the same `Record`.
 """
 
 from __future__ import annotations
@@ -17,12 +21,14 @@ from videorft.data.loaders.base import (
     LoadContext,
     get_field,
     get_str,
+    parse_box,
     read_json_list,
     register_format,
     require_dict,
     to_float,
 )
-from videorft.data.record import Record
+from videorft.data.record import TASKS, Record
+from videorft.rewards.solutions import SolutionError, normalize_solution
 
 #: Video-R1 problem_type spelling -> canonical task name.
 PROBLEM_TYPES: dict[str, str] = {
@@ -32,6 +38,12 @@ PROBLEM_TYPES: dict[str, str] = {
     "free-form": "free_form",
     "regression": "regression",
 }
+
+#: Canonical tasks outside Video-R1's problem types: ``problem_type`` is the task name itself.
+EXTENSION_TASKS: tuple[str, ...] = tuple(t for t in TASKS if t not in PROBLEM_TYPES.values())
+
+#: Loader-set meta keys a row's ``meta`` may not override.
+_RESERVED_META = ("problem_type", "problem_id", "data_source", "process", "source_file", "source_index")
 
 _ANSWER = re.compile(r"<answer>\s*(.*?)\s*</answer>", re.DOTALL)
 
@@ -45,12 +57,12 @@ def strip_answer_tags(solution: str) -> str:
 def _options(item: dict[str, Any], task: str) -> list[str]:
     value = item.get("options")
     if value is None or value == []:
-        if task == "multiple_choice":
-            raise FieldError("options", "multiple choice needs a non-empty list of options")
+        if task in ("multiple_choice", "grounding_qa"):
+            raise FieldError("options", f"{task} needs a non-empty list of options")
         return []
     if not isinstance(value, list) or not all(isinstance(o, str) and o.strip() for o in value):
         raise FieldError("options", f"expected a list of non-empty strings, got {value!r:.80}")
-    if len(value) > len(LETTERS) and task == "multiple_choice":
+    if len(value) > len(LETTERS) and task in ("multiple_choice", "grounding_qa"):
         raise FieldError("options", f"at most {len(LETTERS)} options supported, got {len(value)}")
     # Video-R1 options already read "A. text"; keep them verbatim so prompts match the originals.
     return [o.strip() for o in value]
@@ -73,9 +85,80 @@ def _solution(raw: str, task: str, options: list[str]) -> str:
     return answer
 
 
+def _canonical_solution(value: Any, task: str, options: list[str]) -> Any:
+    """``solution_value`` validated for ``task`` and returned in the JSON form the other loaders produce."""
+    try:
+        sol = normalize_solution(task, value)
+    except SolutionError as exc:
+        raise FieldError("solution_value" + exc.field.removeprefix("solution"), exc.reason) from None
+    if task == "temporal_grounding":
+        return list(sol)
+    if task == "tracking":
+        if not all(0.0 <= v <= 1.0 for box in sol for v in box):
+            raise FieldError("solution_value", f"boxes must be normalised to [0, 1], got {value!r:.80}")
+        return [list(box) for box in sol]
+    if task == "grounding_qa":
+        letter, intervals = sol
+        if letter not in LETTERS[: len(options)]:
+            raise FieldError("solution_value.answer", f"{letter!r} is not one of the {len(options)} options")
+        return {"answer": letter, "intervals": [list(iv) for iv in intervals]}
+    if task == "caption":
+        return {"events": list(sol)}
+    return sol  # quality: the stripped string
+
+
+def _number(meta: dict[str, Any], key: str, *, positive: bool = False) -> float:
+    x = to_float(meta[key], f"meta.{key}")
+    if x < 0 or (positive and x == 0):
+        raise FieldError(
+            f"meta.{key}", f"expected a {'positive' if positive else 'non-negative'} number, got {x}"
+        )
+    return x
+
+
+def _row_meta(item: dict[str, Any], task: str, solution: Any) -> dict[str, Any]:
+    """The row's ``meta`` object, with the fields prompts and the frame sampler read checked."""
+    meta = item.get("meta", {})
+    if not isinstance(meta, dict):
+        raise FieldError("meta", f"expected a JSON object, got {type(meta).__name__}: {meta!r:.80}")
+    meta = dict(meta)
+    clash = [k for k in _RESERVED_META if k in meta]
+    if clash:
+        raise FieldError(
+            f"meta.{clash[0]}", "set by the loader from the row's own fields; remove it from meta"
+        )
+    if "duration" in meta:
+        meta["duration"] = _number(meta, "duration", positive=True)
+    for key in ("video_start", "video_end"):
+        if key in meta:
+            meta[key] = _number(meta, key)
+    if "video_start" in meta and "video_end" in meta and meta["video_end"] <= meta["video_start"]:
+        raise FieldError(
+            "meta.video_end", f"{meta['video_end']} is not after video_start {meta['video_start']}"
+        )
+    if "object" in meta and (not isinstance(meta["object"], str) or not meta["object"].strip()):
+        raise FieldError("meta.object", f"expected a non-empty string, got {meta['object']!r:.80}")
+    if "first_box" in meta:
+        meta["first_box"] = parse_box(meta["first_box"], "meta.first_box")
+    if "nframes" in meta:
+        n = meta["nframes"]
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise FieldError("meta.nframes", f"expected a positive integer, got {n!r:.80}")
+        # The tracking prompt asks for nframes boxes and the reward pairs them with the ground truth.
+        if task == "tracking" and n != len(solution):
+            raise FieldError("meta.nframes", f"expected {len(solution)} (one box per sampled frame), got {n}")
+    return meta
+
+
+def _check_task_field(item: dict[str, Any], task: str) -> None:
+    # cot_row writes both; a disagreement means a hand-edited or mixed-up row.
+    if "task" in item and item["task"] != task:
+        raise FieldError("task", f"{item['task']!r} disagrees with problem_type (task {task!r})")
+
+
 @register_format(
     "videor1",
-    tasks=tuple(PROBLEM_TYPES.values()),
+    tasks=tuple(PROBLEM_TYPES.values()) + EXTENSION_TASKS,
     description="Video-R1 JSON (260k RL, COT-165k SFT, eval_*.json); images and videos",
 )
 def load_videor1(path: Path, ctx: LoadContext) -> list[Record]:
@@ -84,25 +167,45 @@ def load_videor1(path: Path, ctx: LoadContext) -> list[Record]:
         with ctx.item(i):
             item = require_dict(raw)
             ptype = get_str(item, "problem_type")
-            if ptype not in PROBLEM_TYPES:
-                raise FieldError("problem_type", f"unknown {ptype!r}; valid: {', '.join(PROBLEM_TYPES)}")
-            task = PROBLEM_TYPES[ptype]
+            if ptype not in PROBLEM_TYPES and ptype not in EXTENSION_TASKS:
+                valid = ", ".join([*PROBLEM_TYPES, *EXTENSION_TASKS])
+                raise FieldError("problem_type", f"unknown {ptype!r}; valid: {valid}")
+            task = PROBLEM_TYPES.get(ptype, ptype)
+            _check_task_field(item, task)
             data_type = get_str(item, "data_type")
             if data_type not in ("image", "video"):
                 raise FieldError("data_type", f"expected 'image' or 'video', got {data_type!r}")
+            if task in EXTENSION_TASKS and data_type != "video":
+                raise FieldError("data_type", f"{task} needs a video, got {data_type!r}")
             options = _options(item, task)
             _, pid = get_field(item, "problem_id")
-            meta: dict[str, Any] = {"problem_type": ptype, "problem_id": pid}
+            if task in EXTENSION_TASKS:
+                if "solution_value" not in item:
+                    raise FieldError(
+                        "solution_value", f"missing (a {task} row carries its canonical solution here)"
+                    )
+                solution = _canonical_solution(item["solution_value"], task, options)
+                meta: dict[str, Any] = _row_meta(item, task, solution)
+            else:
+                solution = _solution(get_str(item, "solution"), task, options)
+                meta = {}
+            meta.update(problem_type=ptype, problem_id=pid)
             if "data_source" in item:
                 meta["data_source"] = get_str(item, "data_source")
             if "process" in item:
                 meta["process"] = get_str(item, "process")
             media = ctx.media(get_str(item, "path"), "path", kind=data_type)
+            # Rows written by `videorft data cot` keep the source record's id; Video-R1's own have none.
+            rid = (
+                get_str(item, "id")
+                if item.get("id") is not None
+                else f"{item.get('data_source') or path.stem}-{pid}"
+            )
             record = Record(
-                id=f"{item.get('data_source') or path.stem}-{pid}",
+                id=rid,
                 task=task,
-                problem=get_str(item, "problem"),
-                solution=_solution(get_str(item, "solution"), task, options),
+                problem=get_str(item, "problem", allow_empty=task == "caption"),
+                solution=solution,
                 video=media if data_type == "video" else None,
                 image=media if data_type == "image" else None,
                 options=options,
