@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-SIDE = 112
+SIDE = 224  # per-frame cap of the first series: 128 -> 2048 video tokens over 4 -> 64 frames
 TOTAL = 8 * 224 * 224  # the total_pixels budget of the second series
 QUICK_FRAMES = (4, 16, 64)
 FULL_FRAMES = (4, 8, 16, 32, 64)

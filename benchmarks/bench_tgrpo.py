@@ -33,7 +33,7 @@ from typing import Any
 
 #: (frames, frame side in px, G, max completion tokens, measured steps, warm-up steps)
 QUICK = {"frames": 16, "side": 112, "G": 8, "completion": 24, "steps": 3, "warmup": 1}
-FULL = {"frames": 16, "side": 112, "G": 8, "completion": 32, "steps": 7, "warmup": 1}
+FULL = {"frames": 16, "side": 112, "G": 8, "completion": 32, "steps": 5, "warmup": 1}
 VARIANTS = ("grpo", "tgrpo", "grpo_unshared", "naive_tgrpo")
 
 
