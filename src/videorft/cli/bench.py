@@ -283,8 +283,9 @@ NOTES = """## Notes: how these were measured
   cache), so its numbers measure the client, not a model.
 - **Memory** (`benchmarks/bench_memory.py`): a fresh process per setting; one warm-up GRPO step, then the kernel's
   peak-RSS counter is reset and a second step is measured (`VmHWM`). `video_tokens` shows the budget at work:
-  under `total_pixels` the tokens stop growing once the budget binds, whatever the frame count. With the tiny
-  model, the step's memory is dominated by the 152k-vocabulary logits, so video size moves peak RSS only a
-  little; the token counts are what the budgets control, and they scale activation memory at any model size.
+  under `total_pixels` the tokens stop growing once the budget binds, whatever the frame count, and peak RSS
+  stays flat from 16 to 64 frames; under a per-frame cap alone, tokens grow 16x and peak RSS with them. With
+  the tiny model, memory below ~500 video tokens is dominated by the 152k-vocabulary logits and the model
+  copies, so small videos barely move it; the token counts are what the budgets control at any model size.
 - **GPU** (`benchmarks/bench_gpu.py`): only where CUDA exists; otherwise skipped with a note.
 """
