@@ -39,6 +39,7 @@ from videorft.training.media import (
     row_record,
 )
 from videorft.training.rewards import TaskRewardFunction, temporal_bonus_placeholder
+from videorft.training.sampling import fast_cpu_sampling
 from videorft.training.vision_cache import maybe_share_vision_features
 
 
@@ -57,7 +58,11 @@ class VideoGRPOTrainer(GRPOTrainer):
         reward_funcs: list | None = None,
         **kwargs: Any,
     ) -> None:
-        self.task_reward = TaskRewardFunction(use_format=data_args.use_format_reward, judge=data_args.judge)
+        self.task_reward = TaskRewardFunction(
+            use_format=data_args.use_format_reward,
+            judge=data_args.judge,
+            think=data_args.prompt_style == "think",
+        )
         funcs = reward_funcs or [self.task_reward]
         if args.temporal:
             funcs = [*funcs, temporal_bonus_placeholder]
@@ -121,16 +126,19 @@ class VideoGRPOTrainer(GRPOTrainer):
     def _generate_single_turn(
         self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False
     ):
-        if not self._shuffled or not self._shuffled["ids"]:
-            with maybe_share_vision_features(self.model, self.args.share_vision_features):
-                return super()._generate_single_turn(
-                    prompt_ids, images, multimodal_fields, num_generations, has_tool_images
-                )
+        shuffled = bool(self._shuffled and self._shuffled["ids"])
         n = len(prompt_ids)
-        all_ids = list(prompt_ids) + self._shuffled["ids"]
-        fields = self._generation_fields(all_ids, self._row_vision + self._shuffled["vision"])
-        with maybe_share_vision_features(self.model, self.args.share_vision_features):
-            completion_ids, logprobs = super()._generate_single_turn(all_ids, images, fields, num_generations)
+        if shuffled:  # T-GRPO: the shuffled-frame prompts ride in the same generate call
+            prompt_ids = list(prompt_ids) + self._shuffled["ids"]
+            multimodal_fields = self._generation_fields(
+                prompt_ids, self._row_vision + self._shuffled["vision"]
+            )
+        with maybe_share_vision_features(self.model, self.args.share_vision_features), fast_cpu_sampling():
+            completion_ids, logprobs = super()._generate_single_turn(
+                prompt_ids, images, multimodal_fields, num_generations, has_tool_images
+            )
+        if not shuffled:
+            return completion_ids, logprobs
         self._shuffled["completion_ids"] = completion_ids[n:]
         return completion_ids[:n], (logprobs[:n] if logprobs is not None else None)
 

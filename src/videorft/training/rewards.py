@@ -25,8 +25,9 @@ class TaskRewardFunction:
 
     __name__ = "task_reward"
 
-    def __init__(self, use_format: bool = True, judge: str = "offline") -> None:
+    def __init__(self, use_format: bool = True, judge: str = "offline", think: bool = True) -> None:
         self.use_format = use_format
+        self.think = think  # format with <think> (default) or the answer-only variant (prompt_style no_think)
         self.judge_name = judge
         self._judge: Any = None
         self.last_accuracy: list[float] = []
@@ -40,12 +41,16 @@ class TaskRewardFunction:
         return self._judge
 
     def score(self, task: str, completion: str, solution: Any, meta: dict[str, Any]) -> dict[str, float]:
-        reward = get_task_reward(task)
+        reward = get_task_reward(task, think=self.think)
         judge = self.judge if task == "caption" else None
         return reward.score(completion, solution, judge=judge, use_format=self.use_format, **meta)
 
     def accuracy(self, task: str, completion: str, solution: Any, meta: dict[str, Any]) -> float:
-        return float(self.score(task, completion, solution, meta)[get_task_reward(task).accuracy_component])
+        return float(
+            self.score(task, completion, solution, meta)[
+                get_task_reward(task, think=self.think).accuracy_component
+            ]
+        )
 
     def __call__(
         self,
@@ -63,7 +68,7 @@ class TaskRewardFunction:
             m = json.loads(m) if isinstance(m, str) else (m or {})
             scores = self.score(t, completion_text(comp), decode_solution(sol), m)
             totals.append(scores["total"])
-            accuracy.append(float(scores[get_task_reward(t).accuracy_component]))
+            accuracy.append(float(scores[get_task_reward(t, think=self.think).accuracy_component]))
             if log_metric is not None:
                 for name, value in scores.items():
                     log_metric(f"rewards/{t}/{name}", float(value))

@@ -1,0 +1,302 @@
+"""The demo: synthesise -> tiny model -> SFT cold start -> GRPO/T-GRPO -> held-out eval + shuffled control -> report.
+
+Everything runs in-process on CPU through the same functions the CLI commands use; only sizes differ from a
+7B run. Layout of ``out``::
+
+    synth/                 the synthetic suite (videos + annotations + manifest)
+    model/                 the random tiny Qwen2.5-VL ("base")
+    checkpoints/{sft,rl}/  trained models
+    stages/{base,sft,rl}/  held-out probe runs (ordered + shuffled frames), training logs
+    summary.json           {"stages": {"base": {...}, "sft": {...}, "rl": {...}}, "seconds": t}
+    report.html
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+STAGES = ("base", "sft", "rl")
+
+
+@dataclass
+class DemoConfig:
+    """Sizes and budgets of the demo (defaults: the full demo, ~10 minutes on 2 cores)."""
+
+    out: str = field(default="runs/demo", metadata={"help": "Output folder."})
+    seed: int = field(default=0, metadata={"help": "Seed of the suite, the model and training."})
+    tasks: tuple[str, ...] = field(
+        default=("multiple_choice",), metadata={"help": "Tasks trained and evaluated."}
+    )
+    n_videos: int = field(default=600, metadata={"help": "Synthetic videos per task (80/10/10 split)."})
+    eval_limit: int = field(default=120, metadata={"help": "Held-out test questions per stage."})
+    eval_max_new_tokens: int = field(
+        default=16, metadata={"help": "Greedy decoding length at evaluation (same for every stage)."}
+    )
+    nframes: int = field(default=8, metadata={"help": "Frames the model sees (56x56 each)."})
+    template: str = field(
+        default="short", metadata={"help": "Prompt template (short: the question, options, one line)."}
+    )
+    prompt_style: str = field(
+        default="no_think",
+        metadata={
+            "help": "no_think: '<answer>X</answer>' only. A reasoning trace from a 20M-parameter random model "
+            "is noise, and on CPU every generated token costs a 152k-way softmax; 'think' is the papers' format."
+        },
+    )
+    sft_steps: int = field(
+        default=40, metadata={"help": "SFT cold-start steps (format, not yet the answer)."}
+    )
+    sft_lr: float = field(default=1e-3, metadata={"help": "SFT learning rate."})
+    sft_batch: int = field(default=16, metadata={"help": "SFT batch size."})
+    rl_steps: int = field(default=120, metadata={"help": "GRPO / T-GRPO steps."})
+    rl_lr: float = field(default=3e-4, metadata={"help": "GRPO learning rate."})
+    rl_prompts: int = field(default=4, metadata={"help": "Prompts per GRPO step."})
+    num_generations: int = field(default=8, metadata={"help": "G: completions per prompt."})
+    temporal: bool = field(
+        default=True, metadata={"help": "T-GRPO (shuffled-frame contrast) instead of GRPO."}
+    )
+    beta: float = field(
+        default=0.0, metadata={"help": "KL coefficient (0: no reference model, faster on CPU)."}
+    )
+    max_completion_length: int = field(default=10, metadata={"help": "Tokens per completion."})
+    quick: bool = field(default=False, metadata={"help": "A shortened run (a few minutes) for CI."})
+
+    def __post_init__(self) -> None:
+        if self.quick:  # CI: the whole pipeline, a fraction of the compute
+            self.n_videos, self.eval_limit = min(self.n_videos, 120), min(self.eval_limit, 24)
+            self.sft_steps, self.rl_steps = min(self.sft_steps, 20), min(self.rl_steps, 12)
+
+
+def run_demo(cfg: DemoConfig, console: Any = None) -> dict[str, Any]:
+    """Run every stage; returns (and writes) ``summary.json``."""
+    from rich.console import Console
+
+    console = console or Console(stderr=True)
+    started = time.perf_counter()
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "demo_config.json").write_text(json.dumps(asdict(cfg), indent=2))
+
+    def stage(title: str) -> None:
+        console.rule(f"[bold]{title}[/bold]  ({time.perf_counter() - started:.0f} s)")
+
+    stage("1/6 synthesise the video suite")
+    suite = _synthesize(cfg, out / "synth")
+    stage("2/6 create the tiny random Qwen2.5-VL")
+    base = _init_model(cfg, out / "model")
+
+    results: dict[str, dict[str, Any]] = {}
+    stage("3/6 evaluate the base model (held-out, ordered and shuffled frames)")
+    results["base"] = _evaluate(cfg, base, suite, out / "stages" / "base")
+    stage("4/6 SFT cold start")
+    sft = _train_sft(cfg, base, suite, out / "checkpoints" / "sft")
+    _copy_log(sft, out / "stages" / "sft")
+    results["sft"] = _evaluate(cfg, sft, suite, out / "stages" / "sft")
+    stage(f"5/6 {'T-GRPO' if cfg.temporal else 'GRPO'}")
+    rl = _train_grpo(cfg, sft, suite, out / "checkpoints" / "rl")
+    _copy_log(rl, out / "stages" / "rl")
+    results["rl"] = _evaluate(cfg, rl, suite, out / "stages" / "rl")
+
+    stage("6/6 report")
+    from videorft.evaluation.report import write_report
+
+    report = write_report([out / "stages" / s for s in STAGES], out / "report.html", title="videorft demo")
+    summary = {"stages": results, "seconds": round(time.perf_counter() - started, 1), "report": str(report)}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    console.print(summary_table(summary))
+    console.print(f"report: {report}")
+    return summary
+
+
+def summary_table(summary: dict[str, Any]) -> Any:
+    """Held-out metrics of the three checkpoints, side by side (rich table)."""
+    from rich.table import Table
+
+    table = Table(title=f"held-out test split ({summary['seconds']:.0f} s)")
+    table.add_column("metric")
+    for s in STAGES:
+        table.add_column(s, justify="right")
+    stages = summary["stages"]
+    keys = ["reward", "accuracy (shuffled frames)", "ordered - shuffled gap"]
+    for task in stages["base"]:
+        if task != "control" and isinstance(stages["base"][task], dict):
+            keys += [f"{task}/{m}" for m in stages["base"][task] if m not in ("n",)]
+    for key in keys:
+        table.add_row(key, *[_fmt(_lookup(stages[s], key)) for s in STAGES])
+    return table
+
+
+def _lookup(stage: dict[str, Any], key: str) -> Any:
+    if key == "accuracy (shuffled frames)":
+        return stage.get("control", {}).get("shuffled")
+    if key == "ordered - shuffled gap":
+        return stage.get("control", {}).get("gap")
+    if "/" in key:
+        task, metric = key.split("/", 1)
+        return stage.get(task, {}).get(metric)
+    return stage.get(key)
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.3f}" if isinstance(v, float) else ("-" if v is None else str(v))
+
+
+# ----------------------------------------------------------------------------------------------- stages
+def _synthesize(cfg: DemoConfig, out: Path) -> Path:
+    from videorft.data.synth import synthesize
+
+    if not (out / "videorft_data.yaml").exists():
+        # two options and 3-frame events: the temporal-order task a tiny model can learn on CPU
+        synthesize(
+            out,
+            n=cfg.n_videos,
+            seed=cfg.seed,
+            tasks=list(cfg.tasks),
+            frames=cfg.nframes,
+            order_choices=(2, 2),
+        )
+    return out
+
+
+def _init_model(cfg: DemoConfig, out: Path) -> Path:
+    from videorft.models import init_model
+
+    if not (out / "config.json").exists():
+        init_model("tiny", out, seed=cfg.seed, overwrite=True)
+    return out
+
+
+def _data_args(cfg: DemoConfig, suite: Path, split: str = "train") -> Any:
+    from videorft.training.config import VideoDataArguments
+
+    side = 56 * 56
+    return VideoDataArguments(
+        data=str(suite),
+        split=split,
+        tasks=list(cfg.tasks),
+        nframes=cfg.nframes,
+        min_pixels=side,
+        max_pixels=side,
+        template=cfg.template,
+        prompt_style=cfg.prompt_style,
+    )
+
+
+def _train_sft(cfg: DemoConfig, model: Path, suite: Path, out: Path) -> Path:
+    from trl import ModelConfig
+
+    from videorft.training.config import VideoSFTConfig
+    from videorft.training.run import train_sft
+
+    if not (out / "model.safetensors").exists():
+        args = VideoSFTConfig(
+            output_dir=str(out),
+            use_cpu=True,
+            per_device_train_batch_size=cfg.sft_batch,
+            learning_rate=cfg.sft_lr,
+            lr_scheduler_type="constant_with_warmup",
+            warmup_steps=min(10, cfg.sft_steps // 4),
+            max_steps=cfg.sft_steps,
+            logging_steps=5,
+            save_strategy="no",
+            report_to="none",
+            seed=cfg.seed,
+            gradient_checkpointing=False,  # recomputation only costs time at this size
+        )
+        train_sft(_data_args(cfg, suite), args, ModelConfig(model_name_or_path=str(model)))
+    return out
+
+
+def _train_grpo(cfg: DemoConfig, model: Path, suite: Path, out: Path) -> Path:
+    from trl import ModelConfig
+
+    from videorft.training.config import VideoGRPOConfig
+    from videorft.training.run import train_grpo
+
+    if not (out / "model.safetensors").exists():
+        args = VideoGRPOConfig(
+            output_dir=str(out),
+            use_cpu=True,
+            per_device_train_batch_size=cfg.rl_prompts * cfg.num_generations,
+            num_generations=cfg.num_generations,
+            max_completion_length=cfg.max_completion_length,
+            temperature=1.0,
+            top_p=1.0,  # full-vocabulary sampling: sorting 152k logits for top-p costs more than the model on CPU
+            beta=cfg.beta,
+            loss_type="grpo",
+            scale_rewards="group",
+            learning_rate=cfg.rl_lr,
+            lr_scheduler_type="constant",
+            max_steps=cfg.rl_steps,
+            logging_steps=5,
+            save_strategy="no",
+            report_to="none",
+            seed=cfg.seed,
+            temporal=cfg.temporal,
+            shuffled_generations=cfg.num_generations // 2,
+            gradient_checkpointing=False,
+        )
+        train_grpo(_data_args(cfg, suite), args, ModelConfig(model_name_or_path=str(model)))
+    return out
+
+
+def _evaluate(cfg: DemoConfig, model_dir: Path, suite: Path, out: Path) -> dict[str, Any]:
+    """Held-out metrics (ordered frames) plus the shuffled-frame control, through the probe."""
+    from videorft.data.loaders import load_spec
+    from videorft.evaluation.probe import probe
+    from videorft.evaluation.runner import Decoding
+    from videorft.models.loading import load_model, load_processor
+    from videorft.video import FrameBudget
+
+    records = [r for r in load_spec(str(suite), split="test").records if r.task in cfg.tasks][
+        : cfg.eval_limit
+    ]
+    side = 56 * 56
+    report = probe(
+        load_model(str(model_dir)),
+        load_processor(str(model_dir)),
+        records,
+        budget=FrameBudget(nframes=cfg.nframes, min_pixels=side, max_pixels=side),
+        variants=("ordered", "shuffled"),
+        template=cfg.template,
+        prompt_style=cfg.prompt_style,
+        batch_size=16,
+        decoding=Decoding(max_new_tokens=cfg.eval_max_new_tokens, greedy=True, seed=cfg.seed),
+        out_dir=out / "probe",
+        n_boot=1000,
+    )
+    stage = dict(report["variants"]["ordered"]["metrics"])
+    stage["reward"] = mean_reward(
+        out / "probe" / "ordered" / "predictions.jsonl", think=cfg.prompt_style == "think"
+    )
+    stage["control"] = {
+        "ordered": report["variants"]["ordered"]["score"],
+        "shuffled": report["variants"]["shuffled"]["score"],
+        "gap": report["gap"]["ordered_minus_shuffled"],
+        "gap_ci95": report["gap"]["ci95"],
+    }
+    return stage
+
+
+def mean_reward(predictions: Path, think: bool = True) -> float:
+    """Mean total task reward (format + accuracy, the training reward) of a predictions file."""
+    from videorft.evaluation.predictions import read_predictions
+    from videorft.rewards import score
+    from videorft.rewards.tasks import reward_meta
+
+    rows = read_predictions(predictions).rows
+    totals = [
+        score(r["task"], r["completion"], r["solution"], think=think, **reward_meta(r))["total"] for r in rows
+    ]
+    return sum(totals) / len(totals) if totals else 0.0
+
+
+def _copy_log(train_dir: Path, stage_dir: Path) -> None:
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    if (train_dir / "train_log.jsonl").exists():
+        shutil.copy(train_dir / "train_log.jsonl", stage_dir / "train_log.jsonl")
