@@ -22,19 +22,19 @@ demo: $(STAMP)
 
 ## Command 2: install, then lint and run the default test suite (slow tests excluded).
 test: $(STAMP)
-	.venv/bin/ruff check src tests benchmarks
-	.venv/bin/ruff format --check src tests benchmarks
+	.venv/bin/ruff check src tests benchmarks studies
+	.venv/bin/ruff format --check src tests benchmarks studies
 	$(PY) -m pytest -m "not slow" -n 2
 
 ## CI: everything, slow end-to-end tests included.
 test-all: $(STAMP)
-	.venv/bin/ruff check src tests benchmarks
-	.venv/bin/ruff format --check src tests benchmarks
+	.venv/bin/ruff check src tests benchmarks studies
+	.venv/bin/ruff format --check src tests benchmarks studies
 	$(PY) -m pytest -n 2
 
 lint: $(STAMP)
-	.venv/bin/ruff check --fix src tests benchmarks
-	.venv/bin/ruff format src tests benchmarks
+	.venv/bin/ruff check --fix src tests benchmarks studies
+	.venv/bin/ruff format src tests benchmarks studies
 
 clean:
 	rm -rf .venv runs .pytest_cache .ruff_cache

@@ -98,9 +98,13 @@ def run_demo(cfg: DemoConfig, console: Any = None) -> dict[str, Any]:
     _copy_log(sft, out / "stages" / "sft")
     results["sft"] = _evaluate(cfg, sft, suite, out / "stages" / "sft")
     stage(f"5/6 {'T-GRPO' if cfg.temporal else 'GRPO'}")
-    rl = _train_grpo(cfg, sft, suite, out / "checkpoints" / "rl")
-    _copy_log(rl, out / "stages" / "rl")
-    results["rl"] = _evaluate(cfg, rl, suite, out / "stages" / "rl")
+    if cfg.rl_steps > 0:
+        rl = _train_grpo(cfg, sft, suite, out / "checkpoints" / "rl")
+        _copy_log(rl, out / "stages" / "rl")
+        results["rl"] = _evaluate(cfg, rl, suite, out / "stages" / "rl")
+    else:  # an SFT-only arm of the study: the "rl" stage is the SFT checkpoint
+        shutil.copytree(out / "stages" / "sft", out / "stages" / "rl", dirs_exist_ok=True)
+        results["rl"] = results["sft"]
 
     stage("6/6 report")
     from videorft.evaluation.report import write_report
@@ -184,6 +188,7 @@ def _data_args(cfg: DemoConfig, suite: Path, split: str = "train") -> Any:
         max_pixels=side,
         template=cfg.template,
         prompt_style=cfg.prompt_style,
+        timing_in_prompt=cfg.timing_in_prompt,
     )
 
 
@@ -239,6 +244,8 @@ def _train_grpo(cfg: DemoConfig, model: Path, suite: Path, out: Path) -> Path:
             seed=cfg.seed,
             temporal=cfg.temporal,
             shuffled_generations=cfg.num_generations // 2,
+            shuffle_unit=cfg.shuffle_unit,
+            temporal_mu=cfg.temporal_mu,
             gradient_checkpointing=False,
         )
         train_grpo(_data_args(cfg, suite), args, ModelConfig(model_name_or_path=str(model)))
@@ -265,6 +272,7 @@ def _evaluate(cfg: DemoConfig, model_dir: Path, suite: Path, out: Path) -> dict[
         variants=("ordered", "shuffled"),
         template=cfg.template,
         prompt_style=cfg.prompt_style,
+        timing=cfg.timing_in_prompt,
         batch_size=16,
         decoding=Decoding(max_new_tokens=cfg.eval_max_new_tokens, greedy=True, seed=cfg.seed),
         out_dir=out / "probe",
