@@ -113,7 +113,6 @@ def _build(variant: str, model_dir: Path, suite: Path, out: Path, cfg: dict) -> 
         processing_class=load_processor(str(model_dir)),
         reward_funcs=[task_reward, _length_reward],
     )
-    trainer.task_reward = task_reward  # T-GRPO reads the accuracies of this instance
     trainer.current_gradient_accumulation_steps = 1  # set by TRL's training loop otherwise
     trainer.create_optimizer()
     trainer.model.train()

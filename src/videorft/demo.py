@@ -49,12 +49,12 @@ class DemoConfig:
         },
     )
     sft_steps: int = field(
-        default=40, metadata={"help": "SFT cold-start steps (format, not yet the answer)."}
+        default=80, metadata={"help": "SFT cold-start steps (format, not yet the answer)."}
     )
-    sft_lr: float = field(default=1e-3, metadata={"help": "SFT learning rate."})
+    sft_lr: float = field(default=2e-3, metadata={"help": "SFT learning rate."})
     sft_batch: int = field(default=16, metadata={"help": "SFT batch size."})
-    rl_steps: int = field(default=120, metadata={"help": "GRPO / T-GRPO steps."})
-    rl_lr: float = field(default=3e-4, metadata={"help": "GRPO learning rate."})
+    rl_steps: int = field(default=200, metadata={"help": "GRPO / T-GRPO steps."})
+    rl_lr: float = field(default=5e-4, metadata={"help": "GRPO learning rate."})
     rl_prompts: int = field(default=4, metadata={"help": "Prompts per GRPO step."})
     num_generations: int = field(default=8, metadata={"help": "G: completions per prompt."})
     temporal: bool = field(
@@ -69,7 +69,7 @@ class DemoConfig:
     def __post_init__(self) -> None:
         if self.quick:  # CI: the whole pipeline, a fraction of the compute
             self.n_videos, self.eval_limit = min(self.n_videos, 120), min(self.eval_limit, 24)
-            self.sft_steps, self.rl_steps = min(self.sft_steps, 20), min(self.rl_steps, 12)
+            self.sft_steps, self.rl_steps = min(self.sft_steps, 50), min(self.rl_steps, 12)
 
 
 def run_demo(cfg: DemoConfig, console: Any = None) -> dict[str, Any]:

@@ -64,6 +64,14 @@ class VideoGRPOTrainer(GRPOTrainer):
             think=data_args.prompt_style == "think",
         )
         funcs = reward_funcs or [self.task_reward]
+        given = [f for f in funcs if isinstance(f, TaskRewardFunction)]
+        if given:
+            self.task_reward = given[0]  # T-GRPO's accuracy comes from the task reward actually used
+        elif args.temporal:
+            raise ValueError(
+                "temporal=True compares the accuracy of ordered and shuffled answers: include a "
+                "videorft.training.rewards.TaskRewardFunction in reward_funcs (or leave reward_funcs unset)"
+            )
         if args.temporal:
             funcs = [*funcs, temporal_bonus_placeholder]
         super().__init__(

@@ -190,7 +190,6 @@ def _trainer(model_dir: Path, suite: Path, out: Path, share: bool) -> VideoGRPOT
         processing_class=load_processor(str(model_dir)),
         reward_funcs=[task_reward, length_reward],  # length: non-zero advantages, so the loss has a gradient
     )
-    trainer.task_reward = task_reward  # T-GRPO reads the accuracies of the task reward it was given
     return trainer
 
 
