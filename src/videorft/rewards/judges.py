@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import random
 import sqlite3
 import threading
 import time
@@ -29,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
+from videorft.chat_client import ChatCompletionsClient, RetriesExhausted, Retry
 from videorft.rewards.solutions import split_sentences
 
 __all__ = [
@@ -239,7 +238,7 @@ class _DiskCache:
             self._db.close()
 
 
-class OpenAIChatJudge:
+class OpenAIChatJudge(ChatCompletionsClient):
     """LLM judge behind an OpenAI-compatible chat-completions endpoint.
 
     Args:
@@ -279,52 +278,41 @@ class OpenAIChatJudge:
             raise ValueError("concurrency must be >= 1, max_retries >= 0 and timeout > 0")
         if on_error not in ("raise", "false"):
             raise ValueError(f"on_error must be 'raise' or 'false', got {on_error!r}")
-        self.url = base_url.rstrip("/") + "/chat/completions"
+        super().__init__(
+            base_url.rstrip("/") + "/chat/completions",
+            api_key_env=api_key_env,
+            timeout=timeout,
+            max_retries=max_retries,
+            backoff_base=backoff_base,
+            backoff_max=backoff_max,
+            concurrency=concurrency,
+        )
         self.model = model
-        self.api_key_env = api_key_env
-        self.concurrency = concurrency
-        self.timeout = timeout
-        self.max_retries = max_retries
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
         self.max_prediction_chars = max_prediction_chars
         self.on_error = on_error
         self.temperature = temperature
         self.max_tokens = max_tokens
         self._memory: dict[str, bool] = {}
         self._disk = _DiskCache(cache_dir) if cache_dir is not None else None
-        self._client: Any = None
         self._pool: ThreadPoolExecutor | None = None
-        self._lock = threading.Lock()
         self._sleep: Callable[[float], None] = time.sleep  # replaced in tests to observe backoff
-        self.stats = {"requests": 0, "retries": 0, "cache_hits": 0, "cache_misses": 0, "failures": 0}
+        self.stats.update(cache_hits=0, cache_misses=0, failures=0)
 
     # -- plumbing
-    def _http(self) -> Any:
+    def _workers(self) -> ThreadPoolExecutor:
         with self._lock:
-            if self._client is None:
-                import httpx
-
-                headers = {"Content-Type": "application/json"}
-                key = os.environ.get(self.api_key_env)
-                if key:
-                    headers["Authorization"] = f"Bearer {key}"
-                limits = httpx.Limits(
-                    max_connections=self.concurrency, max_keepalive_connections=self.concurrency
-                )
-                self._client = httpx.Client(headers=headers, timeout=self.timeout, limits=limits)
+            if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="judge")
-            return self._client
+            return self._pool
 
     def close(self) -> None:
         """Release the HTTP client, worker threads and cache file."""
         if self._pool is not None:
             self._pool.shutdown(wait=True)
-        if self._client is not None:
-            self._client.close()
+        super().close()
         if self._disk is not None:
             self._disk.close()
-        self._client = self._pool = self._disk = None
+        self._pool = self._disk = None
 
     def __enter__(self) -> OpenAIChatJudge:
         return self
@@ -364,55 +352,30 @@ class OpenAIChatJudge:
         if self._disk is not None:
             self._disk.put(key, value)
 
-    def _delay(self, attempt: int, retry_after: str | None) -> float:
-        if retry_after is not None:
-            try:
-                return min(self.backoff_max, max(0.0, float(retry_after)))
-            except ValueError:
-                pass
-        return min(self.backoff_max, self.backoff_base * 2**attempt) * (0.5 + random.random() / 2)
-
     def _ask(self, event: str, prediction: str) -> bool:
         """One verdict from the endpoint, with bounded retries."""
-        import httpx
-
-        client = self._http()
         body = {
             "model": self.model,
             "messages": self.messages(event, prediction),
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
         }
-        last = "no attempt"
-        for attempt in range(self.max_retries + 1):
-            if attempt:
-                with self._lock:
-                    self.stats["retries"] += 1
-            retry_after = None
-            with self._lock:
-                self.stats["requests"] += 1
-            try:
-                resp = client.post(self.url, json=body)
-            except httpx.HTTPError as exc:  # connection refused, timeouts, protocol errors
-                last = f"{type(exc).__name__}: {exc}"
-            else:
-                if resp.status_code == 200:
-                    verdict = parse_verdict(_message_content(resp))
-                    if verdict is not None:
-                        return verdict
-                    last = f"invalid verdict {resp.text[:200]!r}"
-                elif resp.status_code == 429 or resp.status_code >= 500:
-                    last = f"HTTP {resp.status_code}: {resp.text[:200]}"
-                    retry_after = resp.headers.get("retry-after")
-                else:
-                    raise JudgeError(
-                        f"judge endpoint {self.url} answered HTTP {resp.status_code}: {resp.text[:300]}"
-                    )
-            if attempt < self.max_retries:
-                self._sleep(self._delay(attempt, retry_after))
-        raise JudgeError(
-            f"judge {self.url} gave no valid verdict after {self.max_retries + 1} attempts; last: {last}"
-        )
+        try:
+            return self.post(body, self._interpret, sleep=self._sleep)
+        except RetriesExhausted as exc:
+            raise JudgeError(
+                f"judge {self.url} gave no valid verdict after {exc.attempts} attempts; last: {exc.last}"
+            ) from None
+
+    def _interpret(self, resp: Any) -> bool:
+        if resp.status_code == 200:
+            verdict = parse_verdict(_message_content(resp))
+            if verdict is None:
+                raise Retry(f"invalid verdict {resp.text[:200]!r}")
+            return verdict
+        if resp.status_code == 429 or resp.status_code >= 500:
+            raise Retry.status(resp)
+        raise JudgeError(f"judge endpoint {self.url} answered HTTP {resp.status_code}: {resp.text[:300]}")
 
     def _verdict(self, event: str, prediction: str) -> bool:
         key = self._key(event, prediction[: self.max_prediction_chars])
@@ -441,9 +404,7 @@ class OpenAIChatJudge:
         pairs = [(e, p) for events, p in items for e in events]
         if not pairs:
             return [[] for _ in items]
-        self._http()
-        assert self._pool is not None
-        flat = list(self._pool.map(lambda ep: self._verdict(*ep), pairs))
+        flat = list(self._workers().map(lambda ep: self._verdict(*ep), pairs))
         out, i = [], 0
         for events, _ in items:
             out.append(flat[i : i + len(events)])

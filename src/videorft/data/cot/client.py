@@ -10,13 +10,12 @@ Failures come in two kinds, because they call for different actions:
 
 from __future__ import annotations
 
-import os
-import random
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from videorft.chat_client import ChatCompletionsClient, RetriesExhausted, Retry, chat_url
 
 __all__ = ["ChatResult", "SampleFailed", "TeacherClient", "TeacherUnavailable", "chat_url", "completion_text"]
 
@@ -40,12 +39,6 @@ class ChatResult:
 
     text: str
     finish_reason: str | None = None
-
-
-def chat_url(base_url: str) -> str:
-    """``http://host:8000/v1`` -> ``http://host:8000/v1/chat/completions`` (a full URL is kept)."""
-    url = base_url.rstrip("/")
-    return url if url.endswith("/chat/completions") else url + "/chat/completions"
 
 
 def completion_text(body: Any) -> ChatResult:
@@ -79,17 +72,11 @@ def _valid_unicode(text: str) -> str:
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
-class TeacherClient:
-    """Thread-safe POSTs to ``/chat/completions`` with bounded retries and exponential backoff.
+class TeacherClient(ChatCompletionsClient):
+    """The teacher endpoint: one completion per :meth:`chat`, failures sorted into the two kinds above.
 
-    Args:
-        base_url: e.g. ``http://localhost:8000/v1``.
-        api_key_env: environment variable holding a key; unset -> no Authorization header.
-        timeout: seconds per request (connect, read and write each).
-        max_retries: retries after the first attempt (so ``max_retries + 1`` attempts at most).
-        backoff_base / backoff_max: sleep ``base * 2**attempt`` seconds (capped, with jitter) between
-            attempts; a ``Retry-After`` header is honoured up to ``backoff_max``.
-        concurrency: most connections kept open (match the caller's worker count).
+    ``base_url`` is e.g. ``http://localhost:8000/v1``; the other arguments (timeout, retries, backoff
+    with ``Retry-After``, connection limit, key variable) are those of :class:`ChatCompletionsClient`.
     """
 
     def __init__(
@@ -105,95 +92,44 @@ class TeacherClient:
     ) -> None:
         if max_retries < 0 or timeout <= 0 or concurrency < 1 or backoff_base < 0:
             raise ValueError("need max_retries >= 0, timeout > 0, concurrency >= 1 and backoff_base >= 0")
-        self.url = chat_url(base_url)
-        self.api_key_env = api_key_env
-        self.timeout = timeout
-        self.max_retries = max_retries
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
-        self.concurrency = concurrency
+        super().__init__(
+            chat_url(base_url),
+            api_key_env=api_key_env,
+            timeout=timeout,
+            max_retries=max_retries,
+            backoff_base=backoff_base,
+            backoff_max=backoff_max,
+            concurrency=concurrency,
+        )
         self.sleep: Callable[[float], None] = time.sleep  # tests swap this to record the backoff
-        self.stats = {"requests": 0, "retries": 0}
-        self._lock = threading.Lock()
-        self._client: Any = None
-
-    def _http(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                import httpx
-
-                headers = {"Content-Type": "application/json"}
-                key = os.environ.get(self.api_key_env)
-                if key:
-                    headers["Authorization"] = f"Bearer {key}"
-                limits = httpx.Limits(
-                    max_connections=self.concurrency, max_keepalive_connections=self.concurrency
-                )
-                self._client = httpx.Client(headers=headers, timeout=self.timeout, limits=limits)
-            return self._client
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
 
     def __enter__(self) -> TeacherClient:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def delay(self, attempt: int, retry_after: str | None = None) -> float:
-        """Seconds to wait before retry number ``attempt + 1``."""
-        if retry_after is not None:
-            try:
-                return min(self.backoff_max, max(0.0, float(retry_after)))
-            except ValueError:
-                pass
-        return min(self.backoff_max, self.backoff_base * 2**attempt) * (0.5 + random.random() / 2)
-
     def chat(self, body: dict[str, Any]) -> ChatResult:
         """One completion for a request body, retrying transient failures."""
-        import httpx
+        try:
+            return self.post(body, self._interpret, sleep=self.sleep)
+        except RetriesExhausted as exc:
+            if not exc.reached_server:
+                raise TeacherUnavailable(
+                    f"teacher {self.url} unreachable after {exc.attempts} attempts; last: {exc.last}"
+                ) from None
+            raise SampleFailed(f"no completion after {exc.attempts} attempts; last: {exc.last}") from None
 
-        client = self._http()
-        last = "no attempt"
-        unreachable = True  # every attempt failed before reaching the server
-        for attempt in range(self.max_retries + 1):
-            with self._lock:
-                self.stats["requests"] += 1
-                self.stats["retries"] += attempt > 0
-            retry_after = None
+    def _interpret(self, resp: Any) -> ChatResult:
+        status = resp.status_code
+        if status == 200:
             try:
-                resp = client.post(self.url, json=body)
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                last = f"cannot connect: {type(exc).__name__}: {exc}"
-            except httpx.HTTPError as exc:  # read/write timeouts, dropped connections
-                unreachable = False
-                last = f"{type(exc).__name__}: {exc}"
-            else:
-                unreachable = False
-                status = resp.status_code
-                if status == 200:
-                    try:
-                        return completion_text(resp.json())
-                    except ValueError as exc:  # includes JSON decode errors
-                        last = f"malformed response ({exc}): {resp.text[:200]!r}"
-                elif status in FATAL_STATUS:
-                    raise TeacherUnavailable(
-                        f"teacher {self.url} answered HTTP {status}: {resp.text[:300]} "
-                        "(check --teacher-url, --teacher-model and the API key)"
-                    )
-                elif status in RETRY_STATUS or status >= 500:
-                    last = f"HTTP {status}: {resp.text[:200]}"
-                    retry_after = resp.headers.get("retry-after")
-                else:  # 400, 413, 422: this request is wrong for this server; retrying cannot help
-                    raise SampleFailed(f"HTTP {status}: {resp.text[:300]}")
-            if attempt < self.max_retries:
-                self.sleep(self.delay(attempt, retry_after))
-        attempts = self.max_retries + 1
-        if unreachable:
+                return completion_text(resp.json())
+            except ValueError as exc:  # includes JSON decode errors
+                raise Retry(f"malformed response ({exc}): {resp.text[:200]!r}") from None
+        if status in FATAL_STATUS:
             raise TeacherUnavailable(
-                f"teacher {self.url} unreachable after {attempts} attempts; last: {last}"
+                f"teacher {self.url} answered HTTP {status}: {resp.text[:300]} "
+                "(check --teacher-url, --teacher-model and the API key)"
             )
-        raise SampleFailed(f"no completion after {attempts} attempts; last: {last}")
+        if status in RETRY_STATUS or status >= 500:
+            raise Retry.status(resp)
+        # 400, 413, 422: this request is wrong for this server; retrying cannot help
+        raise SampleFailed(f"HTTP {status}: {resp.text[:300]}")
