@@ -18,17 +18,15 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from videorft.data.errors import DataError
-    from videorft.evaluation.config import EvalConfig, config_from_args, resolve_backend
+    from videorft.evaluation import session
+    from videorft.evaluation.config import EvalConfig
 
     try:
-        cfg = config_from_args(EvalConfig, args)
-        cfg.check_required()
-        resolve_backend(cfg.backend)  # fail before loading anything
+        cfg = session.cli_config(EvalConfig, args)
     except (ValueError, TypeError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
-    from videorft.evaluation import session
     from videorft.evaluation.metrics import format_table, metrics_of_file
     from videorft.evaluation.runner import PREDICTIONS_FILE, run_eval
     from videorft.models.loading import ModelLoadError
@@ -36,24 +34,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         data = session.load_data(cfg)
         generator, processor = session.open_generator(cfg)
-        result = run_eval(
-            generator,
-            processor,
-            data.records,
-            budget=session.frame_budget(cfg),
-            template=cfg.template,
-            prompt_style=cfg.prompt_style,
-            timing=cfg.timing,
-            system_prompt=cfg.system_prompt,
-            frame_order=cfg.frame_order,
-            shuffle_unit=cfg.shuffle_unit,
-            batch_size=cfg.batch_size,
-            decoding=session.decoding(cfg),
-            out_dir=cfg.out,
-            overwrite=cfg.overwrite,
-            progress=cfg.progress,
-            protocol_extra=session.data_protocol(cfg, data),
-        )
+        options = session.runner_options(cfg, data)
+        result = run_eval(generator, processor, data.records, frame_order=cfg.frame_order, **options)
     except (DataError, ModelLoadError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

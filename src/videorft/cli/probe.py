@@ -15,12 +15,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from videorft.data.errors import DataError
-    from videorft.evaluation.config import ProbeConfig, config_from_args, resolve_backend
+    from videorft.evaluation import session
+    from videorft.evaluation.config import ProbeConfig
 
     try:
-        cfg = config_from_args(ProbeConfig, args)
-        cfg.check_required()
-        resolve_backend(cfg.backend)  # fail before loading anything
+        cfg = session.cli_config(ProbeConfig, args)
     except (ValueError, TypeError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -28,31 +27,15 @@ def run(args: argparse.Namespace) -> int:
         print("error: --frame-order does not apply to the probe; choose --variants", file=sys.stderr)
         return 2
 
-    from videorft.evaluation import session
     from videorft.evaluation.probe import PROBE_FILE, format_probe, probe
     from videorft.models.loading import ModelLoadError
 
     try:
         data = session.load_data(cfg)
         generator, processor = session.open_generator(cfg)
+        options = session.runner_options(cfg, data)
         report = probe(
-            generator,
-            processor,
-            data.records,
-            budget=session.frame_budget(cfg),
-            variants=cfg.variants,
-            template=cfg.template,
-            prompt_style=cfg.prompt_style,
-            timing=cfg.timing,
-            system_prompt=cfg.system_prompt,
-            shuffle_unit=cfg.shuffle_unit,
-            batch_size=cfg.batch_size,
-            decoding=session.decoding(cfg),
-            n_boot=cfg.n_boot,
-            out_dir=cfg.out,
-            overwrite=cfg.overwrite,
-            progress=cfg.progress,
-            protocol_extra=session.data_protocol(cfg, data),
+            generator, processor, data.records, variants=cfg.variants, n_boot=cfg.n_boot, **options
         )
     except (DataError, ModelLoadError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

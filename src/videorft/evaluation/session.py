@@ -1,16 +1,36 @@
-"""From an ``EvalConfig`` to what the runner needs: records, frame budget, a generator."""
+"""From an ``EvalConfig`` to what the runner needs: records, frame budget, a generator.
+
+Module-level imports stay light (no numpy, video or model code) so a CLI can check its config
+through here before anything heavy loads.
+"""
 
 from __future__ import annotations
 
+import argparse
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from videorft.data.errors import SkipReport
 from videorft.data.record import Record
-from videorft.evaluation.config import EvalConfig, resolve_backend
-from videorft.evaluation.runner import Decoding, Generator, HFGenerator, VLLMGenerator
-from videorft.video import FrameBudget
+from videorft.evaluation.config import EvalConfig, config_from_args, resolve_backend
+
+if TYPE_CHECKING:
+    from videorft.evaluation.runner import Decoding, Generator
+    from videorft.video import FrameBudget
+
+C = TypeVar("C", bound=EvalConfig)
+
+
+def cli_config(cls: type[C], args: argparse.Namespace) -> C:
+    """The checked config of a CLI run: required fields set, backend usable (before loading anything).
+
+    Raises ValueError, TypeError or FileNotFoundError (a bad ``--config`` file) with a readable message.
+    """
+    cfg = cast(C, config_from_args(cls, args))  # it builds an instance of ``cls``
+    cfg.check_required()
+    resolve_backend(cfg.backend)
+    return cfg
 
 
 @dataclass
@@ -32,6 +52,8 @@ def load_data(cfg: EvalConfig) -> LoadedData:
 
 
 def frame_budget(cfg: EvalConfig) -> FrameBudget:
+    from videorft.video import FrameBudget
+
     return FrameBudget(
         fps=cfg.fps,
         min_frames=cfg.min_frames,
@@ -43,6 +65,8 @@ def frame_budget(cfg: EvalConfig) -> FrameBudget:
 
 
 def decoding(cfg: EvalConfig) -> Decoding:
+    from videorft.evaluation.runner import Decoding
+
     return Decoding(
         max_new_tokens=cfg.max_new_tokens,
         greedy=cfg.greedy,
@@ -56,6 +80,7 @@ def open_generator(cfg: EvalConfig) -> tuple[Generator, Any]:
     """(generator, processor) for ``cfg.model`` on the configured backend."""
     import torch
 
+    from videorft.evaluation.runner import HFGenerator, VLLMGenerator
     from videorft.models.loading import load_model, load_processor
 
     processor = load_processor(cfg.model)
@@ -79,4 +104,22 @@ def data_protocol(cfg: EvalConfig, data: LoadedData) -> dict[str, Any]:
             "n_available": data.n_available,
             "n_invalid_skipped": len(data.skipped),
         }
+    }
+
+
+def runner_options(cfg: EvalConfig, data: LoadedData) -> dict[str, Any]:
+    """Keyword arguments that ``run_eval`` and ``probe`` both take, from the config."""
+    return {
+        "budget": frame_budget(cfg),
+        "template": cfg.template,
+        "prompt_style": cfg.prompt_style,
+        "timing": cfg.timing,
+        "system_prompt": cfg.system_prompt,
+        "shuffle_unit": cfg.shuffle_unit,
+        "batch_size": cfg.batch_size,
+        "decoding": decoding(cfg),
+        "out_dir": cfg.out,
+        "overwrite": cfg.overwrite,
+        "progress": cfg.progress,
+        "protocol_extra": data_protocol(cfg, data),
     }
