@@ -60,6 +60,11 @@ class DemoConfig:
     temporal: bool = field(
         default=True, metadata={"help": "T-GRPO (shuffled-frame contrast) instead of GRPO."}
     )
+    shuffle_unit: str = field(
+        default="temporal_patch", metadata={"help": "T-GRPO shuffle unit: temporal_patch | frame."}
+    )
+    temporal_mu: float = field(default=0.8, metadata={"help": "T-GRPO mu."})
+    timing_in_prompt: bool = field(default=False, metadata={"help": "Frame timestamps in the prompt."})
     beta: float = field(
         default=0.0, metadata={"help": "KL coefficient (0: no reference model, faster on CPU)."}
     )

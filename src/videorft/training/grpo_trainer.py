@@ -87,14 +87,7 @@ class VideoGRPOTrainer(GRPOTrainer):
             raise ValueError(
                 "use_vllm is not supported with video inputs in trl 1.16 (its vLLM path drops videos)"
             )
-        self.encoder = SampleEncoder(
-            processing_class,
-            data_args.frame_budget(),
-            template=data_args.template,
-            prompt_style=data_args.prompt_style,
-            timing_in_prompt=data_args.timing_in_prompt,
-            system_prompt=data_args.system_prompt,
-        )
+        self.encoder = SampleEncoder.from_data_args(processing_class, data_args)
         # One sampled vision special token makes the next forward fail (features vs tokens mismatch).
         suppressed = set(self.generation_config.suppress_tokens or []) | set(
             vision_token_ids(self._tokenizer)

@@ -92,6 +92,18 @@ class SampleEncoder:
         self._clips: OrderedDict[tuple[str, int | None], VideoClip] = OrderedDict()
         self.cache_size = cache_size
 
+    @classmethod
+    def from_data_args(cls, processor: Any, data_args: Any) -> SampleEncoder:
+        """The encoder a ``VideoDataArguments`` describes (frame budget, template, prompt style, timing)."""
+        return cls(
+            processor,
+            data_args.frame_budget(),
+            template=data_args.template,
+            prompt_style=data_args.prompt_style,
+            timing_in_prompt=data_args.timing_in_prompt,
+            system_prompt=data_args.system_prompt,
+        )
+
     def clip(self, record: Record) -> VideoClip | None:
         """The sampled frames of a record's video (``meta['nframes']`` forces a frame count, e.g. tracking)."""
         if record.video is None:

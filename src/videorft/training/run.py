@@ -98,17 +98,6 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def _encoder(processor: Any, data_args: VideoDataArguments) -> SampleEncoder:
-    return SampleEncoder(
-        processor,
-        data_args.frame_budget(),
-        template=data_args.template,
-        prompt_style=data_args.prompt_style,
-        timing_in_prompt=data_args.timing_in_prompt,
-        system_prompt=data_args.system_prompt,
-    )
-
-
 def _model_and_processor(model_args: ModelConfig) -> tuple[Any, Any]:
     if not model_args.model_name_or_path:
         raise ValueError("set `model_name_or_path` (a local checkpoint folder or a hub id)")
@@ -121,6 +110,22 @@ def _model_and_processor(model_args: ModelConfig) -> tuple[Any, Any]:
     return model, processor
 
 
+def _prepare(data_args: VideoDataArguments, args: Any, model_args: ModelConfig) -> tuple[Any, Any, Any, list]:
+    """Resolved config saved, model + processor loaded, dataset built, the JSONL log callback."""
+    save_resolved_config(args.output_dir, data_args, model_args, args)
+    model, processor = _model_and_processor(model_args)
+    dataset, _ = build_dataset(data_args)
+    return model, processor, dataset, [JsonlLogCallback(Path(args.output_dir) / "train_log.jsonl")]
+
+
+def _fit(trainer: Any, processor: Any, output_dir: str, resume: bool) -> Any:
+    """Train (from the newest complete checkpoint with ``resume``) and save model + processor."""
+    trainer.train(resume_from_checkpoint=_resume_arg(output_dir, resume))
+    trainer.save_model(output_dir)
+    processor.save_pretrained(output_dir)
+    return trainer
+
+
 def train_sft(
     data_args: VideoDataArguments,
     args: VideoSFTConfig,
@@ -130,23 +135,20 @@ def train_sft(
     callbacks: list | None = None,
 ) -> VideoSFTTrainer:
     """Supervised cold start; returns the trainer after training (final model saved in ``output_dir``)."""
-    save_resolved_config(args.output_dir, data_args, model_args, args)
-    model, processor = _model_and_processor(model_args)
-    dataset, _ = build_dataset(data_args)
+    model, processor, dataset, log = _prepare(data_args, args, model_args)
     args.dataset_kwargs = {**(args.dataset_kwargs or {}), "skip_prepare_dataset": True}
     trainer = VideoSFTTrainer(
         model=model,
         args=args,
         train_dataset=dataset,
         processing_class=processor,
-        data_collator=VideoSFTCollator(_encoder(processor, data_args), max_length=args.max_length),
+        data_collator=VideoSFTCollator(
+            SampleEncoder.from_data_args(processor, data_args), max_length=args.max_length
+        ),
         peft_config=get_peft_config(model_args),
-        callbacks=[JsonlLogCallback(Path(args.output_dir) / "train_log.jsonl"), *(callbacks or [])],
+        callbacks=[*log, *(callbacks or [])],
     )
-    trainer.train(resume_from_checkpoint=_resume_arg(args.output_dir, resume))
-    trainer.save_model(args.output_dir)
-    processor.save_pretrained(args.output_dir)
-    return trainer
+    return _fit(trainer, processor, args.output_dir, resume)
 
 
 def train_grpo(
@@ -160,9 +162,7 @@ def train_grpo(
     """GRPO, or T-GRPO with ``args.temporal``; returns the trainer after training."""
     from videorft.training.grpo_trainer import VideoGRPOTrainer
 
-    save_resolved_config(args.output_dir, data_args, model_args, args)
-    model, processor = _model_and_processor(model_args)
-    dataset, _ = build_dataset(data_args)
+    model, processor, dataset, log = _prepare(data_args, args, model_args)
     trainer = VideoGRPOTrainer(
         model=model,
         args=args,
@@ -170,12 +170,9 @@ def train_grpo(
         train_dataset=dataset,
         processing_class=processor,
         peft_config=get_peft_config(model_args),
-        callbacks=[JsonlLogCallback(Path(args.output_dir) / "train_log.jsonl"), *(callbacks or [])],
+        callbacks=[*log, *(callbacks or [])],
     )
-    trainer.train(resume_from_checkpoint=_resume_arg(args.output_dir, resume))
-    trainer.save_model(args.output_dir)
-    processor.save_pretrained(args.output_dir)
-    return trainer
+    return _fit(trainer, processor, args.output_dir, resume)
 
 
 def _resume_arg(output_dir: str, resume: bool) -> str | None:
