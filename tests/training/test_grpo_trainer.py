@@ -193,3 +193,24 @@ def test_tgrpo_bonus_column_equals_pure_function(tiny_model_dir, synth_suite_dir
     shuffled_pixels = sh["vision"][0].pixel_values_videos
     assert ordered_pixels.shape == shuffled_pixels.shape and not torch.equal(ordered_pixels, shuffled_pixels)
     assert trainer._metrics["train"]["tgrpo/p"] and trainer._metrics["train"]["tgrpo/p_shuffled"]
+
+
+def test_unsupported_setups_fail_before_anything_loads(tmp_path) -> None:
+    data_args = VideoDataArguments(data="unused")
+    with pytest.raises(ValueError, match="use_vllm is not supported with video"):
+        VideoGRPOTrainer(
+            model=None,
+            args=VideoGRPOConfig(output_dir=str(tmp_path), use_cpu=True, use_vllm=True, report_to="none"),
+            data_args=data_args,
+            train_dataset=None,
+            processing_class=None,
+        )
+    with pytest.raises(ValueError, match="TaskRewardFunction"):
+        VideoGRPOTrainer(
+            model=None,
+            args=VideoGRPOConfig(output_dir=str(tmp_path), use_cpu=True, temporal=True, report_to="none"),
+            data_args=data_args,
+            train_dataset=None,
+            processing_class=None,
+            reward_funcs=[length_reward],
+        )

@@ -58,6 +58,11 @@ class VideoGRPOTrainer(GRPOTrainer):
         reward_funcs: list | None = None,
         **kwargs: Any,
     ) -> None:
+        if args.use_vllm:
+            # TRL 1.16's vLLM path forwards images only; video prompts would be generated blind.
+            raise ValueError(
+                "use_vllm is not supported with video inputs in trl 1.16 (its vLLM path drops videos)"
+            )
         self.task_reward = TaskRewardFunction(
             use_format=data_args.use_format_reward,
             judge=data_args.judge,
@@ -82,11 +87,6 @@ class VideoGRPOTrainer(GRPOTrainer):
             processing_class=processing_class,
             **kwargs,
         )
-        if args.use_vllm:
-            # TRL 1.16's vLLM path forwards images only; video prompts would be generated blind.
-            raise ValueError(
-                "use_vllm is not supported with video inputs in trl 1.16 (its vLLM path drops videos)"
-            )
         self.encoder = SampleEncoder.from_data_args(processing_class, data_args)
         # One sampled vision special token makes the next forward fail (features vs tokens mismatch).
         suppressed = set(self.generation_config.suppress_tokens or []) | set(
