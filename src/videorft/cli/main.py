@@ -86,6 +86,12 @@ class _LazyArguments:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    for path in PASSTHROUGH:  # hand everything after the command words over, `--help` included
+        words = path.split()
+        if argv[: len(words)] == words:
+            mod = importlib.import_module(COMMANDS[path][0])
+            return int(mod.run(argparse.Namespace(_command=path, argv=argv[len(words) :])) or 0)
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "_missing", False):
