@@ -7,6 +7,7 @@ hold whatever the processor's own defaults are.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -89,7 +90,7 @@ class SampleEncoder:
         self.prompt_style = prompt_style
         self.timing_in_prompt = timing_in_prompt
         self.system_prompt = system_prompt
-        self._clips: OrderedDict[tuple[str, int | None], VideoClip] = OrderedDict()
+        self._clips: OrderedDict[tuple, VideoClip] = OrderedDict()
         self.cache_size = cache_size
 
     @classmethod
@@ -105,19 +106,19 @@ class SampleEncoder:
         )
 
     def clip(self, record: Record) -> VideoClip | None:
-        """The sampled frames of a record's video (``meta['nframes']`` forces a frame count, e.g. tracking)."""
+        """The sampled frames of a record's video: the encoder's budget, with the record's own frame count
+        (``meta['nframes']``, e.g. tracking) and time window (``meta['video_start'/'video_end']``) applied."""
         if record.video is None:
             return None
-        nframes = record.meta.get("nframes")
-        key = (record.video, nframes)
+        meta = record.meta
+        overrides: dict[str, Any] = {}
+        if meta.get("video_start") is not None or meta.get("video_end") is not None:
+            overrides.update(video_start=meta.get("video_start"), video_end=meta.get("video_end"))
+        if meta.get("nframes"):
+            overrides["nframes"] = int(meta["nframes"])
+        key = (record.video, *sorted(overrides.items()))  # every setting that changes the frames
         if key not in self._clips:
-            budget = self.budget
-            if nframes:
-                budget = FrameBudget(**{**budget.__dict__, "nframes": int(nframes)})
-            start, end = record.meta.get("video_start"), record.meta.get("video_end")
-            if start is not None or end is not None:
-                budget = FrameBudget(**{**budget.__dict__, "video_start": start, "video_end": end})
-            self._clips[key] = load_video(record.video, budget)
+            self._clips[key] = load_video(record.video, dataclasses.replace(self.budget, **overrides))
             if len(self._clips) > self.cache_size:
                 self._clips.popitem(last=False)
         self._clips.move_to_end(key)
@@ -141,7 +142,7 @@ class SampleEncoder:
         conv = self.conversation(record, clip)
         video = None
         if clip is not None:
-            video = clip if frames is None else _with_frames(clip, frames)
+            video = clip if frames is None else dataclasses.replace(clip, frames=frames)
         image = None
         if record.image is not None:
             image = load_image(
@@ -163,12 +164,6 @@ class SampleEncoder:
             image_grid_thw=batch.get("image_grid_thw"),
         )
         return ids, vision
-
-
-def _with_frames(clip: VideoClip, frames: np.ndarray) -> VideoClip:
-    import dataclasses
-
-    return dataclasses.replace(clip, frames=frames)
 
 
 def _as_tensor(x: Any) -> torch.Tensor | None:
