@@ -53,3 +53,13 @@ def test_synth_command_reports_bad_options(tmp_path: Path, capsys: pytest.Captur
     with pytest.raises(SystemExit):
         main(["data", "synth", "--out", str(tmp_path / "y"), "--n", "3", "--tasks", "counting"])
     assert "invalid choice: 'counting'" in capsys.readouterr().err
+
+
+def test_demo_suite_flag_writes_the_demo_variant(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "demo"
+    argv = ["data", "synth", "--out", str(out), "--n", "10", "--tasks", "multiple_choice", "--demo-suite"]
+    assert main([*argv, "--workers", "1", "--no-progress"]) == 0
+    info = json.loads((out / "synth_info.json").read_text())
+    assert info["options"]["colours"] == ["red", "blue"] and info["options"]["order_options"] == "palette"
+    rows = json.loads((out / "annotations" / "train" / "video_r1.json").read_text())
+    assert {tuple(r["options"]) for r in rows} == {("A. red", "B. blue")}

@@ -61,3 +61,21 @@ def test_non_order_questions_are_refused(order_clips) -> None:
     record, frames = order_clips[0]
     with pytest.raises(ValueError, match="not a temporal-order question"):
         answer_temporal_order(frames, "How many shapes?", record.options)
+
+
+def test_demo_suite_leaves_only_the_order_to_tell_the_answer(tmp_path) -> None:
+    """The demo's variant: two colours, "first" only, options in palette order. Every question reads the
+    same text, both answers occur, and the oracle still needs the frames in order to answer."""
+    from videorft.demo import DEMO_SUITE
+
+    out = tmp_path / "suite"
+    synthesize(out, 30, seed=5, tasks=["multiple_choice"], workers=1, **DEMO_SUITE)
+    records = [r for s in SPLITS for r in load_spec(str(out), split=s).records]
+    assert {tuple(r.options) for r in records} == {("A. red", "B. blue")}
+    questions = {"Which colour appears first?", "Which of these colours is shown first in the video?"}
+    assert {r.problem for r in records} <= questions
+    assert {r.solution for r in records} == {"A", "B"}
+    for r in records:
+        frames = read_frames(r.video, nframes=8, max_pixels=56 * 56)
+        assert answer_temporal_order(frames, r.problem, r.options) == r.solution, r.id
+        assert answer_temporal_order(frames[::-1], r.problem, r.options) != r.solution, r.id

@@ -119,6 +119,19 @@ def test_temporal_order_shapes_never_overlap_in_time_and_last_equally_long() -> 
         assert 2 <= len(shown) <= 4
 
 
+def test_shape_scale_and_colours_reach_the_scene() -> None:
+    cfg = SynthConfig(colours=("red", "blue"), shape_scale=2.0, order_choices=(2, 2))
+    for i in range(20):
+        sample = get_task("multiple_choice").generate(np.random.default_rng(i), cfg, "v")
+        assert {o.shape.colour for o in sample.scene.objects} == {"red", "blue"}
+        # twice the default size, capped at the 2x2 grid cell (half the frame, less a 2 px margin)
+        assert all(o.size == cfg.size // 2 - 2 for o in sample.scene.objects)
+    # counting draws up to 3 shapes of distinct colours: two colours cannot render every video
+    with pytest.raises(ValueError, match="needs 3 distinct colours"):
+        for i in range(50):
+            get_task("numerical").generate(np.random.default_rng(i), cfg, "c")
+
+
 def test_quality_label_follows_the_degradation() -> None:
     labels = []
     for i in range(40):
@@ -148,5 +161,17 @@ def test_bad_options_and_task_names_give_clear_errors() -> None:
         SynthConfig(order_choices=(2, 5))
     with pytest.raises(ValueError, match="count_max"):
         SynthConfig(count_max=4)
+    with pytest.raises(ValueError, match="order_questions"):
+        SynthConfig(order_questions=("middle",))
+    with pytest.raises(ValueError, match="order_names"):
+        SynthConfig(order_names="size")
+    with pytest.raises(ValueError, match="order_options"):
+        SynthConfig(order_options="sorted")
+    with pytest.raises(ValueError, match="colours must be"):
+        SynthConfig(colours=("red", "pink"))
+    with pytest.raises(ValueError, match="colours must be"):
+        SynthConfig(colours=("red", "blue"), order_choices=(2, 3))
+    with pytest.raises(ValueError, match="shape_scale"):
+        SynthConfig(shape_scale=5.0)
     with pytest.raises(TypeError, match="valid options: .*order_choices"):
         SynthConfig.from_options(colour="red")

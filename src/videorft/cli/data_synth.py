@@ -41,6 +41,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar=("MIN", "MAX"),
         help="number of options (= shapes shown) in temporal-order questions",
     )
+    parser.add_argument(
+        "--demo-suite",
+        action="store_true",
+        help="the demo's temporal-order variant: two colours, 'first' only, fixed options (docs/synth.md)",
+    )
     parser.add_argument("--got10k-sequences", type=int, default=2, help="GOT-10k frame folders per split")
     parser.add_argument("--workers", type=int, default=0, help="render processes (0: one per CPU core)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -53,8 +58,10 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from videorft.data.synth import SPLITS, synthesize
+    from videorft.demo import DEMO_SUITE
 
     console = Console(stderr=True)
+    options = dict(DEMO_SUITE) if args.demo_suite else {"order_choices": tuple(args.order_choices)}
     try:
         manifest = synthesize(
             args.out,
@@ -63,10 +70,10 @@ def run(args: argparse.Namespace) -> int:
             tasks=args.tasks,
             size=args.size,
             frames=args.frames,
-            order_choices=tuple(args.order_choices),
             got10k_sequences=args.got10k_sequences,
             workers=args.workers,
             progress=not args.no_progress,
+            **options,
         )
     except (ValueError, FileExistsError, KeyError) as exc:
         console.print(f"[red]error:[/red] {exc.args[0] if exc.args else exc}")

@@ -18,6 +18,34 @@ class SynthConfig:
     order_choices: tuple[int, int] = field(
         default=(2, 4), metadata={"help": "range of options (= shapes shown) in temporal-order questions"}
     )
+    order_questions: tuple[str, ...] = field(
+        default=("first", "last"),
+        metadata={"help": "temporal-order questions asked: 'first', 'last' or both (drawn per video)"},
+    )
+    order_names: str = field(
+        default="shape",
+        metadata={
+            "help": "how temporal-order options name the shapes: 'shape' ('red circle') or 'colour' ('red'; "
+            "every shape then has a distinct colour, and the question asks for the colour)"
+        },
+    )
+    order_options: str = field(
+        default="random",
+        metadata={
+            "help": "option order of temporal-order questions: 'random', or 'palette' (sorted by colour, so "
+            "with two colours the options never change and only the video tells the answer)"
+        },
+    )
+    colours: tuple[str, ...] = field(
+        default=("red", "yellow", "green", "cyan", "blue", "purple"),
+        metadata={"help": "colours shapes are drawn in (a subset of the palette; >= 4 for every task)"},
+    )
+    shape_scale: float = field(
+        default=1.0,
+        metadata={
+            "help": "shape size multiplier (1: 25-30% of the frame side; grid objects are capped at a cell)"
+        },
+    )
     count_max: int = field(default=3, metadata={"help": "largest flash count in counting questions"})
     got10k_sequences: int = field(
         default=2, metadata={"help": "GOT-10k frame-folder sequences per split (0: none)"}
@@ -50,6 +78,23 @@ class SynthConfig:
                 f"order_choices must satisfy 2 <= min <= max <= {min(6, self.frames // 2)} "
                 f"(6 colours; frames // 2 for frames={self.frames}), got {self.order_choices}"
             )
+        if not self.order_questions or set(self.order_questions) - {"first", "last"}:
+            raise ValueError(
+                f"order_questions must be a non-empty subset of ('first', 'last'), got {self.order_questions}"
+            )
+        if self.order_names not in ("shape", "colour"):
+            raise ValueError(f"order_names must be 'shape' or 'colour', got {self.order_names!r}")
+        from videorft.data.synth.scene import PALETTE
+
+        unknown = [c for c in self.colours if c not in PALETTE]
+        if unknown or len(set(self.colours)) != len(self.colours) or len(self.colours) < max(2, chi):
+            raise ValueError(
+                f"colours must be >= max(2, order_choices max) distinct names from {list(PALETTE)}, got {self.colours}"
+            )
+        if self.order_options not in ("random", "palette"):
+            raise ValueError(f"order_options must be 'random' or 'palette', got {self.order_options!r}")
+        if not 0.2 <= self.shape_scale <= 3.0:
+            raise ValueError(f"shape_scale must be in [0.2, 3], got {self.shape_scale}")
         if not 1 <= self.count_max <= (self.frames + 1) // 3:
             raise ValueError(
                 f"count_max must be in [1, {(self.frames + 1) // 3}] for frames={self.frames} "

@@ -88,9 +88,13 @@ def _composition(rng: np.random.Generator, total: int, parts: int) -> list[int]:
     return [edges[i + 1] - edges[i] - 1 for i in range(parts)]
 
 
-def _shapes(rng: np.random.Generator, n: int) -> list[Shape]:
+def _shapes(rng: np.random.Generator, n: int, cfg: SynthConfig) -> list[Shape]:
     """``n`` shapes with distinct colours (the oracle and the questions tell objects apart by colour)."""
-    colours = rng.choice(list(PALETTE), size=n, replace=False)
+    if n > len(cfg.colours):
+        raise ValueError(
+            f"a video needs {n} distinct colours but the suite's colours are {list(cfg.colours)}"
+        )
+    colours = rng.choice(list(cfg.colours), size=n, replace=False)
     return [Shape(str(rng.choice(SHAPES)), str(c)) for c in colours]
 
 
@@ -114,7 +118,7 @@ def _background(rng: np.random.Generator) -> Background:
 
 def _size(rng: np.random.Generator, cfg: SynthConfig, lo: float = 0.25, hi: float = 0.3) -> int:
     # >= a quarter of the frame: >= 14 px after the demo's downscale to 56x56
-    return int(round(rng.uniform(lo, hi) * cfg.size))
+    return int(round(rng.uniform(lo, hi) * cfg.shape_scale * cfg.size))
 
 
 def _in_cell(
@@ -144,7 +148,7 @@ def _free_mover(
     rng: np.random.Generator, cfg: SynthConfig, shape: Shape, spans: list[tuple[int, int]], min_travel: float
 ) -> SceneObject:
     """An object crossing the whole frame, travelling at least ``min_travel`` of the frame size."""
-    size = _size(rng, cfg, 0.22, 0.3)
+    size = min(_size(rng, cfg, 0.22, 0.3), int(0.6 * cfg.size))  # room left to travel
     room = cfg.size - size
     for _ in range(100):
         start = (float(rng.uniform(0, room)), float(rng.uniform(0, room)))
@@ -179,20 +183,26 @@ def gen_temporal_order(rng: np.random.Generator, cfg: SynthConfig, name: str) ->
     n = int(rng.integers(cfg.order_choices[0], cfg.order_choices[1] + 1))
     length = min(3, k // n)  # sampled frames per shape (3 learns fastest; 2 when 3 does not fit)
     gaps = _composition(rng, k - n * length, n + 1)
-    shapes = _shapes(rng, n)
+    shapes = _shapes(rng, n, cfg)
     objects, slot = [], gaps[0]
     for i, shape in enumerate(shapes):
         span = slots_to_frames(rng, idx, total, slot, slot + length)
         objects.append(_in_cell(rng, cfg, shape, int(rng.integers(4)), [span], move=True))
         slot += length + gaps[i + 1]
-    which = str(rng.choice(["first", "last"]))
+    which = str(rng.choice(list(cfg.order_questions)))
     target = objects[0] if which == "first" else objects[-1]
     order = rng.permutation(n)
-    options = [f"{LETTERS[i]}. {objects[j].shape.name}" for i, j in enumerate(order)]
+    if cfg.order_options == "palette":  # a fixed option order: the answer depends on the video alone
+        order = np.argsort([list(PALETTE).index(o.shape.colour) for o in objects], kind="stable")
+    by_colour = cfg.order_names == "colour"  # colours are distinct within a video (`_shapes`)
+    names = [o.shape.colour if by_colour else o.shape.name for o in objects]
+    options = [f"{LETTERS[i]}. {names[j]}" for i, j in enumerate(order)]
     letter = LETTERS[int(np.flatnonzero(np.asarray([objects[j] is target for j in order]))[0])]
-    template = str(
-        rng.choice(["Which shape appears {w}?", "Which of these shapes is shown {w} in the video?"])
-    )
+    if by_colour:
+        templates = ["Which colour appears {w}?", "Which of these colours is shown {w} in the video?"]
+    else:
+        templates = ["Which shape appears {w}?", "Which of these shapes is shown {w} in the video?"]
+    template = str(rng.choice(templates))
     row = {
         "problem": template.format(w=which),
         "data_type": "video",
@@ -211,7 +221,7 @@ def gen_counting(rng: np.random.Generator, cfg: SynthConfig, name: str) -> Sampl
     fps, total, idx = _timing(rng, cfg)
     k = cfg.frames
     n = int(rng.integers(1, 4))  # the target plus 0-2 distractors with their own counts
-    shapes, cells = _shapes(rng, n), rng.permutation(4)
+    shapes, cells = _shapes(rng, n, cfg), rng.permutation(4)
     objects, counts = [], []
     for shape, cell in zip(shapes, cells):
         c = int(rng.integers(1, cfg.count_max + 1))
@@ -242,7 +252,7 @@ def gen_temporal_grounding(rng: np.random.Generator, cfg: SynthConfig, name: str
     fps, total, idx = _timing(rng, cfg)
     k = cfg.frames
     n = int(rng.integers(1, 3))
-    shapes, cells = _shapes(rng, n), rng.permutation(4)
+    shapes, cells = _shapes(rng, n, cfg), rng.permutation(4)
     objects = []
     for shape, cell in zip(shapes, cells):
         length = int(rng.integers(2, min(5, k - 1) + 1))
@@ -264,7 +274,7 @@ def gen_temporal_grounding(rng: np.random.Generator, cfg: SynthConfig, name: str
 
 def _tracking_scene(rng: np.random.Generator, cfg: SynthConfig) -> tuple[Scene, SceneObject, list[int]]:
     fps, total, idx = _timing(rng, cfg)
-    shapes = _shapes(rng, 2)
+    shapes = _shapes(rng, 2, cfg)
     target = _free_mover(rng, cfg, shapes[0], [(0, total)], min_travel=0.3)
     objects = [target]
     if rng.random() < 0.5:  # a static distractor of another colour, drawn beneath the target
@@ -297,7 +307,7 @@ def gen_grounding_qa(rng: np.random.Generator, cfg: SynthConfig, name: str) -> S
     fps, total, idx = _timing(rng, cfg)
     k = cfg.frames
     n = int(rng.integers(3, min(4, k // 2) + 1))
-    shapes = _shapes(rng, n)
+    shapes = _shapes(rng, n, cfg)
     gaps = _composition(rng, k - 2 * n, n + 1)
     objects, slot = [], gaps[0]
     for i, shape in enumerate(shapes):
@@ -337,7 +347,7 @@ QUALITY_QUESTION = 'Is this a high-quality or a low-quality video? Answer "high 
 def gen_quality(rng: np.random.Generator, cfg: SynthConfig, name: str) -> Sample:
     """Clean vs degraded (noise, blur, blocking, frozen frames) videos of moving shapes (quality_json)."""
     fps, total, idx = _timing(rng, cfg)
-    shapes = _shapes(rng, 2)
+    shapes = _shapes(rng, 2, cfg)
     objects = [_free_mover(rng, cfg, s, [(0, total)], min_travel=0.4) for s in shapes]
     degradation = None
     if rng.random() < 0.5:
@@ -362,7 +372,7 @@ def gen_caption(rng: np.random.Generator, cfg: SynthConfig, name: str) -> Sample
     fps, total, idx = _timing(rng, cfg)
     k = cfg.frames
     n = int(rng.integers(2, 4))
-    shapes, cells = _shapes(rng, n), rng.permutation(4)
+    shapes, cells = _shapes(rng, n, cfg), rng.permutation(4)
     # distinct start and end slots, so no two events of one kind happen at the same moment
     for _ in range(1000):
         lengths = rng.integers(2, min(4, k - 1) + 1, size=n)
