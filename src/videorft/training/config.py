@@ -106,6 +106,15 @@ class VideoSFTConfig(SFTConfig):
     """TRL's SFTConfig with the defaults of Video-R1's cold start (lr 1e-6, 1 epoch, bf16 on GPU)."""
 
     learning_rate: float = field(default=1e-6, metadata={"help": "Peak learning rate (Video-R1 SFT: 1e-6)."})
+    sft_answers: str = field(
+        default="gold",
+        metadata={
+            "help": "gold: train on the solutions. random: a random answer of the right form (option letter, "
+            "interval) replaces each solution, so the cold start teaches the output format only and RL has to "
+            "find the answers (the format-only cold start; multiple_choice and temporal_grounding).",
+            "choices": ["gold", "random"],
+        },
+    )
     remove_unused_columns: bool = field(
         default=False, metadata={"help": "Must stay False: the video collator needs the raw record columns."}
     )

@@ -143,7 +143,10 @@ def train_sft(
         train_dataset=dataset,
         processing_class=processor,
         data_collator=VideoSFTCollator(
-            SampleEncoder.from_data_args(processor, data_args), max_length=args.max_length
+            SampleEncoder.from_data_args(processor, data_args),
+            max_length=args.max_length,
+            answers=args.sft_answers,
+            seed=args.seed,
         ),
         peft_config=get_peft_config(model_args),
         callbacks=[*log, *(callbacks or [])],

@@ -6,7 +6,9 @@ TRL's own VLM collator takes images only; ``VideoSFTCollator`` samples frames wi
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import random
 from typing import Any
 
 import torch
@@ -38,6 +40,22 @@ def answer_text(record: Record) -> str:
     return str(sol)
 
 
+def random_answer(record: Record, rng: random.Random) -> Record:
+    """``record`` with its solution replaced by a random answer of the right form (a format-only cold start:
+    the target teaches the output format and carries no information about the answer)."""
+    if record.task == "multiple_choice" and record.options:
+        letter = "ABCDEFGHIJ"[rng.randrange(len(record.options))]
+        return dataclasses.replace(record, solution=letter)
+    if record.task == "temporal_grounding":
+        end = float(record.meta.get("duration") or 2 * float(record.solution[1]))
+        a, b = sorted(rng.uniform(0.0, end) for _ in range(2))
+        return dataclasses.replace(record, solution=[a, b])
+    raise ValueError(
+        f"record {record.id!r}: sft_answers='random' supports multiple_choice and temporal_grounding, "
+        f"not {record.task!r}"
+    )
+
+
 def sft_target(record: Record, default_think: str = DEFAULT_THINK, style: str = "think") -> str:
     """``<think>process</think>`` + ``<answer>...</answer>`` (+ ``<glue>`` for grounding-QA).
 
@@ -60,9 +78,19 @@ class VideoSFTCollator:
     """Rows -> input_ids / labels (prompt masked with -100) / video tensors / M-RoPE inputs."""
 
     def __init__(
-        self, encoder: SampleEncoder, *, default_think: str = DEFAULT_THINK, max_length: int | None = None
+        self,
+        encoder: SampleEncoder,
+        *,
+        default_think: str = DEFAULT_THINK,
+        max_length: int | None = None,
+        answers: str = "gold",
+        seed: int = 0,
     ):
+        if answers not in ("gold", "random"):
+            raise ValueError(f"answers must be 'gold' or 'random', got {answers!r}")
         self.encoder = encoder
+        self.answers = answers
+        self.rng = random.Random(seed)
         self.tokenizer = getattr(encoder.processor, "tokenizer", encoder.processor)
         self.default_think = default_think
         self.max_length = max_length
@@ -73,6 +101,8 @@ class VideoSFTCollator:
         for row in rows:
             record = row_record(row)
             prompt_ids, row_vision = self.encoder.encode(record)
+            if self.answers == "random":
+                record = random_answer(record, self.rng)
             target = sft_target(record, self.default_think, self.encoder.prompt_style)
             target_ids = self.tokenizer.encode(target, add_special_tokens=False) + self.end_ids
             ids = prompt_ids + target_ids
