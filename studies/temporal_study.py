@@ -3,9 +3,10 @@
     python studies/temporal_study.py --out runs/study --seeds 0 1 2 [--quick] [--only NAME ...]
 
 Each arm is a `videorft demo` pipeline (synthesise -> tiny model -> SFT -> RL -> held-out probe) with one
-setting changed; the SFT cold start is shared by every arm of a seed (same checkpoint, same data), so arms
-differ only in what they change. Results (held-out accuracy, the shuffled-frame control and the
-ordered - shuffled gap) go to `<out>/results.json` and `docs/results.md`; plots to `docs/study_*.png`.
+setting changed; the suite, base model and SFT cold start are shared by every arm of a seed with the same
+task set (same checkpoint, same data), so arms differ only in what they change. A finished arm is not run
+again (delete its folder to redo it). Results go to `<out>/results.json`, `docs/results.md` and
+`docs/study_*.png`; `<out>/study_report.html` embeds the same plots.
 """
 
 from __future__ import annotations
@@ -14,104 +15,295 @@ import argparse
 import json
 import shutil
 import statistics
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-#: arm name -> DemoConfig overrides (and whether RL runs at all)
+MC, TG = "multiple_choice", "temporal_grounding"
+
+#: arm name -> DemoConfig overrides (rl_steps=0: the SFT checkpoint is the result)
 ARMS: dict[str, dict[str, Any]] = {
     "sft_only": {"rl_steps": 0},
+    "sft_more": {"rl_steps": 0, "sft_steps": "+100"},  # SFT given extra steps instead of RL: a fair baseline
     "grpo": {"temporal": False},
     "tgrpo": {"temporal": True},
     "grpo_timestamps": {"temporal": False, "timing_in_prompt": True},
     "tgrpo_timestamps": {"temporal": True, "timing_in_prompt": True},
     "tgrpo_frame_shuffle": {"temporal": True, "shuffle_unit": "frame"},
     "tgrpo_mu1": {"temporal": True, "temporal_mu": 1.0},
-    "grpo_joint": {"temporal": False, "tasks": ("multiple_choice", "temporal_grounding")},
+    "grpo_grounding": {"temporal": False, "tasks": (TG,)},
+    "grpo_joint": {"temporal": False, "tasks": (MC, TG)},
 }
 
+#: (question, arm a, arm b, task, metric): each row of the comparison table is mean(a) - mean(b)
+COMPARISONS: list[tuple[str, str, str, str, str]] = [
+    ("1. does GRPO add to SFT?", "grpo", "sft_only", MC, "accuracy"),
+    ("1. does T-GRPO add to SFT?", "tgrpo", "sft_only", MC, "accuracy"),
+    ("1. T-GRPO vs more SFT steps", "tgrpo", "sft_more", MC, "accuracy"),
+    ("1. T-GRPO vs GRPO", "tgrpo", "grpo", MC, "accuracy"),
+    ("1. T-GRPO vs GRPO: ordered - shuffled gap", "tgrpo", "grpo", "control", "gap"),
+    ("2. timestamps in the prompt, GRPO", "grpo_timestamps", "grpo", MC, "accuracy"),
+    ("2. timestamps in the prompt, T-GRPO", "tgrpo_timestamps", "tgrpo", MC, "accuracy"),
+    ("3. whole-frame vs temporal-patch shuffling", "tgrpo_frame_shuffle", "tgrpo", MC, "accuracy"),
+    ("3. mu = 1.0 vs mu = 0.8", "tgrpo_mu1", "tgrpo", MC, "accuracy"),
+    ("4. joint vs single-task RL: grounding mIoU", "grpo_joint", "grpo_grounding", TG, "mIoU"),
+    ("4. joint vs single-task RL: temporal-order accuracy", "grpo_joint", "grpo", MC, "accuracy"),
+]
 
-def run_arm(name: str, seed: int, out: Path, quick: bool) -> dict[str, Any]:
+
+def run_arm(name: str, seed: int, out: Path, overrides: dict[str, Any]) -> dict[str, Any]:
     from videorft.demo import DemoConfig, run_demo
 
     arm_dir = out / f"seed{seed}" / name
-    shared = out / f"seed{seed}" / "shared"
-    cfg = replace(DemoConfig(out=str(arm_dir), seed=seed, quick=quick), **ARMS[name])
-    # one suite, one base model and one SFT checkpoint per seed and task set, reused by every arm
-    key = "-".join(cfg.tasks)
-    for part in ("synth", "model", "checkpoints/sft"):
-        src = shared / key / part
-        dst = arm_dir / part
-        if src.exists() and not dst.exists():
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copytree(src, dst)
+    if (arm_dir / "summary.json").exists():
+        return json.loads((arm_dir / "summary.json").read_text())
+    cfg = replace(DemoConfig(out=str(arm_dir), seed=seed), **overrides)
+    arm = dict(ARMS[name])
+    if isinstance(arm.get("sft_steps"), str):  # "+N": relative to the common cold start
+        arm["sft_steps"] = cfg.sft_steps + int(arm["sft_steps"])
+    cfg = replace(cfg, **arm)
+    # one suite, base model and SFT checkpoint per seed and cold-start setting, reused by every arm
+    key = f"{'-'.join(cfg.tasks)}_sft{cfg.sft_steps}{'_timing' if cfg.timing_in_prompt else ''}"
+    shared = out / f"seed{seed}" / "shared" / key
+    parts = ("synth", "model", "checkpoints/sft")
+    for part in parts:
+        if (shared / part).exists() and not (arm_dir / part).exists():
+            shutil.copytree(shared / part, arm_dir / part)
     summary = run_demo(cfg)
-    for part in ("synth", "model", "checkpoints/sft"):
-        if not (shared / key / part).exists():
-            shutil.copytree(arm_dir / part, shared / key / part)
+    for part in parts:
+        if not (shared / part).exists():
+            shutil.copytree(arm_dir / part, shared / part)
     return summary
 
 
+def result_stage(name: str, summary: dict[str, Any]) -> dict[str, Any]:
+    return summary["stages"]["sft" if ARMS[name].get("rl_steps") == 0 else "rl"]
+
+
+def metric(stage: dict[str, Any], task: str, key: str) -> float | None:
+    value = stage.get(task, {}).get(key)
+    return float(value) if isinstance(value, (int, float)) else None
+
+
 def aggregate(results: dict[str, dict[int, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
-    table = {}
+    """arm -> "task/metric" -> {mean, sd, values}, over seeds."""
+    table: dict[str, dict[str, Any]] = {}
     for name, by_seed in results.items():
-        stage = "sft" if ARMS[name].get("rl_steps") == 0 else "rl"
-        acc = [s["stages"][stage]["multiple_choice"]["accuracy"] for s in by_seed.values()]
-        shuf = [s["stages"][stage]["control"]["shuffled"] for s in by_seed.values()]
-        gap = [s["stages"][stage]["control"]["gap"] for s in by_seed.values()]
-        table[name] = {
-            "n_seeds": len(acc),
-            "accuracy": _ms(acc),
-            "shuffled_accuracy": _ms(shuf),
-            "gap": _ms(gap),
-        }
+        stages = [result_stage(name, s) for s in by_seed.values()]
+        row: dict[str, Any] = {"n_seeds": len(stages)}
+        keys = [("reward", "")] + [
+            (task, m)
+            for task, metrics in stages[0].items()
+            if isinstance(metrics, dict)
+            for m in metrics
+            if m not in ("n", "gap_ci95", "n_unparsed")
+        ]
+        for task, key in keys:
+            values = (
+                [stage["reward"] for stage in stages]
+                if task == "reward"
+                else [metric(s, task, key) for s in stages]
+            )
+            values = [v for v in values if v is not None]
+            if values:
+                row[f"{task}/{key}" if key else task] = _ms(values)
+        table[name] = row
     return table
 
 
-def _ms(xs: list[float]) -> dict[str, float]:
-    return {"mean": statistics.fmean(xs), "sd": statistics.stdev(xs) if len(xs) > 1 else 0.0}
+def _ms(xs: list[float]) -> dict[str, Any]:
+    return {"mean": statistics.fmean(xs), "sd": statistics.stdev(xs) if len(xs) > 1 else 0.0, "values": xs}
 
 
-def write_markdown(table: dict[str, dict[str, Any]], path: Path, command: str) -> None:
+def compare(results: dict[str, dict[int, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Paired (same seed, same SFT checkpoint) differences; 'within noise' unless |mean| > 2 standard errors."""
+    rows = []
+    for question, a, b, task, key in COMPARISONS:
+        if a not in results or b not in results:
+            continue
+        seeds = sorted(set(results[a]) & set(results[b]))
+        diffs = []
+        for s in seeds:
+            va, vb = (
+                metric(result_stage(a, results[a][s]), task, key),
+                metric(result_stage(b, results[b][s]), task, key),
+            )
+            if va is not None and vb is not None:
+                diffs.append(va - vb)
+        if not diffs:
+            continue
+        mean = statistics.fmean(diffs)
+        se = statistics.stdev(diffs) / len(diffs) ** 0.5 if len(diffs) > 1 else float("inf")
+        verdict = "within noise" if abs(mean) <= 2 * se else ("a > b" if mean > 0 else "a < b")
+        rows.append({"question": question, "a": a, "b": b, "metric": f"{task}/{key}", "diffs": diffs,
+                     "mean": mean, "se": se, "verdict": verdict})  # fmt: skip
+    return rows
+
+
+# ------------------------------------------------------------------------------------------------ plots
+def plot_learning_curves(out: Path, arms: list[str], seeds: list[int], path: Path) -> Path:
+    """Mean training reward (ordered group) per logged step, averaged over seeds, one line per RL arm."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name in arms:
+        curves = []
+        for seed in seeds:
+            log = out / f"seed{seed}" / name / "stages" / "rl" / "train_log.jsonl"
+            if ARMS[name].get("rl_steps") == 0 or not log.exists():
+                continue
+            rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+            curves.append({r["step"]: r["reward"] for r in rows if "reward" in r})
+        if curves:
+            steps = sorted(set.intersection(*(set(c) for c in curves)))
+            ax.plot(steps, [statistics.fmean(c[s] for c in curves) for s in steps], label=name)
+    ax.set_xlabel("RL step")
+    ax.set_ylabel("train reward (mean over seeds)")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.savefig(path, dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def plot_probe_bars(table: dict[str, dict[str, Any]], path: Path) -> Path:
+    """Held-out temporal-order accuracy with ordered vs shuffled frames, mean +- sd over seeds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    arms = [a for a in table if "control/ordered" in table[a] and f"{MC}/accuracy" in table[a]]
+    fig, ax = plt.subplots(figsize=(8, 4))
+    x = range(len(arms))
+    for offset, key, label in (
+        (-0.2, "control/ordered", "ordered frames"),
+        (0.2, "control/shuffled", "shuffled"),
+    ):
+        ax.bar([i + offset for i in x], [table[a][key]["mean"] for a in arms], 0.4,
+               yerr=[table[a][key]["sd"] for a in arms], capsize=3, label=label)  # fmt: skip
+    ax.axhline(0.5, color="grey", linestyle="--", linewidth=1, label="chance")
+    ax.set_xticks(list(x), arms, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("held-out accuracy")
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=7)
+    fig.savefig(path, dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+# ----------------------------------------------------------------------------------------------- output
+def _cell(row: dict[str, Any], key: str) -> str:
+    return f"{row[key]['mean']:.3f} ± {row[key]['sd']:.3f}" if key in row else "–"
+
+
+def write_markdown(
+    table: dict[str, dict[str, Any]], comparisons: list[dict[str, Any]], path: Path, command: str, budget: str
+) -> None:
     lines = [
         "# Temporal study (synthetic suite, tiny model, CPU)",
         "",
-        f"Command: `{command}`. Mean ± sd over seeds; held-out temporal-order questions (2 options, chance 0.5).",
-        "A difference smaller than the sds is within noise.",
+        f"Reproduce: `{command}` (results also in `<out>/results.json`, plots in `<out>/study_report.html`).",
         "",
-        "| arm | seeds | accuracy | accuracy, shuffled frames | ordered − shuffled gap |",
-        "|---|---|---|---|---|",
+        f"Budget, identical for every arm: {budget}. Held-out test split of the demo suite (temporal order:",
+        "two colours, 'which colour appears first?', chance 0.5; grounding: mIoU). Mean ± sd over seeds.",
+        "",
+        "| arm | seeds | reward | order accuracy | shuffled-frame accuracy | ordered − shuffled gap | grounding mIoU |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, row in table.items():
-        cells = [
-            f"{row[k]['mean']:.3f} ± {row[k]['sd']:.3f}" for k in ("accuracy", "shuffled_accuracy", "gap")
-        ]
-        lines.append(f"| {name} | {row['n_seeds']} | " + " | ".join(cells) + " |")
-    path.write_text("\n".join(lines) + "\n")
+        keys = ("reward", f"{MC}/accuracy", "control/shuffled", "control/gap", f"{TG}/mIoU")
+        lines.append(f"| {name} | {row['n_seeds']} | " + " | ".join(_cell(row, k) for k in keys) + " |")
+    lines += [
+        "",
+        "In `grpo_grounding` the shuffled-frame columns are the grounding score (mIoU) with shuffled frames; in",
+        "`grpo_joint` they pool both tasks.",
+        "",
+        "## The questions, answered with paired differences (same seed, same SFT checkpoint)",
+        "",
+        "A difference is called *within noise* unless its mean exceeds two standard errors of the per-seed",
+        "differences. With 3 seeds that is a weak test: a difference marked within noise is not shown to be zero.",
+        "",
+        "| question | a − b | metric | per-seed differences | mean ± se | verdict |",
+        "|---|---|---|---|---|---|",
+    ]
+    for c in comparisons:
+        diffs = ", ".join(f"{d:+.3f}" for d in c["diffs"])
+        lines.append(
+            f"| {c['question']} | {c['a']} − {c['b']} | {c['metric']} | {diffs} | {c['mean']:+.3f} ± {c['se']:.3f} | {c['verdict']} |"
+        )
+    lines += [
+        "",
+        "![learning curves](study_learning_curves.png)",
+        "",
+        "![probe: ordered vs shuffled frames](study_probe.png)",
+        "",
+    ]
+    path.write_text("\n".join(lines))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def write_html(out: Path, markdown: Path, pngs: list[Path]) -> Path:
+    import base64
+    import html
+
+    imgs = "".join(
+        f'<h2>{p.stem}</h2><img src="data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()}">'
+        for p in pngs
+    )
+    page = f"<html><head><meta charset='utf-8'><title>temporal study</title></head><body><pre>{html.escape(markdown.read_text())}</pre>{imgs}</body></html>"
+    (out / "study_report.html").write_text(page, encoding="utf-8")
+    return out / "study_report.html"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--out", default="runs/study")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--only", nargs="*", choices=sorted(ARMS), help="run these arms only")
     parser.add_argument(
+        "--rl-steps", type=int, default=None, help="RL steps of every RL arm (default: the demo's)"
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="the demo's quick sizes (a smoke run, not a result)"
     )
-    parser.add_argument("--doc", default="docs/results.md")
-    args = parser.parse_args()
-    out = Path(args.out)
+    parser.add_argument("--docs", default="docs", help="where results.md and the PNGs go")
+    args = parser.parse_args(argv)
+    from videorft.demo import DemoConfig
+
+    out, docs = Path(args.out), Path(args.docs)
+    docs.mkdir(parents=True, exist_ok=True)
+    overrides: dict[str, Any] = {"quick": args.quick}
+    if args.rl_steps is not None:
+        overrides["rl_steps"] = args.rl_steps
+    arms = args.only or list(ARMS)
     results: dict[str, dict[int, dict[str, Any]]] = {}
-    for name in args.only or ARMS:
+    for name in arms:
         for seed in args.seeds:
-            results.setdefault(name, {})[seed] = run_arm(name, seed, out, args.quick)
-    table = aggregate(results)
-    (out / "results.json").write_text(json.dumps({"table": table, "runs": results}, indent=2, default=str))
-    write_markdown(
-        table,
-        Path(args.doc),
-        "python studies/temporal_study.py " + " ".join(f"--seeds {' '.join(map(str, args.seeds))}".split()),
+            results.setdefault(name, {})[seed] = run_arm(name, seed, out, overrides)
+    table, comparisons = aggregate(results), compare(results)
+    (out / "results.json").write_text(
+        json.dumps({"table": table, "comparisons": comparisons, "runs": results}, indent=2)
     )
+    d = replace(DemoConfig(quick=args.quick), **{k: v for k, v in overrides.items() if k != "quick"})
+    budget = (
+        f"{d.n_videos} videos per task, SFT {d.sft_steps} steps (batch {d.sft_batch}, lr {d.sft_lr}), RL {d.rl_steps} "
+        f"steps ({d.rl_prompts} prompts x {d.num_generations} generations, lr {d.rl_lr}), {d.nframes} frames of 56x56, "
+        f"{d.eval_limit} held-out questions per task"
+    )
+    command = "python " + " ".join(
+        ["studies/temporal_study.py", *(argv if argv is not None else sys.argv[1:])]
+    )
+    md = docs / "results.md"
+    write_markdown(table, comparisons, md, command, budget)
+    pngs = [
+        plot_learning_curves(out, arms, args.seeds, docs / "study_learning_curves.png"),
+        plot_probe_bars(table, docs / "study_probe.png"),
+    ]
+    print(f"results: {md}  report: {write_html(out, md, pngs)}")
 
 
 if __name__ == "__main__":

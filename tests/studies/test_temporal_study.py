@@ -1,0 +1,55 @@
+"""The study's bookkeeping: mean ± sd over seeds, paired differences with a noise verdict, the markdown."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def study():
+    spec = importlib.util.spec_from_file_location("temporal_study", ROOT / "studies" / "temporal_study.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _summary(acc: float, shuffled: float, stage: str = "rl") -> dict:
+    other = "sft" if stage == "rl" else "rl"
+    body = {
+        "reward": 1.0 + acc,
+        "multiple_choice": {"accuracy": acc, "n": 100, "n_unparsed": 0},
+        "control": {"ordered": acc, "shuffled": shuffled, "gap": acc - shuffled, "gap_ci95": [0, 0]},
+    }
+    return {"stages": {stage: body, other: {}, "base": {}}, "seconds": 1.0}
+
+
+def test_aggregate_and_paired_comparisons(study, tmp_path) -> None:
+    results = {
+        "sft_only": {s: _summary(0.50 + 0.01 * s, 0.5, stage="sft") for s in range(3)},
+        "tgrpo": {s: _summary(0.80 + 0.02 * s, 0.5) for s in range(3)},  # +0.30, +0.31, +0.32: clear
+        "grpo": {s: _summary([0.50, 0.62, 0.40][s], 0.5) for s in range(3)},  # -0.00, +0.11, -0.12: noise
+    }
+    table = study.aggregate(results)
+    assert table["tgrpo"]["multiple_choice/accuracy"]["mean"] == pytest.approx(0.82)
+    assert table["tgrpo"]["multiple_choice/accuracy"]["sd"] == pytest.approx(0.02)
+    assert table["sft_only"]["control/gap"]["mean"] == pytest.approx(0.01)  # read from the SFT stage
+    assert table["tgrpo"]["reward"]["values"] == pytest.approx([1.80, 1.82, 1.84])
+
+    rows = {r["question"]: r for r in study.compare(results)}
+    assert rows["1. does T-GRPO add to SFT?"]["verdict"] == "a > b"
+    assert rows["1. does T-GRPO add to SFT?"]["diffs"] == pytest.approx([0.30, 0.31, 0.32])
+    assert rows["1. does GRPO add to SFT?"]["verdict"] == "within noise"
+    assert "2. timestamps in the prompt, GRPO" not in rows  # arms that were not run are left out
+
+    md = tmp_path / "results.md"
+    study.write_markdown(table, study.compare(results), md, "python studies/temporal_study.py", "tiny")
+    text = md.read_text()
+    assert "| tgrpo | 3 | 1.820 ± 0.020 | 0.820 ± 0.020 | 0.500 ± 0.000 | 0.320 ± 0.020 | – |" in text
+    assert "+0.310 ± 0.006 | a > b |" in text
+    png = study.plot_probe_bars(table, tmp_path / "probe.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
