@@ -25,9 +25,9 @@ MC, TG = "multiple_choice", "temporal_grounding"
 #: arm name -> DemoConfig overrides (rl_steps=0: the SFT checkpoint is the result)
 ARMS: dict[str, dict[str, Any]] = {
     "sft_only": {"rl_steps": 0},
-    "sft_more": {"rl_steps": 0, "sft_steps": "+100"},  # SFT given extra steps instead of RL: a fair baseline
     "grpo": {"temporal": False},
     "tgrpo": {"temporal": True},
+    "sft_more": {"rl_steps": 0, "sft_steps": "+100"},  # SFT given extra steps instead of RL: a fair baseline
     "grpo_timestamps": {"temporal": False, "timing_in_prompt": True},
     "tgrpo_timestamps": {"temporal": True, "timing_in_prompt": True},
     "tgrpo_frame_shuffle": {"temporal": True, "shuffle_unit": "frame"},
@@ -290,8 +290,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     d = replace(DemoConfig(quick=args.quick), **{k: v for k, v in overrides.items() if k != "quick"})
     budget = (
-        f"{d.n_videos} videos per task, SFT {d.sft_steps} steps (batch {d.sft_batch}, lr {d.sft_lr}), RL {d.rl_steps} "
-        f"steps ({d.rl_prompts} prompts x {d.num_generations} generations, lr {d.rl_lr}), {d.nframes} frames of 56x56, "
+        f"{d.n_videos} videos per task, SFT {d.sft_steps} steps ({d.sft_answers} answers, batch {d.sft_batch}, "
+        f"lr {d.sft_lr}), RL {d.rl_steps} steps "
+        f"({d.rl_prompts} prompts x {d.num_generations} generations, lr {d.rl_lr}), {d.nframes} frames of 56x56, "
         f"{d.eval_limit} held-out questions per task"
     )
     command = "python " + " ".join(

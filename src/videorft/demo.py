@@ -70,10 +70,8 @@ class DemoConfig:
     )
     sft_lr: float = field(default=1e-3, metadata={"help": "SFT learning rate."})
     sft_answers: str = field(
-        default="random",
-        metadata={
-            "help": "random: a format-only cold start (random answers), so any accuracy comes from RL; gold."
-        },
+        default="gold",
+        metadata={"help": "gold: train on the answers; random: a format-only cold start (random answers)."},
     )
     sft_batch: int = field(default=16, metadata={"help": "SFT batch size."})
     rl_steps: int = field(default=200, metadata={"help": "GRPO / T-GRPO steps."})
