@@ -28,10 +28,10 @@ ARMS: dict[str, dict[str, Any]] = {
     "grpo": {"temporal": False},
     "tgrpo": {"temporal": True},
     "sft_more": {"rl_steps": 0, "sft_steps": "+100"},  # SFT given extra steps instead of RL: a fair baseline
+    "tgrpo_mu1": {"temporal": True, "temporal_mu": 1.0},
+    "tgrpo_frame_shuffle": {"temporal": True, "shuffle_unit": "frame"},
     "grpo_timestamps": {"temporal": False, "timing_in_prompt": True},
     "tgrpo_timestamps": {"temporal": True, "timing_in_prompt": True},
-    "tgrpo_frame_shuffle": {"temporal": True, "shuffle_unit": "frame"},
-    "tgrpo_mu1": {"temporal": True, "temporal_mu": 1.0},
     "grpo_grounding": {"temporal": False, "tasks": (TG,)},
     "grpo_joint": {"temporal": False, "tasks": (MC, TG)},
 }
@@ -202,7 +202,12 @@ def _cell(row: dict[str, Any], key: str) -> str:
 
 
 def write_markdown(
-    table: dict[str, dict[str, Any]], comparisons: list[dict[str, Any]], path: Path, command: str, budget: str
+    table: dict[str, dict[str, Any]],
+    comparisons: list[dict[str, Any]],
+    path: Path,
+    command: str,
+    budget: str,
+    not_run: list[str] | None = None,
 ) -> None:
     lines = [
         "# Temporal study (synthetic suite, tiny model, CPU)",
@@ -218,6 +223,8 @@ def write_markdown(
     for name, row in table.items():
         keys = ("reward", f"{MC}/accuracy", "control/shuffled", "control/gap", f"{TG}/mIoU")
         lines.append(f"| {name} | {row['n_seeds']} | " + " | ".join(_cell(row, k) for k in keys) + " |")
+    if not_run:
+        lines += ["", f"Not run (no result for every seed): {', '.join(f'`{a}`' for a in not_run)}."]
     lines += [
         "",
         "In `grpo_grounding` the shuffled-frame columns are the grounding score (mIoU) with shuffled frames; in",
@@ -271,6 +278,11 @@ def main(argv: list[str] | None = None) -> None:
         "--quick", action="store_true", help="the demo's quick sizes (a smoke run, not a result)"
     )
     parser.add_argument("--docs", default="docs", help="where results.md and the PNGs go")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="run nothing: aggregate the arms whose every seed has finished, and list the others as not run",
+    )
     args = parser.parse_args(argv)
     from videorft.demo import DemoConfig
 
@@ -282,8 +294,14 @@ def main(argv: list[str] | None = None) -> None:
     arms = args.only or list(ARMS)
     results: dict[str, dict[int, dict[str, Any]]] = {}
     for name in arms:
+        if args.report_only:
+            done = [out / f"seed{s}" / name / "summary.json" for s in args.seeds]
+            if all(p.exists() for p in done):
+                results[name] = {s: json.loads(p.read_text()) for s, p in zip(args.seeds, done)}
+            continue
         for seed in args.seeds:
             results.setdefault(name, {})[seed] = run_arm(name, seed, out, overrides)
+    not_run = [a for a in arms if a not in results]
     table, comparisons = aggregate(results), compare(results)
     (out / "results.json").write_text(
         json.dumps({"table": table, "comparisons": comparisons, "runs": results}, indent=2)
@@ -296,10 +314,13 @@ def main(argv: list[str] | None = None) -> None:
         f"{d.eval_limit} held-out questions per task"
     )
     command = "python " + " ".join(
-        ["studies/temporal_study.py", *(argv if argv is not None else sys.argv[1:])]
+        [
+            "studies/temporal_study.py",
+            *(a for a in (argv if argv is not None else sys.argv[1:]) if a != "--report-only"),
+        ]
     )
     md = docs / "results.md"
-    write_markdown(table, comparisons, md, command, budget)
+    write_markdown(table, comparisons, md, command, budget, not_run)
     pngs = [
         plot_learning_curves(out, arms, args.seeds, docs / "study_learning_curves.png"),
         plot_probe_bars(table, docs / "study_probe.png"),

@@ -53,3 +53,23 @@ def test_aggregate_and_paired_comparisons(study, tmp_path) -> None:
     assert "+0.310 ± 0.006 | a > b |" in text
     png = study.plot_probe_bars(table, tmp_path / "probe.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_only_aggregates_finished_arms_and_names_the_rest(study, tmp_path) -> None:
+    import json
+
+    out = tmp_path / "study"
+    for seed in (0, 1):
+        arm = out / f"seed{seed}" / "sft_only"
+        arm.mkdir(parents=True)
+        (arm / "summary.json").write_text(json.dumps(_summary(0.5 + 0.1 * seed, 0.5, stage="sft")))
+    (out / "seed0" / "tgrpo").mkdir(parents=True)  # seed 1 never finished: the arm is not reported
+    (out / "seed0" / "tgrpo" / "summary.json").write_text(json.dumps(_summary(0.9, 0.5)))
+    docs = tmp_path / "docs"
+    argv = ["--out", str(out), "--seeds", "0", "1", "--only", "sft_only", "tgrpo", "--report-only"]
+    study.main([*argv, "--docs", str(docs)])
+    text = (docs / "results.md").read_text()
+    assert "| sft_only | 2 | 1.550 ± 0.071 | 0.550 ± 0.071 |" in text
+    assert "Not run (no result for every seed): `tgrpo`." in text
+    assert "--report-only" not in text
+    assert (docs / "study_learning_curves.png").exists() and (out / "study_report.html").exists()
