@@ -163,7 +163,8 @@ def plot_learning_curves(out: Path, arms: list[str], seeds: list[int], path: Pat
             ax.plot(steps, [statistics.fmean(c[s] for c in curves) for s in steps], label=name)
     ax.set_xlabel("RL step")
     ax.set_ylabel("train reward (mean over seeds)")
-    ax.legend(fontsize=7)
+    if ax.lines:
+        ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     fig.savefig(path, dpi=90, bbox_inches="tight")
     plt.close(fig)
