@@ -52,7 +52,10 @@ class DemoConfig:
     )
     eval_limit: int = field(default=120, metadata={"help": "Held-out test questions per stage."})
     eval_max_new_tokens: int = field(
-        default=16, metadata={"help": "Greedy decoding length at evaluation (same for every stage)."}
+        default=0,
+        metadata={
+            "help": "Greedy decoding length at evaluation, same for every stage (0: completion tokens + 6)."
+        },
     )
     nframes: int = field(default=8, metadata={"help": "Frames the model sees (56x56 each)."})
     template: str = field(
@@ -93,13 +96,26 @@ class DemoConfig:
     beta: float = field(
         default=0.0, metadata={"help": "KL coefficient (0: no reference model, faster on CPU)."}
     )
-    max_completion_length: int = field(default=10, metadata={"help": "Tokens per completion."})
+    max_completion_length: int = field(
+        default=0,
+        metadata={
+            "help": "Tokens per completion; 0: what the tasks' answers need (10 for an option letter, 24 for an "
+            "interval: digits are single tokens, and a budget the answer cannot fit in rewards the empty "
+            "'<answer>...</answer>' of the format reward alone)."
+        },
+    )
     quick: bool = field(default=False, metadata={"help": "A shortened run (a few minutes) for CI."})
 
     def __post_init__(self) -> None:
         if self.quick:  # CI: the whole pipeline, a fraction of the compute
             self.n_videos, self.eval_limit = min(self.n_videos, 120), min(self.eval_limit, 24)
             self.sft_steps, self.rl_steps = min(self.sft_steps, 70), min(self.rl_steps, 12)
+
+
+def completion_tokens(cfg: DemoConfig) -> int:
+    """RL completion budget: ``max_completion_length``, or what the tasks' answers need (resolved at use, so
+    ``dataclasses.replace(cfg, tasks=...)`` gets the budget of its own tasks)."""
+    return cfg.max_completion_length or (10 if set(cfg.tasks) <= {"multiple_choice"} else 24)
 
 
 def run_demo(cfg: DemoConfig, console: Any = None) -> dict[str, Any]:
@@ -256,7 +272,7 @@ def _train_grpo(cfg: DemoConfig, model: Path, suite: Path, out: Path) -> Path:
             per_device_train_batch_size=cfg.rl_prompts * cfg.num_generations,
             num_generations=cfg.num_generations,
             num_iterations=cfg.rl_iterations,
-            max_completion_length=cfg.max_completion_length,
+            max_completion_length=completion_tokens(cfg),
             temperature=1.0,
             top_p=1.0,  # full-vocabulary sampling: sorting 152k logits for top-p costs more than the model on CPU
             beta=cfg.beta,
@@ -301,7 +317,9 @@ def _evaluate(cfg: DemoConfig, model_dir: Path, suite: Path, out: Path) -> dict[
         prompt_style=cfg.prompt_style,
         timing=cfg.timing_in_prompt,
         batch_size=16,
-        decoding=Decoding(max_new_tokens=cfg.eval_max_new_tokens, greedy=True, seed=cfg.seed),
+        decoding=Decoding(
+            max_new_tokens=cfg.eval_max_new_tokens or completion_tokens(cfg) + 6, greedy=True, seed=cfg.seed
+        ),
         out_dir=out / "probe",
         n_boot=1000,
     )

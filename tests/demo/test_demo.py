@@ -37,3 +37,20 @@ def test_demo_quick_end_to_end(tmp_path) -> None:
         json.loads(line) for line in (out / "stages" / "rl" / "train_log.jsonl").read_text().splitlines()
     ]
     assert any("tgrpo/p_shuffled" in row for row in rl_log)
+
+
+def test_completion_budget_fits_the_tasks_answers() -> None:
+    """An interval answer is ~16 tokens (digits are single tokens): a 10-token RL budget let GRPO learn the
+    empty '<answer>....</answer>' that earns the format reward alone (mIoU 0.39 -> 0.0 in the study)."""
+    from dataclasses import replace
+
+    from videorft.demo import DemoConfig, completion_tokens
+    from videorft.models.tokenizer import build_qwen_tokenizer
+
+    cfg = DemoConfig()
+    grounding = replace(cfg, tasks=("multiple_choice", "temporal_grounding"))
+    tok = build_qwen_tokenizer()
+    longest = tok.encode("<answer>118.25 to 119.75</answer><|im_end|>")
+    assert completion_tokens(cfg) >= len(tok.encode("<answer>A</answer><|im_end|>"))
+    assert completion_tokens(grounding) >= len(longest)
+    assert completion_tokens(replace(cfg, max_completion_length=7)) == 7
