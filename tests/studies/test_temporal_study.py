@@ -23,7 +23,12 @@ def _summary(acc: float, shuffled: float, stage: str = "rl") -> dict:
     body = {
         "reward": 1.0 + acc,
         "multiple_choice": {"accuracy": acc, "n": 100, "n_unparsed": 0},
-        "control": {"ordered": acc, "shuffled": shuffled, "gap": acc - shuffled, "gap_ci95": [0, 0]},
+        "control": {
+            "ordered": acc,
+            "shuffled": shuffled,
+            "gap": acc - shuffled,
+            "gap_ci95": [acc - shuffled - 0.1, acc - shuffled + 0.1],
+        },
     }
     return {"stages": {stage: body, other: {}, "base": {}}, "seconds": 1.0}
 
@@ -49,7 +54,10 @@ def test_aggregate_and_paired_comparisons(study, tmp_path) -> None:
     md = tmp_path / "results.md"
     study.write_markdown(table, study.compare(results), md, "python studies/temporal_study.py", "tiny")
     text = md.read_text()
-    assert "| tgrpo | 3 | 1.820 ± 0.020 | 0.820 ± 0.020 | 0.500 ± 0.000 | 0.320 ± 0.020 | – |" in text
+    assert "| tgrpo | 3 | 1.820 ± 0.020 | 0.820 ± 0.020 | 0.500 ± 0.000 | 0.320 ± 0.020 | 3/3 | – |" in text
+    assert (
+        "| sft_only | 3 | 1.510 ± 0.010 | 0.510 ± 0.010 | 0.500 ± 0.000 | 0.010 ± 0.010 | 0/3 | – |" in text
+    )
     assert "+0.310 ± 0.006 | a > b |" in text
     png = study.plot_probe_bars(table, tmp_path / "probe.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
