@@ -166,7 +166,7 @@ def plot_learning_curves(out: Path, arms: list[str], seeds: list[int], path: Pat
             steps = sorted(set.intersection(*(set(c) for c in curves)))
             ax.plot(steps, [statistics.fmean(c[s] for c in curves) for s in steps], label=name)
     ax.set_xlabel("RL step")
-    ax.set_ylabel("train reward (mean over seeds)")
+    ax.set_ylabel("train reward, T-GRPO bonus included (mean over seeds)")
     if ax.lines:
         ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
@@ -332,7 +332,7 @@ def main(argv: list[str] | None = None) -> None:
     md = docs / "results.md"
     write_markdown(table, comparisons, md, command, budget, not_run)
     pngs = [
-        plot_learning_curves(out, arms, args.seeds, docs / "study_learning_curves.png"),
+        plot_learning_curves(out, list(results), args.seeds, docs / "study_learning_curves.png"),
         plot_probe_bars(table, docs / "study_probe.png"),
     ]
     print(f"results: {md}  report: {write_html(out, md, pngs)}")
