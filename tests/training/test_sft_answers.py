@@ -34,6 +34,14 @@ def test_random_targets_keep_the_format_reward() -> None:
         assert score("multiple_choice", target, "B", think=False)["format"] == 1.0
 
 
+def test_a_cot_arguing_for_the_real_answer_is_dropped() -> None:
+    record = _mc()
+    record.meta["process"] = "<think>Red comes first, so B.</think>"
+    target = sft_target(random_answer(record, random.Random(0)))
+    assert "Red comes first" not in target and target.startswith("<think>")
+    assert record.meta["process"]  # the record itself is left as it was
+
+
 def test_random_intervals_lie_inside_the_video() -> None:
     rng = random.Random(2)
     record = Record(

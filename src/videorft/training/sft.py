@@ -42,7 +42,10 @@ def answer_text(record: Record) -> str:
 
 def random_answer(record: Record, rng: random.Random) -> Record:
     """``record`` with its solution replaced by a random answer of the right form (a format-only cold start:
-    the target teaches the output format and carries no information about the answer)."""
+    the target teaches the output format and carries no information about the answer). A CoT ``process``
+    is dropped too: it argues for the real answer."""
+    meta = {k: v for k, v in record.meta.items() if k != "process"}
+    record = dataclasses.replace(record, meta=meta)
     if record.task == "multiple_choice" and record.options:
         letter = "ABCDEFGHIJ"[rng.randrange(len(record.options))]
         return dataclasses.replace(record, solution=letter)
