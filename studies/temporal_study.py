@@ -321,7 +321,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{d.n_videos} videos per task, SFT {d.sft_steps} steps ({d.sft_answers} answers, batch {d.sft_batch}, "
         f"lr {d.sft_lr}), RL {d.rl_steps} steps "
         f"({d.rl_prompts} prompts x {d.num_generations} generations, lr {d.rl_lr}), {d.nframes} frames of 56x56, "
-        f"{d.eval_limit} held-out questions per task"
+        f"up to {d.eval_limit} held-out questions per task (n per arm in results.json)"
     )
     command = "python " + " ".join(
         [
