@@ -25,7 +25,7 @@ STAGES = ("base", "sft", "rl")
 #: The demo's suite (`SynthConfig` options). Temporal order is the only cue: two colours, one shown after the
 #: other for 3 sampled frames each, "which colour appears first?", options in a fixed (palette) order so the
 #: answer is never in the text. With shuffled option order the tiny model must also bind option words to
-#: colours, an XOR-like problem it did not learn within 600 SFT steps (docs/deviations.md, "Demo").
+#: colours, an XOR-like problem it did not learn within 500 SFT steps (docs/deviations.md, "Demo and study").
 DEMO_SUITE: dict[str, Any] = {
     "order_choices": (2, 2),
     "order_questions": ("first",),
@@ -305,7 +305,7 @@ def _evaluate(cfg: DemoConfig, model_dir: Path, suite: Path, out: Path) -> dict[
 
     test = load_spec(str(suite), split="test").records
     # the first eval_limit questions of each task (the test split lists tasks one after another)
-    records = [r for task in cfg.tasks for r in [r for r in test if r.task == task][: cfg.eval_limit]]
+    records = [rec for task in cfg.tasks for rec in [r for r in test if r.task == task][: cfg.eval_limit]]
     side = 56 * 56
     report = probe(
         load_model(str(model_dir)),
