@@ -6,6 +6,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from videorft.data.synth.scene import PALETTE
+
 
 @dataclass(frozen=True)
 class SynthConfig:
@@ -37,7 +39,7 @@ class SynthConfig:
         },
     )
     colours: tuple[str, ...] = field(
-        default=("red", "yellow", "green", "cyan", "blue", "purple"),
+        default=tuple(PALETTE),
         metadata={"help": "colours shapes are drawn in (a subset of the palette; >= 4 for every task)"},
     )
     shape_scale: float = field(
@@ -84,8 +86,6 @@ class SynthConfig:
             )
         if self.order_names not in ("shape", "colour"):
             raise ValueError(f"order_names must be 'shape' or 'colour', got {self.order_names!r}")
-        from videorft.data.synth.scene import PALETTE
-
         unknown = [c for c in self.colours if c not in PALETTE]
         if unknown or len(set(self.colours)) != len(self.colours) or len(self.colours) < max(2, chi):
             raise ValueError(
