@@ -214,3 +214,22 @@ def test_unsupported_setups_fail_before_anything_loads(tmp_path) -> None:
             processing_class=None,
             reward_funcs=[length_reward],
         )
+
+
+@pytest.mark.parametrize("entropy_kw", [{"use_adaptive_entropy": True}, {"entropy_coef": 0.01}, {}])
+def test_entropy_carries_gradient_iff_an_entropy_bonus_is_on(
+    tiny_model_dir, synth_suite_dir, tmp_path, entropy_kw
+) -> None:
+    """TRL's adaptive entropy bonus starts at entropy_coef 0.0: the bonus must still get a gradient."""
+    trainer = make_trainer(
+        tiny_model_dir, synth_suite_dir, tmp_path, reward_funcs=[length_reward], **entropy_kw
+    )
+    trainer.model.train()
+    out = trainer._generate_and_score_completions(first_batch(trainer))
+    ids = torch.cat([out["prompt_ids"], out["completion_ids"]], dim=1)
+    mask = torch.cat([out["prompt_mask"], out["completion_mask"]], dim=1)
+    trainer._forward_vision = out["row_vision"]
+    _, entropy, _ = trainer._get_per_token_logps_and_entropies(
+        trainer.model, ids, mask, out["completion_ids"].size(1), compute_entropy=True
+    )
+    assert entropy.requires_grad == bool(entropy_kw)

@@ -239,7 +239,8 @@ class VideoGRPOTrainer(GRPOTrainer):
                 logps, entropy = selective_log_softmax_and_entropy(
                     outputs.logits[:, :-1],  # (b, C, V): position t predicts completion token t
                     ids[:, -logits_to_keep:],
-                    entropy_requires_grad=bool(getattr(self.args, "entropy_coef", 0.0)),
+                    # TRL's flag: a fixed entropy_coef or the adaptive one (which starts at 0.0)
+                    entropy_requires_grad=bool(getattr(self, "_entropy_bonus_enabled", False)),
                     temperature=self.temperature,
                 )
             all_logps.append(logps)
