@@ -34,46 +34,34 @@ def main(argv: list[str] | None = None) -> None:
 
     from videorft.demo import DemoConfig, _data_args
     from videorft.models.loading import load_model, load_processor
-    from videorft.training.media import SampleEncoder
+    from videorft.training.media import SampleEncoder, row_record
     from videorft.training.run import build_dataset
-    from videorft.training.sft import VideoSFTCollator
+    from videorft.training.sft import VideoSFTCollator, target_columns
 
     torch.manual_seed(args.seed)
     rng = random.Random(args.seed)
     processor, model = load_processor(args.model), load_model(args.model)
     data_args = _data_args(DemoConfig(), args.data)
-    collate = VideoSFTCollator(SampleEncoder.from_data_args(processor, data_args))  # gold targets
-    train = [collate([row]) for row in build_dataset(data_args, split="train")[0]]
-    test = [collate([row]) for row in build_dataset(data_args, split="test")[0]][: args.eval_limit]
+    # the SFT collator left-pads prompt + gold target, so the letter sits in the last label columns
+    collate = VideoSFTCollator(SampleEncoder.from_data_args(processor, data_args))
+    train = list(build_dataset(data_args, split="train")[0])
+    test = list(build_dataset(data_args, split="test")[0])[: args.eval_limit]
+    by_letter = [[r for r in train if row_record(r).solution == letter] for letter in "AB"]
     tok = processor.tokenizer
     a_ids, b_ids = tok.encode("<answer>A</answer>"), tok.encode("<answer>B</answer>")
     at = next(i for i, (x, y) in enumerate(zip(a_ids, b_ids)) if x != y)
-    letters = (a_ids[at], b_ids[at])  # Qwen merges '>' and the letter: '>A', '>B'
-    by_letter = [[s for s in train if (s["labels"] == t).any()] for t in letters]
+    letters = torch.tensor([a_ids[at], b_ids[at]])  # Qwen merges '>' and the letter: '>A', '>B'
 
-    def answer_logprobs(samples: list[dict]) -> tuple[torch.Tensor, torch.Tensor]:
+    def answer_logprobs(rows: list[dict]) -> tuple[torch.Tensor, torch.Tensor]:
         """log pi(. | prompt, '<answer') at the letter position (P, V), and the gold letter ids (P,)."""
-        width = max(s["input_ids"].size(1) for s in samples)
-
-        def left_pad(x: torch.Tensor, value: int) -> torch.Tensor:
-            return torch.cat([torch.full((1, width - x.size(1)), value, dtype=x.dtype), x], 1)
-
-        batch = {
-            "input_ids": torch.cat([left_pad(s["input_ids"], tok.pad_token_id) for s in samples]),
-            "attention_mask": torch.cat([left_pad(s["attention_mask"], 0) for s in samples]),
-            "mm_token_type_ids": torch.cat([left_pad(s["mm_token_type_ids"], 0) for s in samples]),
-            **{
-                k: torch.cat([s[k] for s in samples])
-                for k in ("pixel_values_videos", "video_grid_thw", "second_per_grid_ts")
-            },
-        }
-        labels = torch.cat([left_pad(s["labels"], -100) for s in samples])
-        keep = 12  # the target is '<answer>X</answer><|im_end|>' plus a newline: well inside the last 12 positions
+        batch = collate(rows)
+        labels = batch.pop("labels")
+        keep = target_columns(labels)
         logits = model(**batch, use_cache=False, logits_to_keep=keep + 1).logits[:, :-1]  # (P, keep, V)
         targets = labels[:, -keep:]
-        pos = torch.tensor([int(((t == letters[0]) | (t == letters[1])).nonzero()[0]) for t in targets])
-        rows = torch.arange(len(samples))
-        return torch.log_softmax(logits[rows, pos].float(), -1), targets[rows, pos]
+        pos = torch.isin(targets, letters).int().argmax(dim=1)  # first letter token of each row
+        picked = torch.arange(len(rows))
+        return torch.log_softmax(logits[picked, pos].float(), -1), targets[picked, pos]
 
     def held_out() -> float:
         model.eval()

@@ -138,6 +138,12 @@ class VideoSFTCollator:
         }
 
 
+def target_columns(labels: torch.Tensor) -> int:
+    """K: how many trailing columns of left-padded ``labels`` (B, L) hold a target (at least 1)."""
+    has_target = (labels != -100).any(dim=0).nonzero()
+    return labels.size(1) - int(has_target.min()) if has_target.numel() else 1
+
+
 class VideoSFTTrainer(SFTTrainer):
     """TRL's SFTTrainer; off-GPU the loss is computed from the target positions' logits only.
 
@@ -149,8 +155,7 @@ class VideoSFTTrainer(SFTTrainer):
         if inputs["input_ids"].is_cuda or return_outputs:
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
         labels = inputs["labels"]  # (B, L)
-        has_target = (labels != -100).any(dim=0).nonzero()
-        keep = labels.size(1) - int(has_target.min()) if has_target.numel() else 1  # K target columns
+        keep = target_columns(labels)  # K
         forward = {k: v for k, v in inputs.items() if k != "labels"}
         logits = model(**forward, use_cache=False, logits_to_keep=keep + 1).logits[:, :-1]  # (B, K, V)
         targets = labels[:, -keep:]
