@@ -79,17 +79,20 @@ class ChatServer:
                         _, code, headers = step
                         step = code
                     if isinstance(step, int):
-                        self._send(step, {"error": {"message": f"scripted {step}"}}, headers)
+                        reply = (step, {"error": {"message": f"scripted {step}"}}, headers)
                     elif step == "garbage":
-                        self._send(200, _completion("Sure! The caption matches."))
+                        reply = (200, _completion("Sure! The caption matches."), headers)
                     elif step == "yes":
-                        self._send(200, _completion("yes"))
+                        reply = (200, _completion("yes"), headers)
                     else:
                         verdict = naive_verdict(body["messages"])
-                        self._send(200, _completion(json.dumps({"entailed": verdict})))
+                        reply = (200, _completion(json.dumps({"entailed": verdict})), headers)
                 finally:
+                    # Out of flight before the reply is written: once the client has read it, it may send its
+                    # next request, and counting both would report more concurrency than the client used.
                     with server._lock:
                         server.inflight -= 1
+                self._send(*reply)
 
             def _send(
                 self, code: int, payload: dict[str, Any], headers: dict[str, str] | None = None
