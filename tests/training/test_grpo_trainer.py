@@ -233,3 +233,51 @@ def test_entropy_carries_gradient_iff_an_entropy_bonus_is_on(
         trainer.model, ids, mask, out["completion_ids"].size(1), compute_entropy=True
     )
     assert entropy.requires_grad == bool(entropy_kw)
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+def test_freeze_embeddings_keeps_the_vocabulary_rows_fixed(
+    tiny_model_dir, synth_suite_dir, tmp_path, freeze
+) -> None:
+    trainer = make_trainer(
+        tiny_model_dir, synth_suite_dir, tmp_path, reward_funcs=[length_reward], freeze_embeddings=freeze
+    )
+    model = trainer.model
+    embed = model.get_input_embeddings().weight
+    before = embed.detach().clone()
+    layer = model.model.language_model.layers[0].mlp.down_proj.weight
+    layer_before = layer.detach().clone()
+    trainer.train()
+    assert torch.equal(embed.detach(), before) == freeze  # tied: the output head is this matrix too
+    assert not torch.equal(layer.detach(), layer_before)  # the rest of the model still learns
+
+
+def test_sampler_logprobs_renormalise_over_what_min_p_can_draw(
+    tiny_model_dir, synth_suite_dir, tmp_path
+) -> None:
+    trainer = make_trainer(
+        tiny_model_dir,
+        synth_suite_dir,
+        tmp_path,
+        reward_funcs=[length_reward],
+        min_p=0.5,
+        sampler_logprobs=True,
+    )
+    trainer.model.train()
+    out = trainer._generate_and_score_completions(first_batch(trainer))
+    ids = torch.cat([out["prompt_ids"], out["completion_ids"]], dim=1)
+    mask = torch.cat([out["prompt_mask"], out["completion_mask"]], dim=1).bool()
+    C = out["completion_ids"].size(1)
+
+    def logps() -> torch.Tensor:
+        trainer._forward_vision = out["row_vision"]
+        with torch.no_grad():
+            return trainer._get_per_token_logps_and_entropies(trainer.model, ids, mask.long(), C)[0]
+
+    sampled = logps()
+    trainer.args.sampler_logprobs = False
+    full = logps()
+    real = out["completion_mask"].bool()
+    # renormalising over a subset of the vocabulary raises every sampled token's log-probability
+    assert (sampled[real] >= full[real] - 1e-5).all() and (sampled[real] > full[real] + 1e-3).any()
+    assert (sampled[real] <= 1e-6).all()

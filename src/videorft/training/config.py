@@ -155,6 +155,24 @@ class VideoGRPOConfig(GRPOConfig):
     temporal_min_acc: float = field(
         default=0.1, metadata={"help": "T-GRPO: only completions with accuracy above this get the bonus."}
     )
+    sampler_logprobs: bool = field(
+        default=False,
+        metadata={
+            "help": "Score completions under the distribution they were sampled from: with top_k / top_p / min_p, "
+            "log-probabilities are renormalised over the tokens the sampler could draw (TRL scores the full "
+            "softmax). Otherwise the advantage-weighted softmax gradient keeps moving tokens that are never "
+            "sampled, with no sample to correct it (docs/deviations.md, 'Demo and study')."
+        },
+    )
+    freeze_embeddings: bool = field(
+        default=False,
+        metadata={
+            "help": "Keep the token embeddings and the output head (one matrix when tied) fixed during RL; "
+            "the transformer layers and the vision tower still learn. At a small model's learning rates, RL that "
+            "also moved the 152k vocabulary rows did not learn the demo task from a format-only cold start "
+            "(docs/deviations.md, 'Demo and study')."
+        },
+    )
     share_vision_features: bool = field(
         default=True,
         metadata={

@@ -39,8 +39,15 @@ from videorft.training.media import (
     row_record,
 )
 from videorft.training.rewards import TaskRewardFunction, temporal_bonus_placeholder
-from videorft.training.sampling import fast_cpu_sampling
+from videorft.training.sampling import fast_cpu_sampling, restrict_to_sampler
 from videorft.training.vision_cache import maybe_share_vision_features
+
+
+def freeze_embeddings(model: Any) -> None:
+    """No gradient for the input embeddings and the output head (one matrix when tied)."""
+    for module in (model.get_input_embeddings(), model.get_output_embeddings()):
+        if module is not None:
+            module.requires_grad_(False)
 
 
 class VideoGRPOTrainer(GRPOTrainer):
@@ -87,6 +94,8 @@ class VideoGRPOTrainer(GRPOTrainer):
             processing_class=processing_class,
             **kwargs,
         )
+        if args.freeze_embeddings:  # before train() builds the optimizer from the trainable parameters
+            freeze_embeddings(self.model)
         self.encoder = SampleEncoder.from_data_args(processing_class, data_args)
         # One sampled vision special token makes the next forward fail (features vs tokens mismatch).
         suppressed = set(self.generation_config.suppress_tokens or []) | set(
@@ -218,7 +227,7 @@ class VideoGRPOTrainer(GRPOTrainer):
             }
             if compute_aux_loss:
                 model_inputs["output_router_logits"] = True
-            if ids.is_cuda:
+            if ids.is_cuda and not self.args.sampler_logprobs:
                 labels = ids.masked_fill(mask == 0, -100)
                 labels[:, :-logits_to_keep] = -100  # only completion tokens are scored
                 with (
@@ -229,19 +238,30 @@ class VideoGRPOTrainer(GRPOTrainer):
                 logps, entropy = outputs.log_probs[:, -logits_to_keep:], outputs.entropy
             else:
                 # TRL's fused head scores *every* position off-GPU (no Triton): with a 152k vocabulary that is
-                # most of the step. Completions sit at the end (prompts left-, completions right-padded), so
+                # most of the step (and sampler_logprobs needs the logits themselves). Completions sit at the end (prompts left-, completions right-padded), so
                 # logits of the last C + 1 positions are all the loss needs.
                 with (
                     self.accelerator.autocast(),
                     maybe_share_vision_features(model, self.args.share_vision_features),
                 ):
                     outputs = model(**model_inputs, logits_to_keep=logits_to_keep + 1)
+                logits = outputs.logits[:, :-1]  # (b, C, V): position t predicts completion token t
+                temperature = self.temperature
+                if self.args.sampler_logprobs:
+                    logits = restrict_to_sampler(
+                        logits / temperature,
+                        ids[:, -logits_to_keep:],
+                        top_k=self.top_k,
+                        top_p=self.top_p,
+                        min_p=self.min_p,
+                    )
+                    temperature = 1.0
                 logps, entropy = selective_log_softmax_and_entropy(
-                    outputs.logits[:, :-1],  # (b, C, V): position t predicts completion token t
+                    logits,
                     ids[:, -logits_to_keep:],
                     # TRL's flag: a fixed entropy_coef or the adaptive one (which starts at 0.0)
                     entropy_requires_grad=bool(getattr(self, "_entropy_bonus_enabled", False)),
-                    temperature=self.temperature,
+                    temperature=temperature,
                 )
             all_logps.append(logps)
             if compute_entropy:
