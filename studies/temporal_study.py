@@ -27,7 +27,8 @@ ARMS: dict[str, dict[str, Any]] = {
     "sft_only": {"rl_steps": 0},
     "grpo": {"temporal": False},
     "tgrpo": {"temporal": True},
-    "sft_more": {"rl_steps": 0, "sft_steps": "+100"},  # SFT given extra steps instead of RL: a fair baseline
+    # supervised learning with the answers and extra steps, instead of RL: the baseline the review asks for
+    "sft_more": {"rl_steps": 0, "sft_steps": "+100", "sft_answers": "gold"},
     "tgrpo_mu1": {"temporal": True, "temporal_mu": 1.0},
     "tgrpo_frame_shuffle": {"temporal": True, "shuffle_unit": "frame"},
     "grpo_timestamps": {"temporal": False, "timing_in_prompt": True},
@@ -64,7 +65,7 @@ def run_arm(name: str, seed: int, out: Path, overrides: dict[str, Any]) -> dict[
         arm["sft_steps"] = cfg.sft_steps + int(arm["sft_steps"])
     cfg = replace(cfg, **arm)
     # one suite, base model and SFT checkpoint per seed and cold-start setting, reused by every arm
-    key = f"{'-'.join(cfg.tasks)}_sft{cfg.sft_steps}{'_timing' if cfg.timing_in_prompt else ''}"
+    key = f"{'-'.join(cfg.tasks)}_sft{cfg.sft_steps}_{cfg.sft_answers}{'_timing' if cfg.timing_in_prompt else ''}"
     shared = out / f"seed{seed}" / "shared" / key
     parts = ("synth", "model", "checkpoints/sft")
     for part in parts:
@@ -213,13 +214,15 @@ def write_markdown(
     command: str,
     budget: str,
     not_run: list[str] | None = None,
+    prefix: str = "study",
 ) -> None:
     lines = [
         "# Temporal study (synthetic suite, tiny model, CPU)",
         "",
         f"Reproduce: `{command}` (results also in `<out>/results.json`, plots in `<out>/study_report.html`).",
         "",
-        f"Budget, identical for every arm: {budget}. Held-out test split of the demo suite (temporal order:",
+        f"Budget, identical for every arm: {budget}; `sft_more` trains on the gold answers for 100 SFT steps more",
+        "than the cold start, and no RL. Held-out test split of the demo suite (temporal order:",
         "two colours, 'which colour appears first?', chance 0.5; grounding: mIoU). Mean ± sd over seeds.",
         "",
         "| arm | seeds | reward | order accuracy | shuffled-frame accuracy | ordered − shuffled gap | seeds using order | grounding mIoU |",
@@ -240,7 +243,7 @@ def write_markdown(
         "In `grpo_grounding` the shuffled-frame columns are the grounding score (mIoU) with shuffled frames; in",
         "`grpo_joint` they pool both tasks.",
         "",
-        "## The questions, answered with paired differences (same seed, same SFT checkpoint)",
+        "## The questions, answered with paired differences (same seed, same SFT checkpoint except `sft_more`)",
         "",
         "A difference is called *within noise* unless its mean exceeds two standard errors of the per-seed",
         "differences. With 3 seeds that is a weak test: a difference marked within noise is not shown to be zero.",
@@ -255,12 +258,36 @@ def write_markdown(
         )
     lines += [
         "",
-        "![learning curves](study_learning_curves.png)",
+        f"![learning curves]({prefix}_learning_curves.png)",
         "",
-        "![probe: ordered vs shuffled frames](study_probe.png)",
+        f"![probe: ordered vs shuffled frames]({prefix}_probe.png)",
         "",
     ]
     path.write_text("\n".join(lines))
+
+
+def parse_sets(pairs: list[str]) -> dict[str, Any]:
+    """``FIELD=VALUE`` strings -> DemoConfig overrides, each value converted to the field's type."""
+    from dataclasses import fields
+
+    from videorft.demo import DemoConfig
+
+    types = {f.name: type(f.default) for f in fields(DemoConfig) if f.name not in ("out", "seed", "suite")}
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or name not in types:
+            raise SystemExit(f"--set {pair!r}: expected FIELD=VALUE with FIELD one of {sorted(types)}")
+        kind = types[name]
+        if kind is bool:
+            if value.lower() not in ("true", "false", "1", "0"):
+                raise SystemExit(f"--set {pair!r}: {name} takes true or false")
+            out[name] = value.lower() in ("true", "1")
+        elif kind is tuple:
+            out[name] = tuple(value.split(","))
+        else:
+            out[name] = kind(value)
+    return out
 
 
 def write_html(out: Path, markdown: Path, pngs: list[Path]) -> Path:
@@ -287,7 +314,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--quick", action="store_true", help="the demo's quick sizes (a smoke run, not a result)"
     )
+    parser.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="DemoConfig fields changed in every arm (e.g. sft_answers=gold rl_lr=5e-4): another budget",
+    )
     parser.add_argument("--docs", default="docs", help="where results.md and the PNGs go")
+    parser.add_argument(
+        "--name", default="results", help="file stem in --docs: NAME.md (and NAME_*.png unless 'results')"
+    )
     parser.add_argument(
         "--report-only",
         action="store_true",
@@ -301,6 +338,7 @@ def main(argv: list[str] | None = None) -> None:
     overrides: dict[str, Any] = {"quick": args.quick}
     if args.rl_steps is not None:
         overrides["rl_steps"] = args.rl_steps
+    overrides.update(parse_sets(args.set))
     arms = args.only or list(ARMS)
     results: dict[str, dict[int, dict[str, Any]]] = {}
     for name in arms:
@@ -320,7 +358,9 @@ def main(argv: list[str] | None = None) -> None:
     budget = (
         f"{d.n_videos} videos per task, SFT {d.sft_steps} steps ({d.sft_answers} answers, batch {d.sft_batch}, "
         f"lr {d.sft_lr}), RL {d.rl_steps} steps "
-        f"({d.rl_prompts} prompts x {d.num_generations} generations, lr {d.rl_lr}), {d.nframes} frames of 56x56, "
+        f"({d.rl_prompts} prompts x {d.num_generations} generations, lr {d.rl_lr}, min-p {d.rl_min_p or 'off'}"
+        f"{', scored under the sampled distribution' if d.sampler_logprobs else ''}"
+        f"{', embeddings frozen' if d.freeze_embeddings else ''}), {d.nframes} frames of 56x56, "
         f"up to {d.eval_limit} held-out questions per task (n per arm in results.json)"
     )
     command = "python " + " ".join(
@@ -329,11 +369,12 @@ def main(argv: list[str] | None = None) -> None:
             *(a for a in (argv if argv is not None else sys.argv[1:]) if a != "--report-only"),
         ]
     )
-    md = docs / "results.md"
-    write_markdown(table, comparisons, md, command, budget, not_run)
+    md = docs / f"{args.name}.md"
+    prefix = "study" if args.name == "results" else args.name
+    write_markdown(table, comparisons, md, command, budget, not_run, prefix=prefix)
     pngs = [
-        plot_learning_curves(out, list(results), args.seeds, docs / "study_learning_curves.png"),
-        plot_probe_bars(table, docs / "study_probe.png"),
+        plot_learning_curves(out, list(results), args.seeds, docs / f"{prefix}_learning_curves.png"),
+        plot_probe_bars(table, docs / f"{prefix}_probe.png"),
     ]
     print(f"results: {md}  report: {write_html(out, md, pngs)}")
 

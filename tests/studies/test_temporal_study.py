@@ -81,3 +81,16 @@ def test_report_only_aggregates_finished_arms_and_names_the_rest(study, tmp_path
     assert "Not run (no result for every seed): `tgrpo`." in text
     assert "--report-only" not in text
     assert (docs / "study_learning_curves.png").exists() and (out / "study_report.html").exists()
+
+
+def test_set_overrides_take_the_fields_types(study) -> None:
+    sets = study.parse_sets(["sft_answers=gold", "rl_lr=5e-4", "rl_steps=60", "freeze_embeddings=false"])
+    assert sets == {"sft_answers": "gold", "rl_lr": 5e-4, "rl_steps": 60, "freeze_embeddings": False}
+    assert study.parse_sets(["tasks=multiple_choice,temporal_grounding"])["tasks"] == (
+        "multiple_choice",
+        "temporal_grounding",
+    )
+    with pytest.raises(SystemExit, match="rl_lrr"):
+        study.parse_sets(["rl_lrr=1"])
+    with pytest.raises(SystemExit, match="true or false"):
+        study.parse_sets(["temporal=yes"])
