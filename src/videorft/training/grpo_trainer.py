@@ -238,8 +238,8 @@ class VideoGRPOTrainer(GRPOTrainer):
                 logps, entropy = outputs.log_probs[:, -logits_to_keep:], outputs.entropy
             else:
                 # TRL's fused head scores *every* position off-GPU (no Triton): with a 152k vocabulary that is
-                # most of the step (and sampler_logprobs needs the logits themselves). Completions sit at the end (prompts left-, completions right-padded), so
-                # logits of the last C + 1 positions are all the loss needs.
+                # most of the step; sampler_logprobs needs the logits themselves. Completions sit at the end
+                # (prompts left-, completions right-padded), so the last C + 1 positions are all the loss needs.
                 with (
                     self.accelerator.autocast(),
                     maybe_share_vision_features(model, self.args.share_vision_features),
