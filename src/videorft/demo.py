@@ -88,7 +88,7 @@ class DemoConfig:
     rl_prompts: int = field(default=8, metadata={"help": "Prompts per GRPO step."})
     num_generations: int = field(default=4, metadata={"help": "G: completions per prompt."})
     rl_min_p: float = field(
-        default=0.1,
+        default=0.02,
         metadata={
             "help": "min-p of RL sampling (0: off): tokens below this share of the top token's probability are "
             "not sampled. At temperature 1 the tiny model breaks the format in ~7% of completions by drawing "
