@@ -221,7 +221,8 @@ def write_markdown(
         "",
         f"Reproduce: `{command}` (results also in `<out>/results.json`, plots in `<out>/study_report.html`).",
         "",
-        f"Budget, identical for every arm: {budget}; `sft_more` trains on the gold answers for 100 SFT steps more",
+        f"Budget, identical for every arm: {budget}; `sft_more` trains on the gold answers for "
+        f"{ARMS['sft_more']['sft_steps'].lstrip('+')} SFT steps more",
         "than the cold start, and no RL. Held-out test split of the demo suite (temporal order:",
         "two colours, 'which colour appears first?', chance 0.5; grounding: mIoU). Mean ± sd over seeds.",
         "",
