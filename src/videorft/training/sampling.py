@@ -58,14 +58,15 @@ def restrict_to_sampler(
     computed on the logits (p_i >= min_p * p_max  <=>  l_i >= l_max + log min_p): transformers' warpers take a
     softmax first, and over 152k tokens per completion position that pass was most of the cost on CPU.
     """
-    if not top_k and (top_p is None or top_p >= 1.0) and not min_p:
+    use_top_p = top_p is not None and top_p < 1.0
+    if not (top_k or use_top_p or min_p):
         return logits
     with torch.no_grad():
         scores = logits.detach()
         drop: torch.Tensor | None = None  # True: the sampler cannot draw this token
         if top_k:
             drop = scores < scores.topk(min(top_k, scores.size(-1)), dim=-1).values[..., -1:]
-        if top_p is not None and top_p < 1.0:
+        if use_top_p:
             from transformers.generation.logits_process import TopPLogitsWarper
 
             flat = scores.float() if drop is None else scores.float().masked_fill(drop, -math.inf)
