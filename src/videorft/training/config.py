@@ -173,6 +173,15 @@ class VideoGRPOConfig(GRPOConfig):
             "(docs/deviations.md, 'Demo and study')."
         },
     )
+    balance_answers: bool = field(
+        default=False,
+        metadata={
+            "help": "Order the prompts so that each task, and each gold answer of a multiple-choice task, is spread "
+            "evenly over the epoch: every step holds them in the dataset's proportions instead of a random mix. "
+            "Stops the batch-to-batch swings of the gold letters from pushing a small model onto one constant "
+            "answer (docs/deviations.md, 'Demo and study')."
+        },
+    )
     share_vision_features: bool = field(
         default=True,
         metadata={

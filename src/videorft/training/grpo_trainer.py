@@ -38,6 +38,7 @@ from videorft.training.media import (
     permute_frames,
     row_record,
 )
+from videorft.training.prompt_order import AnswerBalancedSampler, dataset_stratum_keys
 from videorft.training.rewards import TaskRewardFunction, temporal_bonus_placeholder
 from videorft.training.sampling import fast_cpu_sampling, restrict_to_sampler
 from videorft.training.vision_cache import maybe_share_vision_features
@@ -108,6 +109,19 @@ class VideoGRPOTrainer(GRPOTrainer):
         self._row_vision: list[RowVision] = []  # its vision tensors, row-aligned
         self._forward_vision: list[RowVision] | None = None  # rows of the forward pass in progress
         self._shuffled: dict[str, Any] | None = None  # T-GRPO: shuffled prompts awaiting generation/scoring
+
+    def _get_train_sampler(self, dataset: Any = None) -> Any:
+        if not self.args.balance_answers:
+            return super()._get_train_sampler(dataset)
+        dataset = self.train_dataset if dataset is None else dataset
+        return AnswerBalancedSampler(
+            dataset,
+            dataset_stratum_keys(dataset),
+            mini_repeat_count=self.num_generations,
+            batch_size=self.args.generation_batch_size // self.num_generations,
+            repeat_count=self.num_iterations * self.args.steps_per_generation,
+            seed=self.args.seed,
+        )
 
     # ----------------------------------------------------------------------------------------------- rollout
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
