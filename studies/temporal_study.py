@@ -359,9 +359,10 @@ def main(argv: list[str] | None = None) -> None:
     budget = (
         f"{d.n_videos} videos per task, SFT {d.sft_steps} steps ({d.sft_answers} answers, batch {d.sft_batch}, "
         f"lr {d.sft_lr}), RL {d.rl_steps} steps "
-        f"({d.rl_prompts} prompts x {d.num_generations} generations, lr {d.rl_lr}, min-p {d.rl_min_p or 'off'}"
+        f"({d.rl_prompts} prompts x {d.num_generations} generations, lr {d.rl_lr} {d.rl_lr_scheduler}, min-p {d.rl_min_p or 'off'}"
         f"{', scored under the sampled distribution' if d.sampler_logprobs else ''}"
-        f"{', embeddings frozen' if d.freeze_embeddings else ''}), {d.nframes} frames of 56x56, "
+        f"{', embeddings frozen' if d.freeze_embeddings else ''}"
+        f"{', answer-balanced prompt order' if d.balance_answers else ''}), {d.nframes} frames of 56x56, "
         f"up to {d.eval_limit} held-out questions per task (n per arm in results.json)"
     )
     command = "python " + " ".join(
