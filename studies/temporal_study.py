@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import shutil
 import statistics
 import sys
@@ -215,6 +216,7 @@ def write_markdown(
     budget: str,
     not_run: list[str] | None = None,
     prefix: str = "study",
+    note: str = "",
 ) -> None:
     lines = [
         "# Temporal study (synthetic suite, tiny model, CPU)",
@@ -225,6 +227,7 @@ def write_markdown(
         f"{ARMS['sft_more']['sft_steps'].lstrip('+')} SFT steps more",
         "than the cold start, and no RL. Held-out test split of the demo suite (temporal order:",
         "two colours, 'which colour appears first?', chance 0.5; grounding: mIoU). Mean ± sd over seeds.",
+        *(["", note] if note else []),
         "",
         "| arm | seeds | reward | order accuracy | shuffled-frame accuracy | ordered − shuffled gap | seeds using order | grounding mIoU |",
         "|---|---|---|---|---|---|---|---|",
@@ -234,7 +237,7 @@ def write_markdown(
         cells += [f"{row['seeds_using_order']}/{row['n_seeds']}", _cell(row, f"{TG}/mIoU")]
         lines.append(f"| {name} | {row['n_seeds']} | " + " | ".join(cells) + " |")
     if not_run:
-        lines += ["", f"Not run (no result for every seed): {', '.join(f'`{a}`' for a in not_run)}."]
+        lines += ["", f"Not run here (no result for every seed): {', '.join(f'`{a}`' for a in not_run)}."]
     lines += [
         "",
         "*Seeds using order*: seeds whose held-out ordered − shuffled gap has a 95% bootstrap interval above 0. A",
@@ -326,6 +329,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--name", default="results", help="file stem in --docs: NAME.md (and NAME_*.png unless 'results')"
     )
+    parser.add_argument("--note", default="", help="a paragraph for NAME.md, after the budget")
     parser.add_argument(
         "--report-only",
         action="store_true",
@@ -350,7 +354,7 @@ def main(argv: list[str] | None = None) -> None:
             continue
         for seed in args.seeds:
             results.setdefault(name, {})[seed] = run_arm(name, seed, out, overrides)
-    not_run = [a for a in arms if a not in results]
+    not_run = [a for a in ARMS if a not in results]  # left out by --only, or unfinished
     table, comparisons = aggregate(results), compare(results)
     (out / "results.json").write_text(
         json.dumps({"table": table, "comparisons": comparisons, "runs": results}, indent=2)
@@ -365,7 +369,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{', answer-balanced prompt order' if d.balance_answers else ''}), {d.nframes} frames of 56x56, "
         f"up to {d.eval_limit} held-out questions per task (n per arm in results.json)"
     )
-    command = "python " + " ".join(
+    command = "python " + shlex.join(
         [
             "studies/temporal_study.py",
             *(a for a in (argv if argv is not None else sys.argv[1:]) if a != "--report-only"),
@@ -373,7 +377,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     md = docs / f"{args.name}.md"
     prefix = "study" if args.name == "results" else args.name
-    write_markdown(table, comparisons, md, command, budget, not_run, prefix=prefix)
+    write_markdown(table, comparisons, md, command, budget, not_run, prefix=prefix, note=args.note)
     pngs = [
         plot_learning_curves(out, list(results), args.seeds, docs / f"{prefix}_learning_curves.png"),
         plot_probe_bars(table, docs / f"{prefix}_probe.png"),

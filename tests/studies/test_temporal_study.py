@@ -75,11 +75,15 @@ def test_report_only_aggregates_finished_arms_and_names_the_rest(study, tmp_path
     (out / "seed0" / "tgrpo" / "summary.json").write_text(json.dumps(_summary(0.9, 0.5)))
     docs = tmp_path / "docs"
     argv = ["--out", str(out), "--seeds", "0", "1", "--only", "sft_only", "tgrpo", "--report-only"]
-    study.main([*argv, "--docs", str(docs)])
+    study.main([*argv, "--docs", str(docs), "--note", "Other arms: see results_former.md."])
     text = (docs / "results.md").read_text()
     assert "| sft_only | 2 | 1.550 ± 0.071 | 0.550 ± 0.071 |" in text
-    assert "Not run (no result for every seed): `tgrpo`." in text
+    # unfinished (tgrpo) and left out by --only (every other arm) are both named
+    not_run = [a for a in study.ARMS if a != "sft_only"]
+    assert f"Not run here (no result for every seed): {', '.join(f'`{a}`' for a in not_run)}." in text
     assert "--report-only" not in text
+    assert "\nOther arms: see results_former.md.\n" in text
+    assert "--note 'Other arms: see results_former.md.'" in text  # the command line stays runnable
     assert (docs / "study_learning_curves.png").exists() and (out / "study_report.html").exists()
 
 
