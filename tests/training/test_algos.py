@@ -73,3 +73,19 @@ def test_temporal_bonus_groups_applies_the_pure_function_per_group() -> None:
     # group 1: p = 0.25 < 0.8 * 1.0 -> nothing
     assert bonus[1].tolist() == [0.0] * 4
     assert bonus[2].tolist() == [0.0] * 4
+
+
+def _mu_changes_some_group(g: int, s: int) -> bool:
+    """Whether mu = 0.8 and mu = 1.0 give a different bonus for any 0/1 accuracies of g ordered, s shuffled."""
+    for k in range(g + 1):
+        for j in range(s + 1):
+            ordered, shuffled = [1.0] * k + [0.0] * (g - k), [1.0] * j + [0.0] * (s - j)
+            if temporal_bonus(ordered, shuffled, mu=0.8) != temporal_bonus(ordered, shuffled, mu=1.0):
+                return True
+    return False
+
+
+def test_mu_only_matters_when_an_ordered_accuracy_falls_in_mu_p_shuffled_to_p_shuffled() -> None:
+    # the demo's G = 4 with 2 shuffled completions: no k/4 lies in [0.8 j/2, j/2), so the study's mu arm is moot
+    assert not _mu_changes_some_group(4, 2)
+    assert _mu_changes_some_group(8, 4)  # Video-R1's G = 8: e.g. p = 5/8 against p~ = 3/4

@@ -150,7 +150,12 @@ class VideoGRPOConfig(GRPOConfig):
     )
     temporal_alpha: float = field(default=0.3, metadata={"help": "T-GRPO bonus alpha."})
     temporal_mu: float = field(
-        default=0.8, metadata={"help": "T-GRPO: bonus when p >= mu * p_shuffled (Video-R1's code: 0.8)."}
+        default=0.8,
+        metadata={
+            "help": "T-GRPO: bonus when p >= mu * p_shuffled (Video-R1's code: 0.8). p and p_shuffled are "
+            "fractions of G and of shuffled_generations, so mu only acts where some k/G lies in "
+            "[mu * p_shuffled, p_shuffled): with G = 4 and 2 shuffled completions, 0.8 and 1.0 are the same."
+        },
     )
     temporal_min_acc: float = field(
         default=0.1, metadata={"help": "T-GRPO: only completions with accuracy above this get the bonus."}
