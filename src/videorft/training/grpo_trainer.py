@@ -111,16 +111,17 @@ class VideoGRPOTrainer(GRPOTrainer):
         self._shuffled: dict[str, Any] | None = None  # T-GRPO: shuffled prompts awaiting generation/scoring
 
     def _get_train_sampler(self, dataset: Any = None) -> Any:
+        sampler = super()._get_train_sampler(dataset)
         if not self.args.balance_answers:
-            return super()._get_train_sampler(dataset)
-        dataset = self.train_dataset if dataset is None else dataset
+            return sampler
+        # TRL's RepeatSampler with only its epoch order changed: its repeats, batch size and seed are kept
         return AnswerBalancedSampler(
-            dataset,
-            dataset_stratum_keys(dataset),
-            mini_repeat_count=self.num_generations,
-            batch_size=self.args.generation_batch_size // self.num_generations,
-            repeat_count=self.num_iterations * self.args.steps_per_generation,
-            seed=self.args.seed,
+            sampler.data_source,
+            dataset_stratum_keys(sampler.data_source),
+            mini_repeat_count=sampler.mini_repeat_count,
+            batch_size=sampler.batch_size,
+            repeat_count=sampler.repeat_count,
+            seed=sampler.seed,
         )
 
     # ----------------------------------------------------------------------------------------------- rollout
