@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    from videorft.demo import DemoConfig, _data_args
+    from videorft.demo import DemoConfig, demo_data_args
     from videorft.models.loading import load_model, load_processor
     from videorft.training.media import SampleEncoder, row_record
     from videorft.training.run import build_dataset
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.manual_seed(args.seed)
     rng = random.Random(args.seed)
     processor, model = load_processor(args.model), load_model(args.model)
-    data_args = _data_args(DemoConfig(), args.data)
+    data_args = demo_data_args(DemoConfig(), args.data)
     # the SFT collator left-pads prompt + gold target, so the letter sits in the last label columns
     collate = VideoSFTCollator(SampleEncoder.from_data_args(processor, data_args))
     train = list(build_dataset(data_args, split="train")[0])

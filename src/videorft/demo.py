@@ -258,7 +258,8 @@ def _init_model(cfg: DemoConfig, out: Path) -> Path:
     return out
 
 
-def _data_args(cfg: DemoConfig, suite: Path, split: str = "train") -> Any:
+def demo_data_args(cfg: DemoConfig, suite: Path, split: str = "train") -> Any:
+    """The demo's ``VideoDataArguments`` for a synthetic suite: its tasks, frames, 56x56 pixels and prompt."""
     from videorft.training.config import VideoDataArguments
 
     side = 56 * 56
@@ -297,7 +298,7 @@ def _train_sft(cfg: DemoConfig, model: Path, suite: Path, out: Path) -> Path:
             sft_answers=cfg.sft_answers,
             gradient_checkpointing=False,  # recomputation only costs time at this size
         )
-        train_sft(_data_args(cfg, suite), args, ModelConfig(model_name_or_path=str(model)))
+        train_sft(demo_data_args(cfg, suite), args, ModelConfig(model_name_or_path=str(model)))
     return out
 
 
@@ -337,7 +338,7 @@ def _train_grpo(cfg: DemoConfig, model: Path, suite: Path, out: Path) -> Path:
             temporal_mu=cfg.temporal_mu,
             gradient_checkpointing=False,
         )
-        train_grpo(_data_args(cfg, suite), args, ModelConfig(model_name_or_path=str(model)))
+        train_grpo(demo_data_args(cfg, suite), args, ModelConfig(model_name_or_path=str(model)))
     return out
 
 
