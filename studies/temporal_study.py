@@ -88,12 +88,35 @@ def metric(stage: dict[str, Any], task: str, key: str) -> float | None:
     return float(value) if isinstance(value, (int, float)) else None
 
 
-def aggregate(results: dict[str, dict[int, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
-    """arm -> "task/metric" -> {mean, sd, values}, over seeds."""
+def one_answer_tasks(arm_dir: Path, stage: str) -> dict[str, bool] | None:
+    """task -> whether every held-out question of it got the same answer (ordered frames, ``stage``'s
+    predictions): a model that ignores its input. None when the predictions are not there."""
+    path = arm_dir / "stages" / stage / "probe" / "ordered" / "predictions.jsonl"
+    if not path.exists():
+        return None
+    answers: dict[str, set[str]] = {}
+    for line in path.read_text().splitlines():
+        if line.strip():
+            row = json.loads(line)
+            answers.setdefault(row["task"], set()).add(row["completion"].strip())
+    return {task: len(seen) == 1 for task, seen in answers.items()}
+
+
+def aggregate(
+    results: dict[str, dict[int, dict[str, Any]]], out: Path | None = None
+) -> dict[str, dict[str, Any]]:
+    """arm -> "task/metric" -> {mean, sd, values}, over seeds; with ``out`` (the study folder) also
+    "one_answer" -> task -> seeds whose held-out answers are one constant string."""
     table: dict[str, dict[str, Any]] = {}
     for name, by_seed in results.items():
         stages = [result_stage(name, s) for s in by_seed.values()]
         row: dict[str, Any] = {"n_seeds": len(stages)}
+        if out is not None:
+            stage = "sft" if ARMS[name].get("rl_steps") == 0 else "rl"
+            flags = [one_answer_tasks(out / f"seed{seed}" / name, stage) for seed in by_seed]
+            found = [f for f in flags if f is not None]
+            if found and len(found) == len(flags):
+                row["one_answer"] = {t: sum(f.get(t, False) for f in found) for t in found[0]}
         # seeds whose model demonstrably uses frame order: the probe's 95% CI of the gap excludes 0
         row["seeds_using_order"] = sum(
             1 for st in stages if (st.get("control", {}).get("gap_ci95") or [0.0])[0] > 0
@@ -229,12 +252,17 @@ def write_markdown(
         "two colours, 'which colour appears first?', chance 0.5; grounding: mIoU). Mean ± sd over seeds.",
         *(["", note] if note else []),
         "",
-        "| arm | seeds | reward | order accuracy | shuffled-frame accuracy | ordered − shuffled gap | seeds using order | grounding mIoU |",
-        "|---|---|---|---|---|---|---|---|",
+        "| arm | seeds | reward | order accuracy | shuffled-frame accuracy | ordered − shuffled gap | seeds using order | grounding mIoU | seeds with one answer |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
+    short = {MC: "order", TG: "grounding"}
     for name, row in table.items():
         cells = [_cell(row, k) for k in ("reward", f"{MC}/accuracy", "control/shuffled", "control/gap")]
         cells += [f"{row['seeds_using_order']}/{row['n_seeds']}", _cell(row, f"{TG}/mIoU")]
+        one = row.get("one_answer")
+        cells.append(
+            ", ".join(f"{short.get(t, t)} {n}/{row['n_seeds']}" for t, n in one.items()) if one else "–"
+        )
         lines.append(f"| {name} | {row['n_seeds']} | " + " | ".join(cells) + " |")
     if not_run:
         lines += ["", f"Not run here (no result for every seed): {', '.join(f'`{a}`' for a in not_run)}."]
@@ -243,6 +271,9 @@ def write_markdown(
         "*Seeds using order*: seeds whose held-out ordered − shuffled gap has a 95% bootstrap interval above 0. A",
         "seed whose model answers one constant letter scores the test split's share of that letter with ordered",
         "and shuffled frames alike; a change of that letter moves accuracy without any change in skill.",
+        "",
+        "*Seeds with one answer*: per task, seeds whose model gave the same answer (one letter, one time span)",
+        "to every held-out question: it ignores the video.",
         "",
         "In `grpo_grounding` the shuffled-frame columns are the grounding score (mIoU) with shuffled frames; in",
         "`grpo_joint` they pool both tasks.",
@@ -355,7 +386,7 @@ def main(argv: list[str] | None = None) -> None:
         for seed in args.seeds:
             results.setdefault(name, {})[seed] = run_arm(name, seed, out, overrides)
     not_run = [a for a in ARMS if a not in results]  # left out by --only, or unfinished
-    table, comparisons = aggregate(results), compare(results)
+    table, comparisons = aggregate(results, out), compare(results)
     (out / "results.json").write_text(
         json.dumps({"table": table, "comparisons": comparisons, "runs": results}, indent=2)
     )
