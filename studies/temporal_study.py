@@ -17,6 +17,7 @@ import shlex
 import shutil
 import statistics
 import sys
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -88,35 +89,41 @@ def metric(stage: dict[str, Any], task: str, key: str) -> float | None:
     return float(value) if isinstance(value, (int, float)) else None
 
 
-def one_answer_tasks(arm_dir: Path, stage: str) -> dict[str, bool] | None:
-    """task -> whether every held-out question of it got the same answer (ordered frames, ``stage``'s
-    predictions): a model that ignores its input. None when the predictions are not there."""
+#: a seed "gives one answer" to a task when its most common held-out answer covers this share of the questions
+ONE_ANSWER_SHARE = 0.9
+
+
+def top_answer_share(arm_dir: Path, stage: str) -> dict[str, float] | None:
+    """task -> share of the held-out questions that got the most common answer (ordered frames, ``stage``'s
+    predictions); near 1 for a model that ignores its input. None when the predictions are not there."""
     path = arm_dir / "stages" / stage / "probe" / "ordered" / "predictions.jsonl"
     if not path.exists():
         return None
-    answers: dict[str, set[str]] = {}
+    answers: dict[str, Counter[str]] = {}
     for line in path.read_text().splitlines():
         if line.strip():
             row = json.loads(line)
-            answers.setdefault(row["task"], set()).add(row["completion"].strip())
-    return {task: len(seen) == 1 for task, seen in answers.items()}
+            answers.setdefault(row["task"], Counter())[row["completion"].strip()] += 1
+    return {task: c.most_common(1)[0][1] / c.total() for task, c in answers.items()}
 
 
 def aggregate(
     results: dict[str, dict[int, dict[str, Any]]], out: Path | None = None
 ) -> dict[str, dict[str, Any]]:
     """arm -> "task/metric" -> {mean, sd, values}, over seeds; with ``out`` (the study folder) also
-    "one_answer" -> task -> seeds whose held-out answers are one constant string."""
+    "one_answer" -> task -> seeds whose most common held-out answer covers ONE_ANSWER_SHARE of it."""
     table: dict[str, dict[str, Any]] = {}
     for name, by_seed in results.items():
         stages = [result_stage(name, s) for s in by_seed.values()]
         row: dict[str, Any] = {"n_seeds": len(stages)}
         if out is not None:
             stage = "sft" if ARMS[name].get("rl_steps") == 0 else "rl"
-            flags = [one_answer_tasks(out / f"seed{seed}" / name, stage) for seed in by_seed]
-            found = [f for f in flags if f is not None]
-            if found and len(found) == len(flags):
-                row["one_answer"] = {t: sum(f.get(t, False) for f in found) for t in found[0]}
+            shares = [top_answer_share(out / f"seed{seed}" / name, stage) for seed in by_seed]
+            found = [f for f in shares if f is not None]
+            if found and len(found) == len(shares):
+                row["one_answer"] = {
+                    t: sum(f.get(t, 0.0) >= ONE_ANSWER_SHARE for f in found) for t in found[0]
+                }
         # seeds whose model demonstrably uses frame order: the probe's 95% CI of the gap excludes 0
         row["seeds_using_order"] = sum(
             1 for st in stages if (st.get("control", {}).get("gap_ci95") or [0.0])[0] > 0
@@ -272,8 +279,8 @@ def write_markdown(
         "seed whose model answers one constant letter scores the test split's share of that letter with ordered",
         "and shuffled frames alike; a change of that letter moves accuracy without any change in skill.",
         "",
-        "*Seeds with one answer*: per task, seeds whose model gave the same answer (one letter, one time span)",
-        "to every held-out question: it ignores the video.",
+        "*Seeds with one answer*: per task, seeds whose model gave one answer (one letter, one time span) to",
+        f"{ONE_ANSWER_SHARE:.0%} or more of the held-out questions: it all but ignores the video.",
         "",
         "In `grpo_grounding` the shuffled-frame columns are the grounding score (mIoU) with shuffled frames; in",
         "`grpo_joint` they pool both tasks.",

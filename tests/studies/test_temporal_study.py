@@ -71,10 +71,10 @@ def test_report_only_aggregates_finished_arms_and_names_the_rest(study, tmp_path
         arm = out / f"seed{seed}" / "sft_only"
         arm.mkdir(parents=True)
         (arm / "summary.json").write_text(json.dumps(_summary(0.5 + 0.1 * seed, 0.5, stage="sft")))
-        # seed 0 answers "A" to every question, seed 1 varies its answer
+        # seed 0 answers "A" to 9 of 10 questions (one answer), seed 1 to 8 of 10
         preds = arm / "stages" / "sft" / "probe" / "ordered" / "predictions.jsonl"
         preds.parent.mkdir(parents=True)
-        letters = "AAA" if seed == 0 else "ABA"
+        letters = "AAAAAAAAAB" if seed == 0 else "AAAABAAAAB"
         rows = [{"task": "multiple_choice", "completion": f"<answer>{x}</answer>\n"} for x in letters]
         preds.write_text("".join(json.dumps(r) + "\n" for r in rows))
     (out / "seed0" / "tgrpo").mkdir(parents=True)  # seed 1 never finished: the arm is not reported
@@ -84,7 +84,7 @@ def test_report_only_aggregates_finished_arms_and_names_the_rest(study, tmp_path
     study.main([*argv, "--docs", str(docs), "--note", "Other arms: see results_former.md."])
     text = (docs / "results.md").read_text()
     assert "| sft_only | 2 | 1.550 ± 0.071 | 0.550 ± 0.071 |" in text
-    assert "| 0/2 | – | order 1/2 |" in text  # one of the two seeds gave one constant answer
+    assert "| 0/2 | – | order 1/2 |" in text  # one of the two seeds reached the 90% share
     # unfinished (tgrpo) and left out by --only (every other arm) are both named
     not_run = [a for a in study.ARMS if a != "sft_only"]
     assert f"Not run here (no result for every seed): {', '.join(f'`{a}`' for a in not_run)}." in text
