@@ -369,6 +369,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--note", default="", help="a paragraph for NAME.md, after the budget")
     parser.add_argument(
+        "--note-file", default=None, help="the same, read from a file (keeps the page's reproduce line short)"
+    )
+    parser.add_argument(
         "--report-only",
         action="store_true",
         help="run nothing: aggregate the arms whose every seed has finished, and list the others as not run",
@@ -415,7 +418,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     md = docs / f"{args.name}.md"
     prefix = "study" if args.name == "results" else args.name
-    write_markdown(table, comparisons, md, command, budget, not_run, prefix=prefix, note=args.note)
+    note = Path(args.note_file).read_text().strip() if args.note_file else args.note
+    write_markdown(table, comparisons, md, command, budget, not_run, prefix=prefix, note=note)
     pngs = [
         plot_learning_curves(out, list(results), args.seeds, docs / f"{prefix}_learning_curves.png"),
         plot_probe_bars(table, docs / f"{prefix}_probe.png"),

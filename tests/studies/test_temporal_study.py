@@ -93,6 +93,12 @@ def test_report_only_aggregates_finished_arms_and_names_the_rest(study, tmp_path
     assert "--note 'Other arms: see results_former.md.'" in text  # the command line stays runnable
     assert (docs / "study_learning_curves.png").exists() and (out / "study_report.html").exists()
 
+    note = tmp_path / "note.md"
+    note.write_text("Read from a file.\n")
+    study.main([*argv, "--docs", str(docs), "--note-file", str(note)])
+    text = (docs / "results.md").read_text()
+    assert "\nRead from a file.\n" in text and f"--note-file {note}`" in text
+
 
 def test_set_overrides_take_the_fields_types(study) -> None:
     sets = study.parse_sets(["sft_answers=gold", "rl_lr=5e-4", "rl_steps=60", "freeze_embeddings=false"])
