@@ -377,6 +377,12 @@ def main(argv: list[str] | None = None) -> None:
         help="run nothing: aggregate the arms whose every seed has finished, and list the others as not run",
     )
     args = parser.parse_args(argv)
+    note = args.note
+    if args.note_file:  # read now, not after hours of runs
+        try:
+            note = Path(args.note_file).read_text().strip()
+        except OSError as e:
+            parser.error(f"--note-file: cannot read {args.note_file}: {e.strerror}")
     from videorft.demo import DemoConfig
 
     out, docs = Path(args.out), Path(args.docs)
@@ -418,7 +424,6 @@ def main(argv: list[str] | None = None) -> None:
     )
     md = docs / f"{args.name}.md"
     prefix = "study" if args.name == "results" else args.name
-    note = Path(args.note_file).read_text().strip() if args.note_file else args.note
     write_markdown(table, comparisons, md, command, budget, not_run, prefix=prefix, note=note)
     pngs = [
         plot_learning_curves(out, list(results), args.seeds, docs / f"{prefix}_learning_curves.png"),

@@ -98,6 +98,8 @@ def test_report_only_aggregates_finished_arms_and_names_the_rest(study, tmp_path
     study.main([*argv, "--docs", str(docs), "--note-file", str(note)])
     text = (docs / "results.md").read_text()
     assert "\nRead from a file.\n" in text and f"--note-file {note}`" in text
+    with pytest.raises(SystemExit):  # a missing note file stops the study before any run
+        study.main([*argv, "--docs", str(docs), "--note-file", str(tmp_path / "missing.md")])
 
 
 def test_set_overrides_take_the_fields_types(study) -> None:
