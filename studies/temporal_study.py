@@ -80,8 +80,13 @@ def run_arm(name: str, seed: int, out: Path, overrides: dict[str, Any]) -> dict[
     return summary
 
 
+def result_stage_name(name: str) -> str:
+    """The demo stage whose checkpoint is arm ``name``'s result: the SFT one for arms without RL."""
+    return "sft" if ARMS[name].get("rl_steps") == 0 else "rl"
+
+
 def result_stage(name: str, summary: dict[str, Any]) -> dict[str, Any]:
-    return summary["stages"]["sft" if ARMS[name].get("rl_steps") == 0 else "rl"]
+    return summary["stages"][result_stage_name(name)]
 
 
 def metric(stage: dict[str, Any], task: str, key: str) -> float | None:
@@ -96,14 +101,14 @@ ONE_ANSWER_SHARE = 0.9
 def top_answer_share(arm_dir: Path, stage: str) -> dict[str, float] | None:
     """task -> share of the held-out questions that got the most common answer (ordered frames, ``stage``'s
     predictions); near 1 for a model that ignores its input. None when the predictions are not there."""
+    from videorft.evaluation.predictions import read_predictions
+
     path = arm_dir / "stages" / stage / "probe" / "ordered" / "predictions.jsonl"
     if not path.exists():
         return None
     answers: dict[str, Counter[str]] = {}
-    for line in path.read_text().splitlines():
-        if line.strip():
-            row = json.loads(line)
-            answers.setdefault(row["task"], Counter())[row["completion"].strip()] += 1
+    for row in read_predictions(path).rows:
+        answers.setdefault(row["task"], Counter())[row["completion"].strip()] += 1
     return {task: c.most_common(1)[0][1] / c.total() for task, c in answers.items()}
 
 
@@ -117,7 +122,7 @@ def aggregate(
         stages = [result_stage(name, s) for s in by_seed.values()]
         row: dict[str, Any] = {"n_seeds": len(stages)}
         if out is not None:
-            stage = "sft" if ARMS[name].get("rl_steps") == 0 else "rl"
+            stage = result_stage_name(name)
             shares = [top_answer_share(out / f"seed{seed}" / name, stage) for seed in by_seed]
             found = [f for f in shares if f is not None]
             if found and len(found) == len(shares):
@@ -190,7 +195,7 @@ def plot_learning_curves(out: Path, arms: list[str], seeds: list[int], path: Pat
         curves = []
         for seed in seeds:
             log = out / f"seed{seed}" / name / "stages" / "rl" / "train_log.jsonl"
-            if ARMS[name].get("rl_steps") == 0 or not log.exists():
+            if result_stage_name(name) == "sft" or not log.exists():
                 continue
             rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
             curves.append({r["step"]: r["reward"] for r in rows if "reward" in r})

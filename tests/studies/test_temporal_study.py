@@ -75,7 +75,10 @@ def test_report_only_aggregates_finished_arms_and_names_the_rest(study, tmp_path
         preds = arm / "stages" / "sft" / "probe" / "ordered" / "predictions.jsonl"
         preds.parent.mkdir(parents=True)
         letters = "AAAAAAAAAB" if seed == 0 else "AAAABAAAAB"
-        rows = [{"task": "multiple_choice", "completion": f"<answer>{x}</answer>\n"} for x in letters]
+        rows = [
+            {"task": "multiple_choice", "completion": f"<answer>{x}</answer>\n", "solution": "A"}
+            for x in letters
+        ]
         preds.write_text("".join(json.dumps(r) + "\n" for r in rows))
     (out / "seed0" / "tgrpo").mkdir(parents=True)  # seed 1 never finished: the arm is not reported
     (out / "seed0" / "tgrpo" / "summary.json").write_text(json.dumps(_summary(0.9, 0.5)))
