@@ -154,7 +154,11 @@ class LoadContext:
         """Resolve a video/image/frame-folder path and check that it exists (and decodes)."""
         if not isinstance(raw, str) or not raw.strip():
             raise FieldError(field, f"expected a non-empty path string, got {_show(raw)}")
-        path = self.resolve(raw.strip())
+        return self.media_path(self.resolve(raw.strip()), field, kind=kind)
+
+    def media_path(self, path: Path, field: str, *, kind: str = "video") -> str:
+        """`media` for a path the loader already located (a folder it walked): not re-rooted under
+        the video root, which would double a relative dataset path."""
         key = str(path)
         if not self.require_videos:
             return key

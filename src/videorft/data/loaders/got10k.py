@@ -152,7 +152,7 @@ def load_got10k_dir(path: Path, ctx: LoadContext, *, nframes: int = 8) -> list[R
                 raise FieldError("meta_info.ini", f"bad resolution {size} for {seq.name}")
             idx = sample_indices(len(frames), nframes)
             boxes = [_normalise(gt[j], width, height) for j in idx]
-            video = ctx.media(str(seq), "path", kind="frame folder")
+            video = ctx.media_path(seq, "path", kind="frame folder")
             meta = {
                 "frame_indices": idx,
                 "fps": GOT10K_FPS,
