@@ -117,7 +117,7 @@ def test_report_html_content(two_runs, tmp_path):
         html.count("<img ") == 1 + 5
     )  # probe chart + reward, rewards/multiple_choice, tgrpo, kl, completion_length
     assert "http://" not in html and "https://" not in html  # self-contained
-    table = re.search(r"<table id='metrics'>.*?</table>", html).group(0)
+    table = re.search(r"<table id='metrics'>.*?</table>", html, re.S).group(0)
     assert "<th>base</th><th>tgrpo</th>" in table
     assert "<td>0.0000</td><td>1.0000</td>" in table  # MC accuracy side by side
 

@@ -9,7 +9,6 @@ Plots are matplotlib PNGs embedded as base64 data URIs, so the file opens anywhe
 from __future__ import annotations
 
 import base64
-import html
 import io
 import json
 import math
@@ -24,6 +23,8 @@ PREDICTIONS_FILE = "predictions.jsonl"
 METRICS_FILE = "metrics.json"
 PROBE_FILE = "probe.json"
 TRAIN_LOG_FILE = "train_log.jsonl"
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+REPORT_TEMPLATE = "report.html"
 
 # Keys of a training log that are counters, not curves.
 _NOT_CURVES = frozenset({"step", "epoch", "global_step", "time", "timestamp", "elapsed_s"})
@@ -40,6 +41,24 @@ class RunData:
     probe: dict[str, Any] | None = None
     train_log: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # task -> best and worst held-out examples (from predictions.jsonl)
+    examples: dict[str, list[Example]] = field(default_factory=dict)
+
+
+@dataclass
+class Example:
+    """One held-out prediction as the report shows it."""
+
+    rank: str  # "best" or "worst"
+    id: str
+    task: str
+    metric: str
+    score: Any
+    question: str
+    answer: str
+    gold: str
+    frames: list[str] = field(default_factory=list)  # JPEG data URIs
+    frames_note: str = ""
 
 
 def _read_json(path: Path) -> Any:
@@ -73,7 +92,10 @@ def read_train_log(run_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
         return rows, notes
     state = run_dir / "trainer_state.json"
     if state.is_file():
-        history = _read_json(state).get("log_history", [])
+        doc = _read_json(state)
+        history = doc.get("log_history") if isinstance(doc, dict) else None
+        if not isinstance(history, list):
+            return [], [f"{state}: no 'log_history' list; no training curves"]
         return [r for r in history if isinstance(r, dict)], []
     return [], []
 
@@ -85,37 +107,222 @@ def _find_probe(run_dir: Path) -> Path | None:
     return None
 
 
-def load_run(run_dir: str | Path, name: str | None = None) -> RunData:
+def load_run(run_dir: str | Path, name: str | None = None, *, n_examples: int = 2) -> RunData:
     """Collect what a run folder holds. Metrics are recomputed from predictions unless a
-    ``metrics.json`` at least as new as the predictions exists."""
+    ``metrics.json`` at least as new as the predictions exists. Malformed content (a string where
+    a number belongs, a list where a mapping belongs) is dropped or shown as is, and noted."""
     path = Path(run_dir)
     if not path.is_dir():
         raise FileNotFoundError(f"{path}: run folder not found")
     run = RunData(name=name or path.name, path=path)
-    run.protocol = read_protocol(path)
+    run.protocol = _mapping_or_note(read_protocol(path), path / "protocol.json", run.notes)
     preds, metrics_file = path / PREDICTIONS_FILE, path / METRICS_FILE
+    scored = None
+    if preds.is_file():
+        from videorft.evaluation.metrics import aggregate, score_rows
+        from videorft.evaluation.predictions import read_predictions
+
+        pred = read_predictions(preds, skip_invalid=True)
+        scored = score_rows(pred.rows, source=str(preds), skip_invalid=True, lines=pred.lines)
+        skipped = pred.skipped + scored.skipped
+        if skipped:
+            run.notes.append(f"{preds}: {len(skipped)} invalid line(s) skipped: {skipped[0]}")
     if metrics_file.is_file() and (
         not preds.is_file() or metrics_file.stat().st_mtime >= preds.stat().st_mtime
     ):
-        run.metrics = _read_json(metrics_file)
-    elif preds.is_file():
-        from videorft.evaluation.metrics import metrics_of_file
-
-        run.metrics, skipped = metrics_of_file(preds, skip_invalid=True)
-        if skipped:
-            run.notes.append(f"{preds}: {len(skipped)} invalid line(s) skipped: {skipped[0]}")
+        run.metrics = _check_metrics(_read_json(metrics_file), metrics_file, run.notes)
+    elif scored is not None:
+        run.metrics = aggregate(scored)
+    if scored is not None and n_examples > 0:
+        run.examples = _examples(scored, run.protocol, n_examples, run.notes)
     probe_path = _find_probe(path)
     if probe_path is not None:
-        run.probe = _read_json(probe_path)
+        run.probe = _check_probe(_read_json(probe_path), probe_path, run.notes)
     if run.probe is not None:
         # A probe folder has no protocol or predictions of its own: show its ordered run's.
-        run.protocol = run.protocol or run.probe.get("protocol")
-        run.metrics = run.metrics or run.probe.get("variants", {}).get("ordered", {}).get("metrics")
+        run.protocol = run.protocol or _mapping_or_note(run.probe.get("protocol"), probe_path, run.notes)
+        ordered = run.probe["variants"].get("ordered") or {}
+        run.metrics = run.metrics or _check_metrics(ordered.get("metrics"), probe_path, run.notes)
     run.train_log, notes = read_train_log(path)
     run.notes.extend(notes)
+    run.notes.extend(_check_train_log(run.train_log, path / TRAIN_LOG_FILE))
     if run.protocol is None and run.metrics is None and run.probe is None and not run.train_log:
         run.notes.append(f"{path}: no protocol, predictions, metrics, probe or training log found")
     return run
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _mapping_or_note(value: Any, source: Path, notes: list[str]) -> dict[str, Any] | None:
+    if value is None or isinstance(value, dict):
+        return value
+    notes.append(f"{source}: expected a JSON object, got {type(value).__name__}; not shown")
+    return None
+
+
+def _check_metrics(value: Any, source: Path, notes: list[str]) -> dict[str, dict[str, Any]] | None:
+    """``{task: {metric: number}}``; other shapes are dropped and noted, non-numbers kept (shown
+    marked) and noted."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        notes.append(f"{source}: expected {{task: {{metric: value}}}}, got {type(value).__name__}; not shown")
+        return None
+    out: dict[str, dict[str, Any]] = {}
+    for task, values in value.items():
+        if not isinstance(values, dict):
+            notes.append(f"{source}: {task}: expected {{metric: value}}, got {_short(values)}; not shown")
+            continue
+        for metric, v in values.items():
+            if not _is_number(v):
+                notes.append(f"{source}: {task}.{metric}: expected a number, got {_short(v)}")
+        out[str(task)] = values
+    return out
+
+
+def _check_probe(value: Any, source: Path, notes: list[str]) -> dict[str, Any] | None:
+    """A probe.json with ``variants: {name: {score: number}}``; non-numeric scores become NaN."""
+    if not isinstance(value, dict) or not isinstance(value.get("variants"), dict):
+        notes.append(f"{source}: expected an object with a 'variants' mapping; probe not shown")
+        return None
+    variants: dict[str, Any] = {}
+    for name, variant in value["variants"].items():
+        if not isinstance(variant, dict):
+            notes.append(f"{source}: variants.{name}: expected an object, got {_short(variant)}")
+            continue
+        if not _is_number(variant.get("score")):
+            notes.append(
+                f"{source}: variants.{name}.score: expected a number, got {_short(variant.get('score'))}"
+            )
+            variant = {**variant, "score": float("nan")}
+        variants[str(name)] = variant
+    gap = value.get("gap")
+    if gap is not None and not isinstance(gap, dict):
+        notes.append(f"{source}: gap: expected an object, got {_short(gap)}")
+        gap = None
+    if gap and gap.get("ci95") is not None and not (isinstance(gap["ci95"], list) and len(gap["ci95"]) == 2):
+        notes.append(f"{source}: gap.ci95: expected [low, high], got {_short(gap['ci95'])}")
+        gap = {**gap, "ci95": None}
+    return {**value, "variants": variants, "gap": gap or {}}
+
+
+def _check_train_log(rows: Sequence[Mapping[str, Any]], source: Path) -> list[str]:
+    """Notes for keys that are numbers on some rows and something else on others (left out of the curve)."""
+    numeric = {k for row in rows for k, v in row.items() if _is_number(v)}
+    bad: dict[str, tuple[int, Any]] = {}
+    for row in rows:
+        for key in numeric:
+            v = row.get(key)
+            if v is not None and not _is_number(v):
+                n, first = bad.get(key, (0, v))
+                bad[key] = (n + 1, first)
+    return [
+        f"{source}: {key}: {n} row(s) hold a non-number (first: {_short(first)}); left out of the curve"
+        for key, (n, first) in sorted(bad.items())
+    ]
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# --------------------------------------------------------------------------- held-out examples
+
+#: Frames shown per example at most (evenly chosen from those the model saw) and their height.
+STRIP_FRAMES = 8
+THUMB_HEIGHT = 64
+
+
+def _examples(
+    scored: Any, protocol: Mapping[str, Any] | None, n: int, notes: list[str]
+) -> dict[str, list[Example]]:
+    """Per task the ``n`` best and ``n`` worst rows by the task's per-item score."""
+    from videorft.evaluation.metrics import get_task_metric
+
+    budget = _budget(protocol, notes)
+    out: dict[str, list[Example]] = {}
+    for task, items in scored.by_task.items():
+        ranked = sorted(items, key=lambda pair: -_score_key(pair[1].primary))
+        # With fewer than 2n rows, the better half is "best" and the rest "worst" (none shown twice).
+        n_best = min(n, max(1, len(ranked) // 2))
+        best, rest = ranked[:n_best], ranked[n_best:]
+        worst = rest[::-1][:n]
+        metric = get_task_metric(task).primary
+        out[task] = [_example("best", task, metric, row, item, budget) for row, item in best] + [
+            _example("worst", task, metric, row, item, budget) for row, item in worst
+        ]
+    return out
+
+
+def _score_key(value: Any) -> float:
+    return float(value) if _is_number(value) and math.isfinite(value) else float("-inf")
+
+
+def _example(rank: str, task: str, metric: str, row: Mapping[str, Any], item: Any, budget: Any) -> Example:
+    solution = row.get("solution")
+    example = Example(
+        rank=rank,
+        id=str(row.get("id", "")),
+        task=task,
+        metric=metric,
+        score=item.primary,
+        question=str(row.get("prompt") or row.get("problem") or "—"),
+        answer=str(row.get("completion") or ""),
+        gold=solution if isinstance(solution, str) else json.dumps(solution, ensure_ascii=False),
+    )
+    media = row.get("video")
+    if not isinstance(media, str) or not media:
+        example.frames_note = "no video or image path in the prediction row"
+        return example
+    try:
+        example.frames = _frame_strip(media, budget)
+    except Exception as exc:  # noqa: BLE001 - any unreadable media is a note on the page, never a crash
+        example.frames_note = f"{media}: {exc}"
+    return example
+
+
+def _budget(protocol: Mapping[str, Any] | None, notes: list[str]) -> Any:
+    """The eval's frame budget from its protocol (defaults where it has none)."""
+    import dataclasses
+
+    from videorft.video.budget import FrameBudget
+
+    video = (protocol or {}).get("video")
+    if not isinstance(video, dict):
+        return FrameBudget()
+    names = {f.name for f in dataclasses.fields(FrameBudget)}
+    try:
+        return FrameBudget(**{k: v for k, v in video.items() if k in names})
+    except (TypeError, ValueError) as exc:
+        notes.append(f"protocol.json: video budget unusable for the frame strips ({exc}); defaults used")
+        return FrameBudget()
+
+
+def _frame_strip(media: str, budget: Any) -> list[str]:
+    from PIL import Image
+
+    from videorft.video.folder import open_rgb
+
+    path = Path(media)
+    if path.is_file() and path.suffix.lower() in {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif"}:
+        images = [open_rgb(path)]
+    else:
+        from videorft.video import load_video
+
+        frames = load_video(path, budget).frames
+        pick = sorted({round(i * (len(frames) - 1) / max(1, STRIP_FRAMES - 1)) for i in range(STRIP_FRAMES)})
+        images = [Image.fromarray(frames[i]) for i in pick if i < len(frames)]
+    uris = []
+    for img in images:
+        img = img.convert("RGB")
+        img.thumbnail((THUMB_HEIGHT * 4, THUMB_HEIGHT))
+        buf = io.BytesIO()
+        img.save(buf, format="JPEG", quality=80)
+        uris.append("data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii"))
+    return uris
 
 
 # --------------------------------------------------------------------------- plots
@@ -218,135 +425,78 @@ def probe_figure(runs: Sequence[RunData]) -> str | None:
 
 # --------------------------------------------------------------------------- HTML
 
-_CSS = """
-body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1200px}
-table{border-collapse:collapse;margin:0.5em 0 1.5em}
-th,td{border:1px solid #ccc;padding:3px 8px;text-align:right;font-size:13px}
-th:first-child,td:first-child,td.key{text-align:left}
-thead th{background:#f0f0f0}
-tr.differs td{background:#fff0f0}
-.flag{background:#fff3cd;border:1px solid #e0c060;padding:0.6em 1em;margin:1em 0}
-.note{color:#666;font-size:12px}
-figure{display:inline-block;margin:0.5em}
-img{border:1px solid #ddd}
-"""
-
 
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4f}" if math.isfinite(value) else str(value)
     if isinstance(value, list | dict):
-        return json.dumps(value)
+        return json.dumps(value, ensure_ascii=False)
     return "—" if value is None else str(value)
 
 
-def _metrics_table(runs: Sequence[RunData]) -> str:
-    with_metrics = [r for r in runs if r.metrics]
-    if not with_metrics:
-        return "<p class='note'>No predictions or metrics in these runs.</p>"
+def _environment() -> Any:
+    import jinja2
+
+    # autoescape: every string from a run folder (names, metrics.json, probe.json, logs, model
+    # answers) is untrusted text; only the data URIs we build are marked safe.
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        autoescape=jinja2.select_autoescape(["html"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["fmt"] = _fmt
+    return env
+
+
+def _metric_rows(runs: Sequence[RunData]) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
-    for run in with_metrics:
-        for task, values in run.metrics.items():
+    for run in runs:
+        for task, values in (run.metrics or {}).items():
             rows += [(task, m) for m in values if (task, m) not in rows]
-    head = "".join(f"<th>{html.escape(r.name)}</th>" for r in with_metrics)
-    body = []
-    for task, metric in rows:
-        cells = "".join(f"<td>{_fmt((r.metrics.get(task) or {}).get(metric))}</td>" for r in with_metrics)
-        body.append(
-            f"<tr><td class='key'>{html.escape(task)}</td><td class='key'>{html.escape(metric)}</td>{cells}</tr>"
-        )
-    return (
-        f"<table id='metrics'><thead><tr><th>task</th><th>metric</th>{head}</tr></thead>"
-        f"<tbody>{''.join(body)}</tbody></table>"
-    )
+    return rows
 
 
-def _probe_table(runs: Sequence[RunData]) -> str:
-    """One row per probed run: score per variant, then the ordered − shuffled gap and its CI."""
-    probed = [r for r in runs if r.probe]
+def _probe_variants(runs: Sequence[RunData]) -> list[str]:
     variants: list[str] = []
-    for run in probed:
-        variants += [v for v in run.probe.get("variants", {}) if v not in variants]
-    names = "".join(f"<th>{html.escape(v)}</th>" for v in variants)
-    body = []
-    for run in probed:
-        gap = run.probe.get("gap", {})
-        ci = gap.get("ci95") or [None, None]
-        cells = "".join(f"<td>{_fmt(run.probe['variants'].get(v, {}).get('score'))}</td>" for v in variants)
-        body.append(
-            f"<tr><td>{html.escape(run.name)}</td>{cells}<td>{_fmt(gap.get('ordered_minus_shuffled'))}</td>"
-            f"<td>[{_fmt(ci[0])}, {_fmt(ci[1])}]</td></tr>"
-        )
-    return (
-        f"<table id='probe'><thead><tr><th>run</th>{names}<th>ordered − shuffled</th><th>95% CI</th></tr>"
-        f"</thead><tbody>{''.join(body)}</tbody></table>"
-    )
-
-
-def _protocol_section(runs: Sequence[RunData]) -> str:
-    from videorft.evaluation.protocol import comparable
-
-    with_protocol = [r for r in runs if r.protocol]
-    if not with_protocol:
-        return "<p class='note'>No protocol.json in these runs.</p>"
-    diff = protocol_diff([r.protocol for r in with_protocol]) if len(with_protocol) > 1 else {}
-    parts = []
-    if diff:
-        keys = ", ".join(html.escape(k) for k in diff)
-        parts.append(
-            f"<div class='flag' id='protocol-differs'>&#9888; Protocols differ in {len(diff)} setting(s): "
-            f"{keys}. Scores are not directly comparable.</div>"
-        )
-    elif len(with_protocol) > 1:
-        parts.append("<p>Protocols agree on every setting that changes a number.</p>")
-    flat = [comparable(r.protocol) for r in with_protocol]
-    keys = sorted(set().union(*flat))
-    head = "".join(f"<th>{html.escape(r.name)}</th>" for r in with_protocol)
-    body = []
-    for key in keys:
-        cls = " class='differs'" if key in diff else ""
-        cells = "".join(f"<td>{html.escape(_fmt(f.get(key)))}</td>" for f in flat)
-        body.append(f"<tr{cls}><td class='key'>{html.escape(key)}</td>{cells}</tr>")
-    parts.append(
-        f"<table id='protocol'><thead><tr><th>setting</th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-    )
-    return "".join(parts)
+    for run in runs:
+        variants += [v for v in (run.probe or {}).get("variants", {}) if v not in variants]
+    return variants
 
 
 def render_html(runs: Sequence[RunData], title: str = "videorft report") -> str:
-    """The report as one HTML string."""
-    sections = [f"<h1>{html.escape(title)}</h1>"]
-    sections.append(
-        "<p class='note'>Runs: "
-        + ", ".join(f"{html.escape(r.name)} ({html.escape(str(r.path))})" for r in runs)
-        + "</p>"
-    )
-    sections.append("<h2>Protocol</h2>" + _protocol_section(runs))
-    sections.append("<h2>Metrics</h2>" + _metrics_table(runs))
+    """The report as one HTML string (``templates/report.html``, autoescaped)."""
+    from markupsafe import Markup
+
+    from videorft.evaluation.protocol import comparable
+
+    with_protocol = [r for r in runs if r.protocol]
+    diff = protocol_diff([r.protocol for r in with_protocol]) if len(with_protocol) > 1 else {}
+    flat = [comparable(r.protocol) for r in with_protocol]
+    probed = [r for r in runs if r.probe]
     probe_png = probe_figure(runs)
-    if probe_png:
-        sections.append(
-            "<h2>Temporal-sensitivity probe</h2>"
-            f"<figure><img alt='probe' src='{probe_png}'></figure>" + _probe_table(runs)
-        )
-    if any(r.train_log for r in runs):
-        figs = "".join(
-            f"<figure><img alt='{html.escape(t)}' src='{uri}'><figcaption>{html.escape(t)}</figcaption></figure>"
-            for t, uri in training_figures(runs)
-        )
-        sections.append("<h2>Training curves</h2>" + figs)
-    notes = [n for r in runs for n in r.notes]
-    if notes:
-        sections.append("<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>")
-    # Marks the body once every image has decoded, so a headless browser check can read it from the DOM.
-    script = (
-        "<script>window.addEventListener('load',function(){var im=document.images,ok=0;"
-        "for(var i=0;i<im.length;i++){if(im[i].complete&&im[i].naturalWidth>0)ok++;}"
-        "document.body.setAttribute('data-images-rendered',ok+'/'+im.length);});</script>"
-    )
+    figures = training_figures(runs) if any(r.train_log for r in runs) else []
     return (
-        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{_CSS}</style></head><body>{''.join(sections)}{script}</body></html>\n"
+        _environment()
+        .get_template(REPORT_TEMPLATE)
+        .render(
+            title=title,
+            runs=runs,
+            with_protocol=with_protocol,
+            protocol_keys=sorted(set().union(*flat)) if flat else [],
+            protocol_flat=flat,
+            diff=diff,
+            with_metrics=[r for r in runs if r.metrics],
+            metric_rows=_metric_rows(runs),
+            probed=probed,
+            probe_variants=_probe_variants(probed),
+            probe_png=Markup(probe_png) if probe_png else None,
+            figures=[(t, Markup(uri)) for t, uri in figures],
+            examples=[(r, task, exs) for r in runs for task, exs in r.examples.items()],
+            notes=[n for r in runs for n in r.notes],
+            safe=Markup,
+        )
     )
 
 
