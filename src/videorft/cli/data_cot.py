@@ -35,7 +35,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("generation")
     g.add_argument("--temperature", type=float, default=1.0)
     g.add_argument("--top-p", type=float, default=None)
-    g.add_argument("--max-tokens", type=int, default=512)
+    g.add_argument(
+        "--max-new-tokens",
+        "--max-tokens",  # the OpenAI request field's name, kept as an alias
+        dest="max_tokens",
+        type=int,
+        default=512,
+        help="completion length cap per request",
+    )
     g.add_argument("--seed", type=int, default=0, help="sample k is requested with seed + k")
     g.add_argument(
         "--extra-body", default=None, metavar="JSON", help="extra request fields, e.g. '{\"top_k\": 50}'"
@@ -56,6 +63,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="timestamps in the prompt (auto: frames)",
     )
     m.add_argument("--fps", type=float, default=2.0, help="frame sampling rate")
+    m.add_argument(
+        "--nframes", type=int, default=None, help="sample exactly this many frames (overrides fps)"
+    )
+    m.add_argument("--min-frames", type=int, default=4)
     m.add_argument("--max-frames", type=int, default=16)
     m.add_argument("--max-pixels", type=int, default=256 * 28 * 28, help="per-frame pixel cap")
     m.add_argument("--min-pixels", type=int, default=128 * 28 * 28, help="per-frame pixel floor")
@@ -111,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
             system=args.system,
             budget=FrameBudget(
                 fps=args.fps,
+                nframes=args.nframes,
+                min_frames=args.min_frames,
                 max_frames=args.max_frames,
                 min_pixels=args.min_pixels,
                 max_pixels=args.max_pixels,

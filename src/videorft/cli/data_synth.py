@@ -31,7 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--size", type=int, default=112, help="frame width = height in px (even)")
     parser.add_argument(
-        "--frames", type=int, default=8, help="frames the model samples; events are placed on them"
+        "--nframes",
+        "--frames",  # the SynthConfig field's name, kept as an alias
+        dest="frames",
+        type=int,
+        default=8,
+        help="frames the model samples; events are placed on them",
     )
     parser.add_argument(
         "--order-choices",

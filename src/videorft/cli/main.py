@@ -93,11 +93,25 @@ def main(argv: list[str] | None = None) -> int:
             mod = importlib.import_module(COMMANDS[path][0])
             return int(mod.run(argparse.Namespace(_command=path, argv=argv[len(words) :])) or 0)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(dashed_options(argv))
     if getattr(args, "_missing", False):
         parser.error(f"command '{args._command}' is not available in this version")
     mod = importlib.import_module(args._module)
     return int(mod.run(args) or 0)
+
+
+def dashed_options(argv: list[str]) -> list[str]:
+    """``--max_new_tokens`` -> ``--max-new-tokens``: every command takes both spellings, as `train`
+    (TrlParser) does. Only option names change; values and anything after ``--`` are left alone."""
+    out: list[str] = []
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            return out + argv[i:]
+        if arg.startswith("--") and "_" in arg.split("=", 1)[0]:
+            name, sep, value = arg.partition("=")
+            arg = name.replace("_", "-") + sep + value
+        out.append(arg)
+    return out
 
 
 if __name__ == "__main__":

@@ -43,8 +43,18 @@ class EvalConfig:
         default=False, metadata=_help("put duration, fps and frame timestamps in the prompt")
     )
     system_prompt: str | None = field(default=None, metadata=_help("system turn (both papers use none)"))
+    training_config: bool = field(
+        default=True,
+        metadata=_help(
+            "take the prompt, frame/pixel and token settings the checkpoint was trained with (its "
+            "videorft_config.yaml) for every one not given here or in --config"
+        ),
+    )
     # video
     fps: float = field(default=2.0, metadata=_help("frame sampling rate"))
+    nframes: int | None = field(
+        default=None, metadata=_help("sample exactly this many frames (overrides fps/min/max frames)")
+    )
     min_frames: int = field(default=4, metadata=_help("fewest sampled frames"))
     max_frames: int = field(default=32, metadata=_help("most sampled frames (Video-R1 reports 32 and 64)"))
     min_pixels: int = field(default=16 * 28 * 28, metadata=_help("smallest H*W per frame"))
@@ -81,6 +91,8 @@ class EvalConfig:
         default=False, metadata=_help("start over instead of resuming an existing run folder")
     )
     progress: bool = field(default=True, metadata=_help("progress bar with ETA on stderr"))
+    #: where each setting came from: "command line", "config file PATH", "trained with PATH", "default"
+    sources: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         _choice("frame_order", self.frame_order, FRAME_ORDERS)
@@ -90,6 +102,8 @@ class EvalConfig:
         for name in ("batch_size", "max_new_tokens", "min_frames", "max_frames", "min_pixels", "max_pixels"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.nframes is not None and self.nframes < 1:
+            raise ValueError(f"nframes must be >= 1, got {self.nframes}")
         if self.limit is not None and self.limit < 0:
             raise ValueError(f"limit must be >= 0, got {self.limit}")
         if not self.greedy and not (self.temperature > 0 and 0 < self.top_p <= 1):
@@ -128,9 +142,73 @@ def _choice(name: str, value: Any, valid: tuple[str, ...]) -> None:
         raise ValueError(f"unknown {name} {value!r}; valid: {', '.join(valid)}")
 
 
-def load_config(cls: type[EvalConfig], yaml_path: str | None, overrides: dict[str, Any]) -> EvalConfig:
-    """Defaults <- YAML file <- ``overrides`` (None values are ignored). Unknown YAML keys are errors."""
+#: The training run's resolved config, saved next to the model it wrote (`training.run`).
+TRAINING_CONFIG_FILE = "videorft_config.yaml"
+
+#: Eval setting <- (section, key) of a training run's videorft_config.yaml.
+TRAINED_WITH: dict[str, tuple[str, str]] = {
+    "template": ("VideoDataArguments", "template"),
+    "prompt_style": ("VideoDataArguments", "prompt_style"),
+    "timing": ("VideoDataArguments", "timing_in_prompt"),
+    "system_prompt": ("VideoDataArguments", "system_prompt"),
+    "fps": ("VideoDataArguments", "fps"),
+    "nframes": ("VideoDataArguments", "nframes"),
+    "min_frames": ("VideoDataArguments", "min_frames"),
+    "max_frames": ("VideoDataArguments", "max_frames"),
+    "min_pixels": ("VideoDataArguments", "min_pixels"),
+    "max_pixels": ("VideoDataArguments", "max_pixels"),
+    "total_pixels": ("VideoDataArguments", "total_pixels"),
+    # GRPO's completion cap; SFT has none of its own (max_length also counts the prompt).
+    "max_new_tokens": ("VideoGRPOConfig", "max_completion_length"),
+}
+#: How many frames are sampled is one decision: a user who sets any of these sets all of them.
+_FRAME_COUNT = ("fps", "nframes", "min_frames", "max_frames")
+
+
+def find_training_config(model: str) -> Path | None:
+    """The videorft_config.yaml a training run saved with ``model``: in the model folder, or in the
+    run folder above a ``checkpoint-N`` folder."""
+    if not model:
+        return None
+    path = Path(model).expanduser()
+    candidates = [path / TRAINING_CONFIG_FILE]
+    if path.name.startswith("checkpoint-"):
+        candidates.append(path.parent / TRAINING_CONFIG_FILE)
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def trained_with(path: Path) -> dict[str, Any]:
+    """Eval settings from a training config file (only the ones it holds)."""
+    import yaml
+
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: invalid YAML: {exc}") from None
+    if not isinstance(doc, dict):
+        raise ValueError(f"{path}: expected a mapping of config sections, got {type(doc).__name__}")
+    out: dict[str, Any] = {}
+    for name, (section, key) in TRAINED_WITH.items():
+        values = doc.get(section)
+        if isinstance(values, dict) and key in values:
+            out[name] = values[key]
+    return out
+
+
+def load_config(
+    cls: type[EvalConfig],
+    yaml_path: str | None,
+    overrides: dict[str, Any],
+    *,
+    override_source: str = "argument",
+) -> EvalConfig:
+    """Defaults <- the model's training config <- YAML file <- ``overrides`` (None values are ignored).
+
+    Unknown YAML keys are errors. The result's ``sources`` says where each setting came from.
+    """
     values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    names = {f.name for f in dataclasses.fields(cls)} - {"sources"}
     if yaml_path:
         import yaml
 
@@ -140,15 +218,29 @@ def load_config(cls: type[EvalConfig], yaml_path: str | None, overrides: dict[st
         loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         if not isinstance(loaded, dict):
             raise ValueError(f"{path}: expected a mapping of settings, got {type(loaded).__name__}")
-        names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(loaded) - names)
         if unknown:
             raise ValueError(
                 f"{path}: unknown setting(s) {', '.join(unknown)}; valid: {', '.join(sorted(names))}"
             )
         values.update(loaded)
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    return cls(**values)
+        sources.update(dict.fromkeys(loaded, f"config file {path}"))
+    given = {k: v for k, v in overrides.items() if v is not None and k in names}
+    values.update(given)
+    sources.update(dict.fromkeys(given, override_source))
+    if values.get("training_config", True):
+        found = find_training_config(str(values.get("model") or ""))
+        if found is not None:
+            trained = trained_with(found)
+            if any(k in values for k in _FRAME_COUNT):
+                trained = {k: v for k, v in trained.items() if k not in _FRAME_COUNT}
+            for name, value in trained.items():
+                if name not in values and name in names:
+                    values[name] = value
+                    sources[name] = f"trained with {found}"
+    cfg = cls(**values)
+    cfg.sources = {n: sources.get(n, "default") for n in sorted(names)}
+    return cfg
 
 
 def vllm_available() -> bool:
@@ -175,7 +267,7 @@ def resolve_backend(backend: str, *, available: bool | None = None) -> str:
 
 # ------------------------------------------------------------------------------------ command line
 
-_SKIP_FLAGS = frozenset({"progress"})  # exposed as --no-progress instead
+_SKIP_FLAGS = frozenset({"progress", "sources"})  # --no-progress instead; sources is not a setting
 
 
 def add_config_arguments(parser: Any, cls: type[EvalConfig]) -> None:
@@ -209,4 +301,4 @@ def add_config_arguments(parser: Any, cls: type[EvalConfig]) -> None:
 def config_from_args(cls: type[EvalConfig], args: Any) -> EvalConfig:
     """The config of parsed command-line ``args`` (plus ``--config`` YAML)."""
     overrides = {f.name: getattr(args, f.name, None) for f in dataclasses.fields(cls)}
-    return load_config(cls, getattr(args, "config", None), overrides)
+    return load_config(cls, getattr(args, "config", None), overrides, override_source="command line")

@@ -29,7 +29,18 @@ VERSIONED_PACKAGES: tuple[str, ...] = (
 
 #: Bookkeeping that differs between any two runs without changing what was measured.
 VOLATILE_KEYS: frozenset[str] = frozenset(
-    {"created", "finished", "elapsed_s", "n_predicted", "n_skipped", "skipped", "out_dir", "host", "resumed"}
+    {
+        "created",
+        "finished",
+        "elapsed_s",
+        "n_predicted",
+        "n_skipped",
+        "skipped",
+        "out_dir",
+        "host",
+        "resumed",
+        "settings_source",
+    }
 )
 
 

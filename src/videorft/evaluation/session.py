@@ -56,6 +56,7 @@ def frame_budget(cfg: EvalConfig) -> FrameBudget:
 
     return FrameBudget(
         fps=cfg.fps,
+        nframes=cfg.nframes,
         min_frames=cfg.min_frames,
         max_frames=cfg.max_frames,
         min_pixels=cfg.min_pixels,
@@ -96,6 +97,8 @@ def open_generator(cfg: EvalConfig) -> tuple[Generator, Any]:
 def data_protocol(cfg: EvalConfig, data: LoadedData) -> dict[str, Any]:
     """The dataset part of protocol.json."""
     return {
+        # where each setting came from (command line, --config, the checkpoint's training config, default)
+        "settings_source": dict(cfg.sources),
         "data": {
             "spec": cfg.data,
             "split": cfg.split,
@@ -103,7 +106,7 @@ def data_protocol(cfg: EvalConfig, data: LoadedData) -> dict[str, Any]:
             "limit": cfg.limit,
             "n_available": data.n_available,
             "n_invalid_skipped": len(data.skipped),
-        }
+        },
     }
 
 
