@@ -62,3 +62,37 @@ def test_bench_quick_json_prints_one_object_with_positive_headlines(tmp_path) ->
     text = out.read_text()
     assert "## Summary" in text and report["machine"]["cpu"] in text
     assert (tmp_path / "memory_scaling.png").stat().st_size > 0
+
+
+def _tree(root: Path) -> dict[str, int]:
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*")}
+
+
+def test_bench_writes_into_the_checkout_only_with_output(tmp_path, monkeypatch, capsys) -> None:
+    """A checkout (benchmarks/ + docs/) is left byte-for-byte alone unless --output names a file."""
+    from videorft.cli import bench
+    from videorft.cli.main import main
+
+    repo = tmp_path / "checkout"
+    (repo / "docs").mkdir(parents=True)
+    (repo / "docs" / "performance.md").write_text("old\n")
+    (repo / "benchmarks").mkdir()
+    (repo / "benchmarks" / "bench_memory.py").write_text(
+        "from pathlib import Path\n"
+        "def run(quick, plot=None):\n"
+        "    if plot is not None:\n"
+        "        Path(plot).write_bytes(b'png')\n"
+        "    return {'errors': 0}\n"
+    )
+    monkeypatch.setattr(bench, "_REPO", repo)
+    monkeypatch.setattr(bench, "BENCHMARKS", {"memory": "bench_memory.py"})
+    monkeypatch.setattr(bench, "render_markdown", lambda report: f"report of {report['command']}\n")
+    before = _tree(repo)
+    assert main(["bench", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["results"]["memory"]["errors"] == 0
+    assert _tree(repo) == before  # no report, no plot, no benchmarks/__pycache__
+    out = tmp_path / "elsewhere" / "perf.md"
+    assert main(["bench", "--output", str(out)]) == 0
+    assert out.read_text() == f"report of videorft bench --output {out}\n"
+    assert (out.parent / "memory_scaling.png").read_bytes() == b"png"
+    assert _tree(repo) == before

@@ -1,4 +1,5 @@
-"""`videorft bench`: run the benchmarks in ``benchmarks/`` and write ``docs/performance.md``.
+"""`videorft bench`: run the benchmarks in ``benchmarks/``; ``--output PATH`` writes the Markdown report
+(``--output docs/performance.md`` regenerates the docs page). Without ``--output`` nothing is written anywhere.
 
 Every figure is a ratio against a baseline measured in the same run. With ``--json`` one JSON object goes to
 stdout (``frame_loading_speedup``, ``tgrpo_step_ratio``, ``naive_tgrpo_step_ratio``, ``rule_rewards_per_s``, ...,
@@ -43,7 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--output",
         default=None,
         metavar="PATH",
-        help="Markdown report (default: docs/performance.md of the checkout; 'none' writes nothing)",
+        help="write the Markdown report here, and the memory plot next to it (default: write nothing; "
+        "docs/performance.md regenerates the docs page)",
     )
     parser.add_argument(
         "--benchmarks-dir",
@@ -64,7 +66,12 @@ def load_benchmark(folder: Path, name: str) -> Any:
         )
     spec = importlib.util.spec_from_file_location(f"videorft_bench_{name}", path)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    # no benchmarks/__pycache__: a run writes nothing into the checkout unless --output says so
+    dont_write, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.dont_write_bytecode = dont_write
     return module
 
 
@@ -98,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
         "videorft bench"
         + (" --quick" if args.quick else "")
         + "".join(f" --only {n}" for n in args.only or [])
+        + (f" --output {args.output}" if _writes(args) else "")
     )
     report: dict[str, Any] = {
         "command": command,
@@ -105,13 +113,15 @@ def run(args: argparse.Namespace) -> int:
         "machine": machine(),
     }
     results: dict[str, Any] = {}
+    if _writes(args):
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     for name in names:
         module = load_benchmark(folder, name)
         print(f"videorft bench: {name} ...", file=sys.stderr, flush=True)
         start = time.perf_counter()
         kwargs: dict[str, Any] = {}
-        if name == "memory" and args.output != "none":
-            kwargs["plot"] = _output_path(args).parent / "memory_scaling.png"
+        if name == "memory" and _writes(args):
+            kwargs["plot"] = Path(args.output).parent / "memory_scaling.png"
         # stdout belongs to the JSON object: benchmark prints go to stderr
         stdout, sys.stdout = sys.stdout, sys.stderr
         try:
@@ -125,8 +135,8 @@ def run(args: argparse.Namespace) -> int:
             if key in results[name]:
                 report[key] = results[name][key]
     report["results"] = results
-    if args.output != "none":
-        path = _output_path(args)
+    if _writes(args):
+        path = Path(args.output)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(render_markdown(report))
         print(f"videorft bench: wrote {path}", file=sys.stderr)
@@ -139,8 +149,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _output_path(args: argparse.Namespace) -> Path:
-    return Path(args.output) if args.output else _REPO / "docs" / "performance.md"
+def _writes(args: argparse.Namespace) -> bool:
+    """Only an explicit ``--output`` writes files ('none' is still accepted: the old opt-out)."""
+    return bool(args.output) and args.output != "none"
 
 
 def _table(rows: list[dict], cols: list[str]) -> list[str]:
@@ -161,8 +172,9 @@ def render_markdown(report: dict[str, Any]) -> str:
         + "` on "
         + report["date"]
         + ". Every figure is a ratio against a",
-        "baseline measured in the same run on the same machine. Regenerate with `videorft bench` (full) or",
-        "`python benchmarks/run_all.py`; see the notes at the end for what each number means.",
+        "baseline measured in the same run on the same machine. Regenerate with",
+        "`videorft bench --output docs/performance.md` (full) or `python benchmarks/run_all.py`; see the notes",
+        "at the end for what each number means.",
         "",
         f"Machine: {m.get('cpu')}, {m.get('cores')} cores, GPU: {m.get('gpu') or 'none'}; Python {m.get('python')}, "
         f"torch {m.get('torch')}; load average at start {m.get('load_average_at_start')} (shared machine).",
