@@ -74,3 +74,16 @@ def test_table_output_and_errors(predictions, tmp_path, capsys):
     captured = capsys.readouterr()
     assert json.loads(captured.out)["temporal_grounding"]["n"] == 1
     assert "skipped 1 invalid line" in captured.err
+
+
+def test_text_and_json_use_the_same_units(predictions, capsys):
+    assert main(["metrics", str(predictions), "--json"]) == 0
+    as_json = json.loads(capsys.readouterr().out)
+    assert main(["metrics", str(predictions)]) == 0
+    text = capsys.readouterr().out.splitlines()
+    assert text[0].startswith("metrics as fractions (0-1)")
+    for task, values in as_json.items():
+        line = next(x for x in text if x.startswith(task + " "))
+        for metric, value in values.items():
+            if metric not in ("n", "n_unparsed"):
+                assert f"{metric} {value:.3f}" in line, (task, metric, line)

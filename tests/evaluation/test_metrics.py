@@ -230,7 +230,8 @@ def test_registry_error_lists_valid_names():
 def test_format_table_is_readable():
     rows = _rows("multiple_choice", [("<answer>A</answer>", "A"), ("<answer>B</answer>", "A")])
     text = format_table(compute_metrics(rows))
-    assert "multiple_choice" in text and "accuracy 50.0" in text and "n=2" in text
+    assert "multiple_choice" in text and "accuracy 0.500" in text and "n=2" in text
+    assert text.splitlines()[0].startswith("metrics as fractions (0-1)")
 
 
 def test_file_rows_use_top_level_meta_and_task_aliases_like_score(tmp_path):

@@ -340,14 +340,18 @@ def metrics_of_file(
     return aggregate(scored), pred.skipped + scored.skipped
 
 
+FRACTIONS_HEADER = "metrics as fractions (0-1), as in --json and metrics.json; x100 for percentages"
+
+
 def format_table(metrics: Mapping[str, Mapping[str, Any]]) -> str:
-    """A plain-text table: one line per task, values as percentages with one decimal."""
+    """A plain-text table: one line per task, values as fractions (0-1) with three decimals, the
+    unit of ``--json`` and metrics.json (the header says so)."""
     if not metrics:
         return "no predictions"
-    lines = []
+    lines = [FRACTIONS_HEADER]
     width = max(len(t) for t in metrics)
     for task, values in metrics.items():
-        cells = [f"{k} {100 * v:.1f}" for k, v in values.items() if k not in ("n", "n_unparsed")]
+        cells = [f"{k} {v:.3f}" for k, v in values.items() if k not in ("n", "n_unparsed")]
         counts = f"n={values.get('n', 0)} unparsed={values.get('n_unparsed', 0)}"
         lines.append(f"{task:<{width}}  {'  '.join(cells)}  ({counts})")
     return "\n".join(lines)
