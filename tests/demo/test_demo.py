@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shlex
+from pathlib import Path
 
 import pytest
 
@@ -37,6 +39,17 @@ def test_demo_quick_end_to_end(tmp_path) -> None:
         json.loads(line) for line in (out / "stages" / "rl" / "train_log.jsonl").read_text().splitlines()
     ]
     assert any("tgrpo/p_shuffled" in row for row in rl_log)
+
+    # The eval example of docs/evaluation.md on the demo's checkpoint gives the demo's held-out
+    # accuracy: eval takes the prompt, frame and token settings the checkpoint was trained with.
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "evaluation.md").read_text()
+    line = next(x for x in docs.splitlines() if x.startswith("videorft eval "))
+    line = line.replace("runs/demo", str(out)).replace("runs/eval-grpo", str(tmp_path / "eval-grpo"))
+    assert main([*shlex.split(line)[1:], "--no-progress"]) == 0
+    metrics = json.loads((tmp_path / "eval-grpo" / "metrics.json").read_text())
+    rl = summary["stages"]["rl"]["multiple_choice"]
+    assert metrics["multiple_choice"]["n"] == rl["n"]
+    assert metrics["multiple_choice"]["accuracy"] == rl["accuracy"]
 
 
 def test_completion_budget_fits_the_tasks_answers() -> None:
