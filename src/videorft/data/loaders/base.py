@@ -115,8 +115,10 @@ class LoadContext:
         require_videos: bool = True,
         state: LoadState | None = None,
         unit: str = "record",
+        split: str | None = None,
     ) -> None:
-        self.file = str(file)
+        self.file = str(file) if hub_id(file) is None else HUB_PREFIX + str(hub_id(file))
+        self.split = split  # the split of a hub dataset / DatasetDict folder
         self.video_root = Path(video_root)
         self.skip_invalid = skip_invalid
         self.check_videos = check_videos
@@ -207,14 +209,77 @@ class _ItemGuard:
 # Reading files
 
 
+#: ``FORMAT:hf://org/name``: a Hugging Face hub dataset (``Path`` keeps one slash of the two).
+HUB_PREFIX = "hf://"
+_TABLE_SUFFIXES = (".parquet", ".arrow")
+
+
+def hub_id(path: str | os.PathLike[str]) -> str | None:
+    """``org/name`` of ``hf://org/name`` (or of the ``hf:org/name`` Path that `annotation_path` makes
+    of it: ``Path`` would fold ``//``), else None."""
+    text = str(path)
+    if text.startswith(HUB_PREFIX):
+        return text[len(HUB_PREFIX) :]
+    return text[3:] if text.startswith("hf:") else None
+
+
+def annotation_path(raw: str) -> Path:
+    """The ``Path`` of a spec's annotation part; a hub id becomes ``hf:<id>``."""
+    hub = hub_id(raw) if raw.startswith(HUB_PREFIX) else None
+    return Path("hf:" + hub) if hub is not None else Path(raw).expanduser()
+
+
+def is_table(path: Path) -> bool:
+    """A source `datasets` reads: a hub id, a Parquet/Arrow file, or a ``save_to_disk`` folder."""
+    return (
+        hub_id(path) is not None
+        or (path.is_file() and path.suffix in _TABLE_SUFFIXES)
+        or (path.is_dir() and any((path / n).is_file() for n in ("dataset_dict.json", "state.json")))
+    )
+
+
+def read_table(path: Path, ctx: LoadContext) -> list[dict[str, Any]]:
+    """Rows of a hub dataset, Parquet/Arrow file or ``save_to_disk`` folder, in the schema its format
+    expects (the same fields as the JSON files). Reading goes through `datasets`, so hub ids use its
+    cache and its offline mode; a folder of several splits takes ``ctx.split`` (default ``train``)."""
+    import datasets
+
+    hub = hub_id(path)
+    try:
+        if hub is not None:
+            data = datasets.load_dataset(hub, split=ctx.split or "train")
+        elif path.is_dir():
+            data = datasets.load_from_disk(str(path))
+        else:
+            kind = "parquet" if path.suffix == ".parquet" else "arrow"
+            data = datasets.load_dataset(kind, data_files=str(path), split="train")
+    except (FileNotFoundError, ValueError, OSError, datasets.exceptions.DatasetNotFoundError) as exc:
+        raise ctx.error(None, None, f"cannot read with datasets: {exc}") from None
+    if isinstance(data, datasets.DatasetDict):
+        split = ctx.split or "train"
+        if split not in data:
+            raise ctx.error(None, None, f"no split {split!r}; splits: {', '.join(data)}")
+        data = data[split]
+    return data.to_list()
+
+
 def read_json(path: Path, ctx: LoadContext) -> Any:
+    if is_table(path):
+        return read_table(path, ctx)
     if not path.is_file():
         raise ctx.error(None, None, "annotation file not found")
     try:
         with open(path, encoding="utf-8") as f:
             if path.suffix == ".jsonl":
                 return [json.loads(line) for line in f if line.strip()]
-            return json.load(f)
+            text = f.read()
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            if exc.msg != "Extra data" or exc.lineno < 2:
+                raise
+            # JSON Lines under a .json name: what `datasets.Dataset.to_json` writes by default
+            return [json.loads(line) for line in text.splitlines() if line.strip()]
     except json.JSONDecodeError as exc:
         raise ctx.error(
             None, None, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
@@ -225,6 +290,9 @@ def read_json(path: Path, ctx: LoadContext) -> Any:
 
 def read_json_list(path: Path, ctx: LoadContext) -> list[Any]:
     data = read_json(path, ctx)
+    if isinstance(data, dict) and isinstance(data.get("results"), list):
+        # Video-R1's generate_cot_vllm.py / eval_bench.py write {"results": [...] (, "final_acc")}
+        data = data["results"]
     if not isinstance(data, list):
         raise ctx.error(None, None, f"expected a JSON list of records, got {type(data).__name__}")
     return data
@@ -232,6 +300,12 @@ def read_json_list(path: Path, ctx: LoadContext) -> list[Any]:
 
 def read_json_dict(path: Path, ctx: LoadContext) -> dict[str, Any]:
     data = read_json(path, ctx)
+    if isinstance(data, list) and is_table(path):
+        # a table of the {video_id: annotation} formats has one row per video with its id in a column
+        key = next((k for k in ("video_id", "id", "vid") if data and all(k in row for row in data)), None)
+        if key is None:
+            raise ctx.error(None, None, "expected a 'video_id' column (one row per video)")
+        data = {str(row[key]): {k: v for k, v in row.items() if k != key} for row in data}
     if not isinstance(data, dict):
         raise ctx.error(
             None, None, f"expected a JSON object (video id -> annotation), got {type(data).__name__}"

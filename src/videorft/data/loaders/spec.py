@@ -9,7 +9,17 @@ from pathlib import Path
 from typing import Any
 
 from videorft.data.errors import DataError
-from videorft.data.loaders.base import FORMATS, LoadContext, LoadResult, LoadState, get_format
+from videorft.data.loaders.base import (
+    FORMATS,
+    HUB_PREFIX,
+    LoadContext,
+    LoadResult,
+    LoadState,
+    annotation_path,
+    get_format,
+    hub_id,
+    is_table,
+)
 
 log = logging.getLogger("videorft.data")
 
@@ -71,7 +81,8 @@ def read_manifest(path: str | os.PathLike[str], *, video_root: str | None = None
                     f"{where}.format",
                     f"unknown format {fmt!r}; valid: {', '.join(sorted(FORMATS))}",
                 )
-            ann = base / str(entry.pop("path"))
+            raw = str(entry.pop("path"))
+            ann = annotation_path(raw) if raw.startswith(HUB_PREFIX) else base / raw
             root = entry.pop("video_root", None)
             vroot = media_base / str(root) if root is not None else _default_root(ann)
             _check_options(fmt, entry, str(path), where)
@@ -81,7 +92,8 @@ def read_manifest(path: str | os.PathLike[str], *, video_root: str | None = None
 
 
 def _default_root(annotation: Path) -> Path:
-    return annotation if annotation.is_dir() else annotation.parent
+    # a frame/sequence folder holds its media; a save_to_disk folder is a file in folder form
+    return annotation if annotation.is_dir() and not is_table(annotation) else annotation.parent
 
 
 def _check_options(fmt: str, options: dict[str, Any], file: str, where: str) -> None:
@@ -95,7 +107,9 @@ def resolve_spec(spec: str, *, split: str | None = None, video_root: str | None 
     """The data sources a spec names: ``FORMAT:PATH``, a manifest file, or a folder holding one."""
     fmt, sep, rest = spec.partition(":")
     if sep and fmt in FORMATS:
-        ann = Path(rest).expanduser()
+        ann = annotation_path(rest)
+        if hub_id(ann) is not None:  # a hub dataset: videos are wherever the user put them
+            return [DataSource(fmt, ann, Path(video_root or "."), split)]
         root = Path(video_root) if video_root else _default_root(ann)
         return [DataSource(fmt, ann, root, split)]
     p = Path(spec).expanduser()
@@ -143,6 +157,7 @@ def load_sources(
             check_videos=check_videos,
             require_videos=require_videos,
             state=state,
+            split=src.split,
         )
         records = fmt.loader(src.path, ctx, **opts)
         if src.split is not None:
