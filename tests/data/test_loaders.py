@@ -243,6 +243,8 @@ def test_charades_json_one_record_per_sentence(tmp_path, put_video):
         ({"duration": -1, "timestamps": [[1, 2]], "sentences": ["x"]}, "duration", "positive"),
         ({"timestamps": [[1, 2]], "sentences": ["x"]}, "duration", "missing"),
         ({"duration": 10, "timestamps": [[1, 2]], "sentences": [""]}, "sentences[0]", "non-empty"),
+        ({"duration": 10, "timestamps": [[12, 15]], "sentences": ["x"]}, "timestamps[0]", "video's end"),
+        ({"duration": 10, "timestamps": [[10, 10]], "sentences": ["x"]}, "timestamps[0]", "video's end"),
     ],
 )
 def test_charades_json_errors(tmp_path, put_video, entry, field, needle):
@@ -299,12 +301,18 @@ def test_charades_txt_probes_duration_and_names_bad_lines(tmp_path, put_video):
     put_video(tmp_path / "AO8RW.mp4")
     txt = tmp_path / "sta.txt"
     txt.write_text(
-        "AO8RW 0.0 1.5##a person sits.\nAO8RW zero 1.0##bad start\nAO8RW 1 2 no separator\n", encoding="utf-8"
+        "AO8RW 0.0 1.5##a person sits.\nAO8RW zero 1.0##bad start\nAO8RW 1 2 no separator\n"
+        "AO8RW 2.5 3.0##after the end\n",
+        encoding="utf-8",
     )
     result = load_spec(f"charades_txt:{txt}", skip_invalid=True)
     (rec,) = result.records
     assert rec.meta["duration"] == pytest.approx(2.0)  # probed from the 8-frame 4-fps video
-    assert [(s.unit, s.index, s.field) for s in result.skipped] == [("line", 2, "start"), ("line", 3, None)]
+    assert [(s.unit, s.index, s.field) for s in result.skipped] == [
+        ("line", 2, "start"),
+        ("line", 3, None),
+        ("line", 4, "timestamps"),  # starts after the 2 s video ends
+    ]
     with pytest.raises(DataError, match=r"sta.txt: line 2: field 'start': expected a number"):
         load_spec(f"charades_txt:{txt}")
 

@@ -87,3 +87,24 @@ def test_text_and_json_use_the_same_units(predictions, capsys):
         for metric, value in values.items():
             if metric not in ("n", "n_unparsed"):
                 assert f"{metric} {value:.3f}" in line, (task, metric, line)
+
+
+def test_metrics_options_switch_to_our_arithmetic(tmp_path, capsys):
+    path = tmp_path / "p.jsonl"
+    rows = [{"id": "r1", "task": "regression", "completion": "<answer>150</answer>", "solution": 100}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["metrics", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["regression"]["MRA"] == pytest.approx(0.1)  # official <=
+    assert main(["metrics", str(path), "--json", "--mra", "paper"]) == 0
+    assert json.loads(capsys.readouterr().out)["regression"]["MRA"] == 0.0
+
+
+def test_metrics_refuses_duplicate_ids_and_skips_them_loudly(tmp_path, capsys):
+    path = tmp_path / "p.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in [*ROWS, ROWS[3]]))
+    assert main(["metrics", str(path), "--json"]) == 2
+    assert "line 6: field 'id': duplicate id 'm1' (first on line 4)" in capsys.readouterr().err
+    assert main(["metrics", str(path), "--json", "--skip-invalid"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["multiple_choice"]["n"] == 2
+    assert "skipped 1 invalid line(s)" in captured.err and "duplicate id 'm1'" in captured.err

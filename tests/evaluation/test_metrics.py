@@ -8,7 +8,13 @@ import pytest
 
 from videorft.data.errors import DataError
 from videorft.evaluation.geometry import mean_relative_accuracy, nextgqa_best_overlap, nextgqa_iou_iop
-from videorft.evaluation.metrics import compute_metrics, format_table, get_task_metric, metrics_of_file
+from videorft.evaluation.metrics import (
+    MetricOptions,
+    compute_metrics,
+    format_table,
+    get_task_metric,
+    metrics_of_file,
+)
 
 
 def _rows(task, pairs, meta=None):
@@ -67,6 +73,44 @@ def test_tracking_success_threshold_is_strict_and_missing_boxes_count_zero():
     m = compute_metrics(rows)["tracking"]
     assert m["AO"] == pytest.approx(0.5 / 3)
     assert m["SR@0.5"] == 0.0
+    assert m["n_unparsed"] == 0
+
+
+def test_tracking_boxes_overflowing_left_or_top_follow_the_got10k_toolkit():
+    # The toolkit clips left/top to the frame, then the width to what is left: [-0.2, 0.3] becomes
+    # [0, 0.5] (shifted, width kept). Clipping both corners gives [0, 0.3] instead.
+    gt = [[0, 0, 0.5, 0.5], [0.1, 0.1, 0.6, 0.6]]
+    rows = _rows("tracking", [("<answer>[[-0.2, 0, 0.3, 0.5], [0.1, -0.1, 0.6, 0.4]]</answer>", gt)])
+    m = compute_metrics(rows)["tracking"]
+    # second box becomes [0.1, 0, 0.6, 0.5]: intersection 0.2, union 0.3
+    assert m["AO"] == pytest.approx((1.0 + 0.2 / 0.3) / 2)
+    m = compute_metrics(rows, options=MetricOptions(tracking_bound="clip"))["tracking"]
+    assert m["AO"] == pytest.approx((0.15 / 0.25 + 0.15 / 0.3) / 2)
+
+
+def test_got10k_loader_bounds_boxes_as_the_toolkit(tmp_path):
+    from videorft.data.loaders.got10k import _normalise
+
+    # x = -20 px, w = 100 px in a 200 px frame: the toolkit scores [0, 100] px, not [0, 80] px
+    assert _normalise([-20, 10, 100, 50], 200, 100) == [0.0, 0.1, 0.5, 0.6]
+    assert _normalise([150, -30, 100, 50], 200, 100) == [0.75, 0.0, 1.0, 0.5]
+
+
+def test_grounding_qa_negative_start_and_reversed_spans_as_eval_ground():
+    sol = {"answer": "B", "intervals": [[0, 10]]}
+    rows = _rows(
+        "grounding_qa",
+        [
+            # eval_ground measures a negative start as written: IoU 5/12, IoP 5/7
+            ("<answer>B</answer><glue>[(-2, 5)]</glue>", sol),
+            # a reversed span scores 0 on its own; beside a valid one it does not void the glue
+            ("<answer>B</answer><glue>[(2, 4), (9, 1)]</glue>", sol),
+            ("<answer>B</answer><glue>[(9, 1)]</glue>", sol),
+        ],
+    )
+    m = compute_metrics(rows)["grounding_qa"]
+    assert m["mIoU"] == pytest.approx((5 / 12 + 0.2 + 0) / 3)
+    assert m["mIoP"] == pytest.approx((5 / 7 + 1 + 0) / 3)
     assert m["n_unparsed"] == 0
 
 
@@ -131,19 +175,28 @@ def test_accuracy_tasks():
 
 
 @pytest.mark.parametrize(
-    ("pred", "gt", "mra"),
+    ("pred", "gt", "official", "paper"),
     [
-        (110, 100, 0.8),
-        (100, 100, 1.0),
-        (150, 100, 0.0),
-        (96, 100, 1.0),
-        (93, 100, 0.9),
-        (0, 0, 1.0),
-        (1, 0, 0.0),
+        # VSI-Bench's code counts err <= 1 - θ with float thresholds; the paper writes err < 1 - θ.
+        (110, 100, 0.9, 0.8),  # err 0.1; 1 - 0.8999999999999999 = 0.10000000000000009 in float64
+        (100, 100, 1.0, 1.0),
+        (150, 100, 0.1, 0.0),  # err 0.5 = 1 - 0.5 exactly: counted by <= only
+        (105, 100, 1.0, 0.9),  # err 0.05 = 1 - 0.95 (0.050000000000000044 in float64)
+        (96, 100, 1.0, 1.0),
+        (93, 100, 0.9, 0.9),
+        (0, 0, 1.0, 1.0),
+        (1, 0, 0.0, 0.0),
     ],
 )
-def test_mean_relative_accuracy(pred, gt, mra):
-    assert mean_relative_accuracy(pred, gt) == pytest.approx(mra)
+def test_mean_relative_accuracy(pred, gt, official, paper):
+    assert mean_relative_accuracy(pred, gt) == official
+    assert mean_relative_accuracy(pred, gt, rule="vsibench") == official
+    assert mean_relative_accuracy(pred, gt, rule="paper") == paper
+
+
+def test_mean_relative_accuracy_unknown_rule():
+    with pytest.raises(ValueError, match="vsibench, paper, video_r1"):
+        mean_relative_accuracy(1, 1, rule="strict")
 
 
 def test_regression_metric():
@@ -151,8 +204,10 @@ def test_regression_metric():
         "regression", [("<answer>110</answer>", 100), ("<answer>93</answer>", "100"), ("no answer", 4)]
     )
     m = compute_metrics(rows)["regression"]
-    assert m["MRA"] == pytest.approx((0.8 + 0.9 + 0) / 3)
+    assert m["MRA"] == pytest.approx((0.9 + 0.9 + 0) / 3)
     assert m["n_unparsed"] == 1
+    m = compute_metrics(rows, options=MetricOptions(mra="paper"))["regression"]
+    assert m["MRA"] == pytest.approx((0.8 + 0.9 + 0) / 3)
 
 
 def test_text_tasks_mean_reward():
@@ -237,7 +292,8 @@ def test_format_table_is_readable():
 def test_file_rows_use_top_level_meta_and_task_aliases_like_score(tmp_path):
     path = tmp_path / "p.jsonl"
     rows = [
-        # duration 10 clips the predicted end (as the temporal_iou reward does): IoU 1
+        # the reference arithmetic does not clip: [5, 20] vs [5, 10] is 1/3; the reward's
+        # clipping to the duration (grounding_iou="reward") makes it 1
         {
             "id": "a",
             "task": "temporal_grounding",
@@ -254,5 +310,41 @@ def test_file_rows_use_top_level_meta_and_task_aliases_like_score(tmp_path):
     ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     metrics, _ = metrics_of_file(path)
-    assert metrics["temporal_grounding"]["mIoU"] == pytest.approx(1.0)
+    assert metrics["temporal_grounding"]["mIoU"] == pytest.approx(1 / 3)
     assert metrics["multiple_choice"]["accuracy"] == 1.0
+    metrics, _ = metrics_of_file(path, options=MetricOptions(grounding_iou="reward"))
+    assert metrics["temporal_grounding"]["mIoU"] == pytest.approx(1.0)
+
+
+def test_duplicate_prediction_ids_are_refused_or_skipped_loudly(tmp_path):
+    path = tmp_path / "p.jsonl"
+    rows = [
+        {"id": "q1", "task": "multiple_choice", "completion": "<answer>A</answer>", "solution": "A"},
+        {"id": "q2", "task": "multiple_choice", "completion": "<answer>B</answer>", "solution": "A"},
+        {"id": "q1", "task": "multiple_choice", "completion": "<answer>A</answer>", "solution": "A"},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(
+        DataError, match=r"p.jsonl: line 3: field 'id': duplicate id 'q1' \(first on line 1\)"
+    ):
+        metrics_of_file(path)
+    metrics, skipped = metrics_of_file(path, skip_invalid=True)
+    assert metrics["multiple_choice"]["accuracy"] == 0.5 and metrics["multiple_choice"]["n"] == 2
+    assert [(s.index, s.field) for s in skipped] == [(3, "id")]
+
+
+def test_charades_r_at_m_uses_the_reference_arithmetic_at_ties():
+    # pred [4.5, 7.2] vs gt [4.4, 9.8]: the reference's (min(e) - max(s)) / (max(e) - min(s)) is
+    # exactly 0.5 and counts for R@0.5; intersection / (sum of lengths - intersection) gives
+    # 0.49999999999999994 and does not.
+    rows = _rows("temporal_grounding", [("<answer>4.5 to 7.2</answer>", [4.4, 9.8])])
+    m = compute_metrics(rows)["temporal_grounding"]
+    assert m["R@0.5"] == 1.0 and m["mIoU"] == 0.5
+    m = compute_metrics(rows, options=MetricOptions(grounding_iou="reward"))["temporal_grounding"]
+    assert m["R@0.5"] == 0.0
+
+
+def test_grounding_reference_mode_keeps_out_of_video_ground_truth_an_error():
+    rows = _rows("temporal_grounding", [("<answer>1 to 2</answer>", [12, 14])], {"duration": 10})
+    with pytest.raises(DataError, match="video's end"):
+        compute_metrics(rows)

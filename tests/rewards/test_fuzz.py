@@ -20,6 +20,8 @@ SOLUTIONS: dict[str, Any] = {
     "format_nothink": None,
     "format_glue": None,
     "format_glue_nothink": None,
+    "format_tracking": None,
+    "format_tracking_nothink": None,
     "temporal_iou": [1.0, 2.5],
     "tracking_iou": [[0.1, 0.1, 0.5, 0.5], [0.2, 0.2, 0.6, 0.6]],
     "mc_accuracy": "A",

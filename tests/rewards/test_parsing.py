@@ -73,7 +73,11 @@ def test_has_format_think_answer(text: str, ok: bool) -> None:
         ("inf", None),
         ("9" * 400, None),  # overflows a float
         ("", None),
-        ("1e3", None),
+        ("1e3", 1000.0),  # Python float syntax, as Video-R1's float()
+        ("5.", 5.0),
+        ("1_000", 1000.0),
+        ("1__000", None),
+        ("1_", None),
     ],
 )
 def test_parse_number(text: str, expected: float | None) -> None:
@@ -98,6 +102,11 @@ def test_parse_number(text: str, expected: float | None) -> None:
         ("twelve to seventeen", None),
         ("12.5", None),
         ("1" * 400 + " to 500", None),  # non-finite
+        ("5. to 10.", (5.0, 10.0)),  # trailing-dot numbers, as in numerical answers
+        ("1_000 to 1_200", (1000.0, 1200.0)),
+        ("1,000 to 1,200", (1000.0, 1200.0)),  # outside brackets a comma is a thousands separator
+        ("[1,200]", (1.0, 200.0)),  # inside brackets it separates
+        ("1e2 to 2e2", (100.0, 200.0)),
     ],
 )
 def test_parse_time_pair(text: str, expected: tuple[float, float] | None) -> None:
@@ -117,6 +126,9 @@ def test_parse_time_pair(text: str, expected: tuple[float, float] | None) -> Non
         ("[(1, 2)", None),
         ("boxes: [(1, 2)]", None),
         ("[[[1, 2]]]", None),
+        ("[(5., 1_0)]", [(5.0, 10.0)]),  # the same number rule as parse_number
+        ("[(1e1, 2E1)]", [(10.0, 20.0)]),
+        ("[(1__0, 2)]", None),
     ],
 )
 def test_parse_number_groups(text: str, expected: list | None) -> None:
@@ -155,3 +167,13 @@ def test_parse_number_groups_caps_count() -> None:
 )
 def test_extract_letter(text: str, expected: str | None) -> None:
     assert extract_letter(text) == expected
+
+
+@pytest.mark.parametrize("token", ["5.", "1_000", "1_000.5", ".5", "1e3", "2.5E-2", "-3", "+4."])
+def test_one_number_rule_for_every_parser(token: str) -> None:
+    """numerical/regression (parse_number), intervals (time pairs) and glue/boxes (groups) agree."""
+    value = float(token)
+    assert parse_number(token) == value
+    if not token.startswith(("-", "+")):  # times are unsigned
+        assert parse_time_pair(f"{token} to {token}") == (value, value)
+    assert parse_number_groups(f"[({token}, {token})]") == [(value, value)]

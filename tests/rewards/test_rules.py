@@ -86,6 +86,47 @@ def test_temporal_iou_clips_to_duration() -> None:
         r("temporal_iou", completion, [25, 30], duration="long")
 
 
+def test_temporal_iou_ground_truth_after_video_end_is_a_solution_error() -> None:
+    # Clipped, [35, 40] in a 30 s video became the point (30, 30) and "31 to 50" scored 1.0.
+    with pytest.raises(SolutionError, match=r"field 'solution'.*video's end"):
+        r("temporal_iou", f"{T}<answer>31 to 50</answer>", [35, 40], duration=30)
+    with pytest.raises(SolutionError, match="video's end"):
+        r("temporal_iou", f"{T}<answer>31 to 50</answer>", [30, 40], duration=30)
+    # An end past the duration is fine (real Charades-STA annotations have them).
+    assert r("temporal_iou", f"{T}<answer>20 to 30</answer>", [20, 35], duration=30) == 1.0
+
+
+def test_temporal_iou_prediction_outside_the_video_scores_zero() -> None:
+    assert r("temporal_iou", f"{T}<answer>30 to 45</answer>", [29, 30], duration=30) == 0.0
+    assert r("temporal_iou", f"{T}<answer>31 to 45</answer>", [30, 30], duration=31) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        ("[[0.1, 0.1, 0.5, 0.5], [0.2, 0.2, 0.6, 0.6]]", 1.0),
+        ("[0.1, 0.1, 0.5, 0.5]", 1.0),  # one box
+        ("[]", 0.0),  # no box: the format reward must not be free
+        ("[[0.1, 0.1, 0.5]]", 0.0),
+        ("[[0.1, 0.1, 0.5, 0.5], [0.2, 0.2]]", 0.0),
+        ("the box moves right", 0.0),
+    ],
+)
+def test_format_tracking_checks_the_box_list(answer: str, expected: float) -> None:
+    assert r("format_tracking", f"<think>t</think><answer>{answer}</answer>") == expected
+    assert r("format_tracking_nothink", f"<answer>{answer}</answer>") == expected
+    assert r("format", f"<think>t</think><answer>{answer}</answer>") == 1.0  # the generic one does not
+
+
+def test_tracking_task_uses_the_box_format() -> None:
+    from videorft.rewards import score
+
+    gt = [[0.1, 0.1, 0.5, 0.5]]
+    assert score("tracking", "<think>t</think><answer>[]</answer>", gt)["format"] == 0.0
+    assert score("tracking", "<answer>[]</answer>", gt, think=False)["format"] == 0.0
+    assert score("tracking", "<think>t</think><answer>[[0.1, 0.1, 0.5, 0.5]]</answer>", gt)["total"] == 2.0
+
+
 @pytest.mark.parametrize("bad", [[20, 10], [1], "soon", [-1, 3], [0, float("nan")], None])
 def test_temporal_iou_bad_solution_raises_solution_error(bad: object) -> None:
     with pytest.raises(SolutionError, match="solution"):
@@ -208,6 +249,13 @@ def test_ocr_accuracy_is_one_minus_wer_case_sensitive() -> None:
     # Three insertions against one reference word: WER 3 → clipped to 0.
     assert r("ocr_accuracy", f"{T}<answer>STOP a b c</answer>", "STOP") == 0.0
     assert r("ocr_accuracy", f"{T}<answer></answer>", "STOP") == 0.0
+
+
+def test_ocr_splits_words_on_any_whitespace() -> None:
+    # Video-R1's WER splits with str.split(): newlines and tabs separate words too.
+    assert r("ocr_accuracy", "<answer>red\nblue</answer>", "red blue") == 1.0
+    assert r("ocr_accuracy", "<answer>red\tblue  green</answer>", "red blue\ngreen") == 1.0
+    assert r("ocr_accuracy", "<answer>red\nblue</answer>", "red green") == pytest.approx(0.5)
 
 
 def test_free_form_accuracy_mean_rouge() -> None:

@@ -21,8 +21,9 @@ def test_shipped_configs_parse(name: str) -> None:
     data_args, trainer_args, model_args, resume = parse(kind, [str(ROOT / "configs" / name), *gpu_only])
     assert data_args.data and model_args.model_name_or_path and not resume
     if kind == "grpo" and "7b" in name:
-        # the papers' values, not TRL's defaults (beta=0.0, loss_type="dapo")
+        # the papers' objective, not TRL 1.16's defaults (beta=0.0, loss_type="dapo", k3 times the ratio)
         assert trainer_args.beta == 0.04 and trainer_args.loss_type == "grpo"
+        assert trainer_args.use_bias_correction_kl is False
         assert trainer_args.num_generations == 8
 
 
@@ -31,6 +32,22 @@ def test_video_r1_config_is_t_grpo_with_papers_values() -> None:
     assert args.temporal and args.shuffled_generations == 4
     assert (args.temporal_alpha, args.temporal_mu, args.temporal_min_acc) == (0.3, 0.8, 0.1)
     assert data_args.max_frames == 16 and data_args.max_pixels == 128 * 28 * 28
+    # src/scripts/run_grpo_video.sh: --len_control true --weight_decay 0.01 --max_grad_norm 5
+    assert args.len_control and args.weight_decay == 0.01 and args.max_grad_norm == 5.0
+    assert data_args.min_pixels == 128 * 28 * 28  # Video-R1's qwen-vl-utils VIDEO_MIN_PIXELS
+
+
+@pytest.mark.parametrize("name", ["video_r1_sft_7b.yaml", "video_r1_tgrpo_7b.yaml", "videochat_r1_7b.yaml"])
+def test_every_paper_config_value_has_a_sourced_row_in_deviations(name: str) -> None:
+    import yaml
+
+    config = yaml.safe_load((ROOT / "configs" / name).read_text())
+    doc = (ROOT / "docs" / "deviations.md").read_text()
+    section = doc[doc.index("### `configs/" + name + "`") :]
+    section = section[: section.index("\n### ", 1)] if "\n### " in section[1:] else section
+    rows = {line.split("|")[1].strip().strip("`") for line in section.splitlines() if line.startswith("| `")}
+    missing = sorted(set(config) - rows)
+    assert not missing, f"docs/deviations.md has no row for {missing} of configs/{name}"
 
 
 def test_cli_flags_override_yaml_and_resume_flag() -> None:

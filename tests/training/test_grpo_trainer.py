@@ -10,7 +10,7 @@ import torch
 
 from videorft.models.loading import load_model, load_processor
 from videorft.models.processing import rope_position_ids
-from videorft.rewards import temporal_bonus
+from videorft.rewards import length_bonus, temporal_bonus
 from videorft.training.algos import group_advantages
 from videorft.training.config import VideoDataArguments, VideoGRPOConfig
 from videorft.training.grpo_trainer import VideoGRPOTrainer
@@ -193,6 +193,27 @@ def test_tgrpo_bonus_column_equals_pure_function(tiny_model_dir, synth_suite_dir
     shuffled_pixels = sh["vision"][0].pixel_values_videos
     assert ordered_pixels.shape == shuffled_pixels.shape and not torch.equal(ordered_pixels, shuffled_pixels)
     assert trainer._metrics["train"]["tgrpo/p"] and trainer._metrics["train"]["tgrpo/p_shuffled"]
+
+
+def test_len_control_fills_the_length_bonus_column_per_group(
+    tiny_model_dir, synth_suite_dir, tmp_path
+) -> None:
+    trainer = make_trainer(tiny_model_dir, synth_suite_dir, tmp_path, len_control=True)
+    col = trainer.reward_func_names.index("length_bonus")
+    trainer.task_reward.last_accuracy = [1.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0]
+    lengths = [400, 100, 400, 512, 400, 400, 400, 400]
+    rewards = torch.zeros(2 * G, len(trainer.reward_func_names))
+    trainer._fill_length_bonus(rewards, [[7] * n for n in lengths])
+    # group 1: three correct, two of them 320-512 tokens long; group 2: one correct -> no bonus
+    assert rewards[:, col].tolist() == pytest.approx([0.2, 0, 0, 0.2, 0, 0, 0, 0])
+    assert rewards[:, col].tolist() == pytest.approx(
+        length_bonus(trainer.task_reward.last_accuracy[:G], lengths[:G])
+        + length_bonus(trainer.task_reward.last_accuracy[G:], lengths[G:])
+    )
+    # wired into a real step: the column is computed and logged like the temporal bonus
+    trainer.model.train()
+    trainer._generate_and_score_completions(first_batch(trainer))
+    assert trainer._metrics["train"]["rewards/length_bonus/mean"] == [0.0]  # 6-token completions
 
 
 def test_unsupported_setups_fail_before_anything_loads(tmp_path) -> None:

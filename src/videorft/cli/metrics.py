@@ -17,7 +17,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--skip-invalid",
         action="store_true",
-        help="skip malformed lines (they are counted and listed on stderr) instead of stopping",
+        help="skip malformed lines and repeated ids (counted and listed on stderr; the first row of "
+        "an id is kept) instead of stopping",
+    )
+    parser.add_argument(
+        "--mra",
+        choices=["vsibench", "paper", "video_r1"],
+        default="vsibench",
+        help="VSI-Bench MRA rule: the official code's <= (default), the paper's strict < computed "
+        "exactly, or Video-R1's eval_bench.py (float32, <)",
+    )
+    parser.add_argument(
+        "--grounding-iou",
+        choices=["reference", "reward"],
+        default="reference",
+        help="temporal grounding IoU: VideoChat-R1's eval arithmetic, unclipped (default), or the "
+        "temporal_iou reward (spans clipped to the video)",
+    )
+    parser.add_argument(
+        "--tracking-bound",
+        choices=["toolkit", "clip"],
+        default="toolkit",
+        help="GOT-10k boxes: the got10k toolkit's bound (default) or both corners clipped to the frame",
     )
     parser.add_argument(
         "--judge", default=None, help="caption judge name (default: the rewards' offline embedding judge)"
@@ -26,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from videorft.data.errors import DataError
-    from videorft.evaluation.metrics import format_table, metrics_of_file
+    from videorft.evaluation.metrics import MetricOptions, format_table, metrics_of_file
 
     judge = None
     if args.judge:
@@ -38,7 +59,12 @@ def run(args: argparse.Namespace) -> int:
             print(f"error: {exc.args[0]}", file=sys.stderr)
             return 2
     try:
-        metrics, skipped = metrics_of_file(args.predictions, skip_invalid=args.skip_invalid, judge=judge)
+        options = MetricOptions(
+            mra=args.mra, grounding_iou=args.grounding_iou, tracking_bound=args.tracking_bound
+        )
+        metrics, skipped = metrics_of_file(
+            args.predictions, skip_invalid=args.skip_invalid, judge=judge, options=options
+        )
     except (DataError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -19,13 +19,19 @@ from pathlib import Path
 from typing import Any
 
 from videorft.data.errors import DataError, SkipReport
-from videorft.evaluation.geometry import mean_relative_accuracy, nextgqa_best_overlap, span_hull
+from videorft.evaluation.geometry import (
+    MRA_RULES,
+    got10k_box_iou,
+    mean_relative_accuracy,
+    nextgqa_best_overlap,
+    span_hull,
+)
 from videorft.evaluation.predictions import row_meta
 from videorft.rewards import rules
 from videorft.rewards.parsing import extract_answer, extract_letter, last_block, parse_number, parse_time_pair
 from videorft.rewards.parsing import parse_number_groups as _groups
 from videorft.rewards.registry import get_reward
-from videorft.rewards.solutions import SolutionError, normalize_solution
+from videorft.rewards.solutions import SolutionError, check_inside_video, normalize_solution
 
 
 @dataclass(frozen=True)
@@ -38,7 +44,38 @@ class ItemScore:
     values: dict[str, Any] = field(default_factory=dict)
 
 
-ItemScorer = Callable[[str, Any, Mapping[str, Any]], ItemScore]
+@dataclass(frozen=True)
+class MetricOptions:
+    """Switches between the official evaluation code's arithmetic (the defaults) and ours.
+
+    Every default reproduces the code that produced the published numbers; docs/deviations.md
+    ("Evaluation") lists what each alternative changes.
+    """
+
+    #: VSI-Bench MRA: "vsibench" (official lmms-eval: ``<=``, float thresholds), "paper" (strict
+    #: ``<``, exact thresholds) or "video_r1" (Video-R1's eval_bench.py: float32, ``<``).
+    mra: str = "vsibench"
+    #: Temporal grounding IoU: "reference" (VideoChat-R1's evaluate_grounding.py arithmetic, no
+    #: clipping) or "reward" (the ``temporal_iou`` reward: both spans clipped to the duration).
+    grounding_iou: str = "reference"
+    #: GOT-10k boxes: "toolkit" (the got10k toolkit's bound: x, y clipped to the frame, then the
+    #: width/height to what is left, so a box overflowing left/top is shifted, not cut) or "clip"
+    #: (both corners clipped to the frame).
+    tracking_bound: str = "toolkit"
+
+    def __post_init__(self) -> None:
+        for name, valid in (
+            ("mra", MRA_RULES),
+            ("grounding_iou", ("reference", "reward")),
+            ("tracking_bound", ("toolkit", "clip")),
+        ):
+            if getattr(self, name) not in valid:
+                raise ValueError(f"unknown {name} {getattr(self, name)!r}; valid: {', '.join(valid)}")
+
+
+DEFAULT_OPTIONS = MetricOptions()
+
+ItemScorer = Callable[[str, Any, Mapping[str, Any], MetricOptions], ItemScore]
 Aggregator = Callable[[Sequence[ItemScore]], dict[str, float]]
 
 
@@ -98,20 +135,40 @@ def _mean_of(key: str) -> Aggregator:
 GROUNDING_THRESHOLDS = (0.3, 0.5, 0.7)
 
 
-def _grounding_item(completion: str, solution: Any, meta: Mapping[str, Any]) -> ItemScore:
+def reference_interval_iou(pred: tuple[float, float], gt: tuple[float, float]) -> float:
+    """IoU with the arithmetic of VideoChat-R1's ``evaluate_grounding.py`` (and the Charades-STA
+    reference scripts): ``(min(e, e') - max(s, s')) / (max(e, e') - min(s, s'))``, not clamped, so
+    ``R@m`` ties at exactly ``m`` fall the same way. A zero-length hull (the reference divides by
+    zero and drops the item) gives 1 for identical points, else 0."""
+    (sp, ep), (s, e) = pred, gt
+    union = max(e, ep) - min(s, sp)
+    if union <= 0:
+        return 1.0 if (sp, ep) == (s, e) else 0.0
+    return (min(e, ep) - max(s, sp)) / union
+
+
+def _grounding_item(
+    completion: str, solution: Any, meta: Mapping[str, Any], options: MetricOptions
+) -> ItemScore:
     answer = last_block(completion, "answer")
     pair = None if answer is None else parse_time_pair(answer)
     # The reward itself turns a swapped pair into 0; here it also counts as unparsed.
     parsed = pair is not None and pair[0] <= pair[1]
-    iou = get_reward("temporal_iou")(completion, solution, **meta)
-    return ItemScore(parsed, iou, {"iou": iou})
+    if options.grounding_iou == "reward":
+        iou = get_reward("temporal_iou")(completion, solution, **meta)
+        return ItemScore(parsed, iou, {"iou": iou, "raw_iou": iou})
+    # Validation as in the reward (a ground truth after the video's end is a SolutionError).
+    gt = check_inside_video(normalize_solution("temporal_grounding", solution), rules._duration(meta))
+    raw = reference_interval_iou(pair, gt) if pair is not None else 0.0
+    # The reference appends max(iou, 0) to its mean but compares the raw value with m.
+    return ItemScore(parsed, max(raw, 0.0), {"iou": max(raw, 0.0), "raw_iou": raw})
 
 
 def _grounding_aggregate(items: Sequence[ItemScore]) -> dict[str, float]:
     ious = [it.values["iou"] for it in items]
     out = {"mIoU": _mean(ious)}
     for k in GROUNDING_THRESHOLDS:
-        out[f"R@{k}"] = _share([iou >= k for iou in ious])
+        out[f"R@{k}"] = _share([k <= it.values["raw_iou"] for it in items])
     return out
 
 
@@ -121,7 +178,9 @@ register_task_metric(TaskMetric("temporal_grounding", "mIoU", _grounding_item, _
 # ------------------------------------------------------------------------------------------ tracking
 
 
-def _tracking_item(completion: str, solution: Any, meta: Mapping[str, Any]) -> ItemScore:
+def _tracking_item(
+    completion: str, solution: Any, meta: Mapping[str, Any], options: MetricOptions
+) -> ItemScore:
     gt = normalize_solution("tracking", solution)
     answer = last_block(completion, "answer")
     pred = None if answer is None else _groups(answer)
@@ -129,11 +188,12 @@ def _tracking_item(completion: str, solution: Any, meta: Mapping[str, Any]) -> I
     # The prompt gives the first frame's box, so like the GOT-10k toolkit (which drops frame 0)
     # it is not scored; with no first_box in meta every frame counts.
     first = 1 if meta.get("first_box") is not None and len(gt) > 1 else 0
+    box_iou = got10k_box_iou if options.tracking_bound == "toolkit" else rules.box_iou
     ious = []
     for i in range(first, len(gt)):
         p = pred[i] if pred and i < len(pred) else None
         ok = p is not None and len(p) == 4 and p[0] <= p[2] and p[1] <= p[3]
-        ious.append(rules.box_iou(p, gt[i]) if ok else 0.0)
+        ious.append(box_iou(p, gt[i]) if ok else 0.0)
     return ItemScore(parsed, _mean(ious), {"ious": ious})
 
 
@@ -153,17 +213,26 @@ register_task_metric(TaskMetric("tracking", "AO", _tracking_item, _tracking_aggr
 # -------------------------------------------------------------------------------------- grounding QA
 
 
-def _gqa_item(completion: str, solution: Any, meta: Mapping[str, Any]) -> ItemScore:
+def _glue_spans(completion: str) -> list[tuple[float, ...]] | None:
+    """The ``<glue>`` intervals as written (negative or reversed ones kept), None if unparseable."""
+    glue = last_block(completion, "glue")
+    groups = None if glue is None or len(glue) > rules.MAX_ANSWER_CHARS else _groups(glue)
+    if not groups or any(len(g) != 2 for g in groups):
+        return None
+    return groups
+
+
+def _gqa_item(completion: str, solution: Any, meta: Mapping[str, Any], options: MetricOptions) -> ItemScore:
     _, gt_intervals = normalize_solution("grounding_qa", solution)
     letter = extract_letter(_answer(completion) or "")
     correct = get_reward("gqa_accuracy")(completion, solution, **meta)
-    pred = rules._glue_intervals(completion)
-    if pred:
-        # NExT-GQA scores one predicted span: several glue intervals are covered by their hull.
-        iou, iop = nextgqa_best_overlap(span_hull(pred), gt_intervals)
-    else:
-        iou, iop = 0.0, 0.0
-    parsed = letter is not None and bool(pred)
+    spans = _glue_spans(completion)
+    # NExT-GQA's eval_ground scores one span as written: a negative start is measured as is, a
+    # reversed span scores 0. Several glue intervals are covered by the hull of the ones that
+    # are not reversed (a reversed one adds nothing, as it would score 0 on its own).
+    forward = [sp for sp in spans or [] if sp[0] <= sp[1]]
+    iou, iop = nextgqa_best_overlap(span_hull(forward), gt_intervals) if forward else (0.0, 0.0)
+    parsed = letter is not None and spans is not None
     return ItemScore(parsed, correct, {"correct": correct, "iou": iou, "iop": iop})
 
 
@@ -188,7 +257,7 @@ register_task_metric(TaskMetric("grounding_qa", "Acc", _gqa_item, _gqa_aggregate
 
 
 def _accuracy_item(reward: str, parse: Callable[[str], Any]) -> ItemScorer:
-    def score(completion: str, solution: Any, meta: Mapping[str, Any]) -> ItemScore:
+    def score(completion: str, solution: Any, meta: Mapping[str, Any], options: MetricOptions) -> ItemScore:
         value = get_reward(reward)(completion, solution, **meta)
         answer = _answer(completion)
         return ItemScore(answer is not None and parse(answer) is not None, value)
@@ -215,13 +284,15 @@ register_task_metric(
 )
 
 
-def _regression_item(completion: str, solution: Any, meta: Mapping[str, Any]) -> ItemScore:
+def _regression_item(
+    completion: str, solution: Any, meta: Mapping[str, Any], options: MetricOptions
+) -> ItemScore:
     truth = normalize_solution("regression", solution)
     answer = _answer(completion)
     pred = None if answer is None else parse_number(answer)
     if pred is None:
         return ItemScore(False, 0.0)
-    return ItemScore(True, mean_relative_accuracy(pred, truth))
+    return ItemScore(True, mean_relative_accuracy(pred, truth, rule=options.mra))
 
 
 register_task_metric(TaskMetric("regression", "MRA", _regression_item, _mean_of("MRA")))
@@ -235,7 +306,9 @@ register_task_metric(
 )
 
 
-def _caption_item(completion: str, solution: Any, meta: Mapping[str, Any]) -> ItemScore:
+def _caption_item(
+    completion: str, solution: Any, meta: Mapping[str, Any], options: MetricOptions
+) -> ItemScore:
     value = get_reward(CAPTION_REWARD)(completion, solution, **meta)
     answer = _answer(completion)
     return ItemScore(bool(answer), value)
@@ -264,12 +337,14 @@ def score_rows(
     skip_invalid: bool = False,
     lines: Sequence[int] | None = None,
     judge: Any = None,
+    options: MetricOptions = DEFAULT_OPTIONS,
 ) -> ScoredRows:
     """Score every row with its task's metric.
 
     A malformed row raises ``DataError`` naming ``source``, the row index (or the line from
     ``lines``) and the field; with ``skip_invalid`` it is skipped and listed in ``skipped``.
-    ``judge`` is the caption reward's judge (None: the rewards' default offline judge).
+    ``judge`` is the caption reward's judge (None: the rewards' default offline judge);
+    ``options`` picks the official arithmetic (default) or our alternatives.
     """
     out = ScoredRows()
     for index, row in enumerate(rows):
@@ -288,7 +363,9 @@ def score_rows(
                 meta = row_meta(dict(row))
                 if task == "caption" and judge is not None:
                     meta["judge"] = judge
-                item = _METRICS[task].score_item(row.get("completion") or "", row.get("solution"), meta)
+                item = _METRICS[task].score_item(
+                    row.get("completion") or "", row.get("solution"), meta, options
+                )
             except SolutionError as exc:
                 err = DataError(source, where[0], exc.field, exc.reason, unit=where[1])
             else:
@@ -324,19 +401,30 @@ def compute_metrics(
     source: str = "<rows>",
     skip_invalid: bool = False,
     judge: Any = None,
+    options: MetricOptions = DEFAULT_OPTIONS,
 ) -> dict[str, dict[str, Any]]:
     """Metrics per task of prediction rows (empty rows -> ``{}``)."""
-    return aggregate(score_rows(rows, source=source, skip_invalid=skip_invalid, judge=judge))
+    return aggregate(score_rows(rows, source=source, skip_invalid=skip_invalid, judge=judge, options=options))
 
 
 def metrics_of_file(
-    path: str | Path, *, skip_invalid: bool = False, judge: Any = None
+    path: str | Path,
+    *,
+    skip_invalid: bool = False,
+    judge: Any = None,
+    options: MetricOptions = DEFAULT_OPTIONS,
 ) -> tuple[dict[str, dict[str, Any]], list[SkipReport]]:
-    """Metrics of a predictions JSONL file, and the lines/rows skipped (``skip_invalid`` only)."""
+    """Metrics of a predictions JSONL file, and the lines/rows skipped (``skip_invalid`` only).
+
+    A repeated prediction id is an error (it would be counted twice); with ``skip_invalid`` the
+    repeats are skipped and listed, so the first prediction of each id is scored.
+    """
     from videorft.evaluation.predictions import read_predictions
 
     pred = read_predictions(path, skip_invalid=skip_invalid)
-    scored = score_rows(pred.rows, source=str(path), skip_invalid=skip_invalid, lines=pred.lines, judge=judge)
+    scored = score_rows(
+        pred.rows, source=str(path), skip_invalid=skip_invalid, lines=pred.lines, judge=judge, options=options
+    )
     return aggregate(scored), pred.skipped + scored.skipped
 
 

@@ -86,18 +86,28 @@ def read_predictions(path: str | Path, *, skip_invalid: bool = False) -> Predict
     """Read a predictions JSONL file.
 
     Bad lines raise ``DataError`` (file, line, field) unless ``skip_invalid``, in which case they
-    are left out and listed in ``skipped``.
+    are left out and listed in ``skipped``. A repeated ``id`` is a bad line too (a metric would
+    count that prediction twice): with ``skip_invalid`` the first row of each id is kept.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: predictions file not found")
     out = PredictionFile(rows=[])
+    first_line: dict[str, int] = {}
     with open(path, encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
             try:
                 row = validate_row(json.loads(line))
+                if row.get("id") is not None:
+                    key = str(row["id"])
+                    if key in first_line:
+                        raise _FieldProblem(
+                            "id",
+                            f"duplicate id {key!r} (first on line {first_line[key]}); each prediction once",
+                        )
+                    first_line[key] = lineno
             except json.JSONDecodeError as exc:
                 err = DataError(str(path), lineno, None, f"invalid JSON: {exc.msg}", unit="line")
             except _FieldProblem as exc:

@@ -91,31 +91,48 @@ def text_count(text: str, sub: str) -> int:
 
 # ------------------------------------------------------------------------------------------- numbers
 
-# A plain number with optional thousands separators (1,234,567.89) or a bare decimal (.5).
-_NUMBER = re.compile(r"\s*+([-+]?+(?:\d{1,3}+(?:,\d{3})++|\d++)(?:\.\d++)?+|[-+]?+\.\d++)\s*+")
+# One number grammar for every parser (numerical, regression, time pairs, glue intervals, boxes),
+# Python's float syntax minus nan/inf: digits with single underscores between them (``1_000``), an
+# optional fraction that may be empty (``5.``) or a bare fraction (``.5``), an optional exponent
+# (``1e3``). A comma is a list separator inside brackets; everywhere else it must be a valid
+# thousands separator (``1,234,567.8``). See docs/rewards.md, "Numbers".
+_UINT = r"\d++(?:_\d++)*+"
+_FRAC = rf"(?:\.(?:{_UINT})?+)?+"
+_EXP = rf"(?:[eE][-+]?+{_UINT})?+"
+_THOUSANDS = r"\d{1,3}+(?:,\d{3}+)++"
+#: unsigned number as it may appear in a list (no thousands commas)
+LIST_NUMBER = rf"(?:{_UINT}{_FRAC}|\.{_UINT}){_EXP}"
+#: unsigned number outside a list (thousands commas allowed)
+SCALAR_NUMBER = rf"(?:(?:{_THOUSANDS}|{_UINT}){_FRAC}|\.{_UINT}){_EXP}"
+_NUMBER = re.compile(rf"\s*+([-+]?+{SCALAR_NUMBER})\s*+")
+
+
+def number_value(token: str) -> float | None:
+    """The float a token matched by the number grammar spells (None when not finite)."""
+    value = float(token.replace(",", ""))  # float() itself accepts the underscores
+    return value if math.isfinite(value) else None
 
 
 def parse_number(text: str) -> float | None:
     """The number the whole string spells (thousands separators allowed), or None.
 
-    ``"1,000"`` → 1000.0, ``"3.50"`` → 3.5; ``"1,5"``, ``"nan"``, ``"inf"``, ``"12 apples"`` and
-    values that overflow a float → None.
+    ``"1,000"`` → 1000.0, ``"3.50"`` → 3.5, ``"5."`` → 5.0, ``"1_000"`` → 1000.0, ``"1e3"`` → 1000.0;
+    ``"1,5"``, ``"nan"``, ``"inf"``, ``"12 apples"`` and values that overflow a float → None.
     """
     m = _NUMBER.fullmatch(text)
-    if m is None:
-        return None
-    value = float(m.group(1).replace(",", ""))
-    return value if math.isfinite(value) else None
+    return None if m is None else number_value(m.group(1))
 
 
-# An unsigned decimal not preceded by a digit or dot, so a scan never restarts inside a number.
-_T = r"(?<![\d.])(\d++(?:\.\d++)?+)"
+# A candidate first number may not start inside another number (after a digit, '.', ',', '_' or
+# an exponent's 'e'/'e-'), so a scan never restarts in the middle of one.
+_T = rf"(?<![\d.,_])(?<!\d[eE])(?<!\d[eE][-+])({SCALAR_NUMBER})"
 # "A to B" / "A and B" / "A - B", units allowed after A; the second number sits in a look-ahead so
 # overlapping candidates ("1 to 2 to 3") are all seen and the last one wins.
 _WORD_PAIR = re.compile(
-    _T + r"(?=\s*+(?:seconds?|secs?|s)?+\s*+(?:to|and|-|–|—|~)\s*+(\d++(?:\.\d++)?+))", re.IGNORECASE
+    _T + rf"(?=\s*+(?:seconds?|secs?|s)?+\s*+(?:to|and|-|–|—|~)\s*+({SCALAR_NUMBER}))", re.IGNORECASE
 )
-_BRACKET_PAIR = re.compile(r"[\[(]\s*+" + _T + r"\s*+,\s*+(\d++(?:\.\d++)?+)\s*+[\])]")
+# "[A, B]" / "(A, B)": a list, so the comma separates and the numbers carry none.
+_BRACKET_PAIR = re.compile(rf"[\[(]\s*+({LIST_NUMBER})\s*+,\s*+({LIST_NUMBER})\s*+[\])]")
 
 
 def parse_time_pair(text: str) -> tuple[float, float] | None:
@@ -132,13 +149,13 @@ def parse_time_pair(text: str) -> tuple[float, float] | None:
             best = last
     if best is None:
         return None
-    a, b = float(best.group(1)), float(best.group(2))
-    if not (math.isfinite(a) and math.isfinite(b)):
+    a, b = number_value(best.group(1)), number_value(best.group(2))
+    if a is None or b is None:
         return None
     return a, b
 
 
-_NUM = r"[-+]?+(?:\d++(?:\.\d*+)?+|\.\d++)(?:[eE][-+]?+\d++)?+"
+_NUM = rf"[-+]?+{LIST_NUMBER}"
 _NUM_SEQ = rf"(?>{_NUM}(?:\s*+,\s*+{_NUM})*+)"
 _GROUP = re.compile(rf"\s*+[\[(]\s*+({_NUM_SEQ})\s*+,?+\s*+[\])]\s*+")
 _FLAT = re.compile(rf"\s*+({_NUM_SEQ})\s*+,?+\s*+")
@@ -183,8 +200,8 @@ def parse_number_groups(
 
 
 def _to_floats(seq: str) -> tuple[float, ...] | None:
-    values = tuple(float(x) for x in _SPLIT.split(seq.strip()))
-    return values if all(math.isfinite(v) for v in values) else None
+    values = tuple(number_value(x) for x in _SPLIT.split(seq.strip()))
+    return None if any(v is None for v in values) else values  # type: ignore[return-value]
 
 
 # ------------------------------------------------------------------------------------------- letters

@@ -28,6 +28,7 @@ from videorft.rewards.solutions import (
     as_letter,
     as_number,
     as_text,
+    check_inside_video,
 )
 
 #: An <answer> (or <glue>) block longer than this counts as no answer. Real answers are a few
@@ -105,6 +106,36 @@ def format_glue_nothink_reward(completion: str, solution: Any = None, **meta: An
     return 1.0 if _glue_intervals(text) else 0.0
 
 
+def _box_list(answer: str | None) -> list[tuple[float, ...]] | None:
+    """The answer's boxes when it is a non-empty list of four-number groups, else None."""
+    groups = None if answer is None else parse_number_groups(answer)
+    if not groups or any(len(g) != 4 for g in groups):
+        return None
+    return groups
+
+
+@register_reward("format_tracking")
+def format_tracking_reward(completion: str, solution: Any = None, **meta: Any) -> float:
+    """Tracking format: think, then an answer that is a non-empty list of ``[x0, y0, x1, y1]`` boxes.
+
+    VideoChat-R1's tracking format reward checks the content too (there: exactly 8 lists of 4);
+    the box count is left to the IoU reward, which pairs boxes with the ground truth's.
+    """
+    text = _text(completion)
+    if not has_format(text, ("think", "answer")):
+        return 0.0
+    return 1.0 if _box_list(_block(text, "answer")) else 0.0
+
+
+@register_reward("format_tracking_nothink")
+def format_tracking_nothink_reward(completion: str, solution: Any = None, **meta: Any) -> float:
+    """Tracking format without the think block: one answer holding a non-empty box list."""
+    text = _text(completion)
+    if not has_format(text, ("answer",)):
+        return 0.0
+    return 1.0 if _box_list(_block(text, "answer")) else 0.0
+
+
 # ---------------------------------------------------------------------------------------------- IoUs
 
 
@@ -130,19 +161,24 @@ def _duration(meta: dict[str, Any]) -> float | None:
 def temporal_iou(completion: str, solution: Any, *, clip_to_duration: bool = True, **meta: Any) -> float:
     """IoU of the last "A to B" pair in the last ``<answer>`` with ``solution`` = [start, end] seconds.
 
-    Swapped (A > B) or unparseable predictions score 0. With a ``duration`` field both intervals
-    are clipped to [0, duration] first (unless ``clip_to_duration=False``).
+    Swapped (A > B) or unparseable predictions score 0. With a ``duration`` field a ground truth
+    that starts at or after the video's end is a ``SolutionError`` (field ``solution``), a
+    prediction that starts at or after it scores 0, and both intervals are clipped to
+    [0, duration] (unless ``clip_to_duration=False``, VideoChat-R1's reward, which never clips).
 
     >>> temporal_iou("<think>…</think><answer>10 to 20</answer>", [15, 25])
     0.3333333333333333
     """
     gt = as_interval(solution)
     duration = _duration(meta)
+    check_inside_video(gt, duration)
     answer = _block(completion, "answer")
     pair = None if answer is None else parse_time_pair(answer)
     if pair is None or pair[0] > pair[1]:
         return 0.0
     if clip_to_duration and duration is not None:
+        if pair[0] >= duration:
+            return 0.0
         pair = (min(pair[0], duration), min(pair[1], duration))
         gt = (min(gt[0], duration), min(gt[1], duration))
     return interval_iou(pair, gt)
@@ -285,9 +321,13 @@ def _bounded_words(text: str) -> bool:
 
 @register_reward("ocr_accuracy")
 def ocr_accuracy(completion: str, solution: Any, **meta: Any) -> float:
-    """``1 - WER`` (word level, case-sensitive, whitespace tokens; jiwer), clipped to [0, 1]."""
-    truth = as_text(solution)
-    pred = _answer(completion)
+    """``1 - WER`` (word level, case-sensitive; jiwer), clipped to [0, 1].
+
+    Words are split on any whitespace (newlines, tabs), as Video-R1's ``str.split()`` WER does;
+    jiwer's own transform splits on spaces only, so both sides are re-joined with single spaces.
+    """
+    truth = " ".join(as_text(solution).split())
+    pred = " ".join(_answer(completion).split())
     if not pred or not _bounded_words(pred):
         return 0.0
     import jiwer

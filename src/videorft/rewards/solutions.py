@@ -29,6 +29,7 @@ __all__ = [
     "as_number",
     "as_gqa",
     "as_events",
+    "check_inside_video",
     "normalize_solution",
 ]
 
@@ -68,6 +69,22 @@ def as_interval(solution: Any) -> Interval:
     if not 0 <= s <= e:
         raise SolutionError(f"expected 0 <= start <= end, got [{s}, {e}]")
     return s, e
+
+
+def check_inside_video(interval: Interval, duration: float | None, field: str = "solution") -> Interval:
+    """``interval`` unchanged, or ``SolutionError`` when it starts at or after the video's end.
+
+    Such a ground truth cannot be localised in the video; clipped to [0, duration] it would become
+    the point (D, D), which any wrong prediction past the end matches with IoU 1. An end beyond the
+    duration (present in the real Charades-STA annotations) is fine: the interval still overlaps.
+    """
+    if duration is not None and interval[0] >= duration:
+        raise SolutionError(
+            f"ground truth [{interval[0]}, {interval[1]}] starts at or after the video's end "
+            f"(duration {duration} s)",
+            field=field,
+        )
+    return interval
 
 
 def as_boxes(solution: Any) -> tuple[Box, ...]:

@@ -22,7 +22,7 @@ __all__ = [
 #: task -> (component -> registered reward), accuracy component used by T-GRPO. "format" first.
 TASK_COMPONENTS: dict[str, tuple[dict[str, str], str]] = {
     "temporal_grounding": ({"format": "format", "iou": "temporal_iou"}, "iou"),
-    "tracking": ({"format": "format", "iou": "tracking_iou"}, "iou"),
+    "tracking": ({"format": "format_tracking", "iou": "tracking_iou"}, "iou"),
     "multiple_choice": ({"format": "format", "accuracy": "mc_accuracy"}, "accuracy"),
     "numerical": ({"format": "format", "accuracy": "numerical_accuracy"}, "accuracy"),
     "ocr": ({"format": "format", "accuracy": "ocr_accuracy"}, "accuracy"),
@@ -33,7 +33,11 @@ TASK_COMPONENTS: dict[str, tuple[dict[str, str], str]] = {
     "caption": ({"format": "format", "recall": "caption_recall"}, "recall"),
 }
 
-_NO_THINK = {"format": "format_nothink", "format_glue": "format_glue_nothink"}
+_NO_THINK = {
+    "format": "format_nothink",
+    "format_glue": "format_glue_nothink",
+    "format_tracking": "format_tracking_nothink",
+}
 
 # Video-R1 problem_type spellings and other common names, after normalisation (lower, '_' joins).
 _ALIASES = {

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import torch
 
-from videorft.rewards import temporal_bonus
+from videorft.rewards import length_bonus, temporal_bonus
 
 
 def group_advantages(
@@ -91,4 +91,20 @@ def temporal_bonus_groups(
                 temporal_bonus(ordered_acc[b].tolist(), shuffled, alpha=alpha, mu=mu, min_acc=min_acc),
                 dtype=ordered_acc.dtype,
             )
+    return bonus
+
+
+def length_bonus_groups(accuracy: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Video-R1's length reward for a batch of groups: ``length_bonus`` applied to each prompt group.
+
+    Args:
+        accuracy: (B, G) accuracy component of each completion (before any T-GRPO bonus).
+        lengths: (B, G) completion lengths in tokens (EOS included, as Video-R1's completion mask).
+    Returns:
+        (B, G) bonus. Video-R1 applies it to its per-device batch, which is one group there.
+    """
+    bonus = torch.zeros_like(accuracy)
+    for b in range(accuracy.size(0)):
+        values = length_bonus(accuracy[b].tolist(), [int(n) for n in lengths[b].tolist()])
+        bonus[b] = torch.tensor(values, dtype=accuracy.dtype)
     return bonus

@@ -127,8 +127,8 @@ class VideoSFTConfig(SFTConfig):
 class VideoGRPOConfig(GRPOConfig):
     """TRL's GRPOConfig plus T-GRPO (Video-R1's temporal-contrast bonus).
 
-    TRL's own defaults (beta=0.0, loss_type='dapo') differ from both papers; the reproduction configs in
-    ``configs/`` set beta=0.04 and loss_type='grpo' explicitly.
+    TRL's own defaults (beta=0.0, loss_type='dapo', use_bias_correction_kl=True) differ from both papers;
+    the reproduction configs in ``configs/`` set beta=0.04, loss_type='grpo' and the plain k3 KL explicitly.
     """
 
     temporal: bool = field(
@@ -159,6 +159,14 @@ class VideoGRPOConfig(GRPOConfig):
     )
     temporal_min_acc: float = field(
         default=0.1, metadata={"help": "T-GRPO: only completions with accuracy above this get the bonus."}
+    )
+    len_control: bool = field(
+        default=False,
+        metadata={
+            "help": "Video-R1's length reward (`--len_control true` in its training scripts): in a prompt group where "
+            "more than one completion has accuracy > 0.1, each of those that is 320-512 tokens long gets +0.2 "
+            "(`rewards.length_bonus`). Logged per step as the `length_bonus` reward column."
+        },
     )
     sampler_logprobs: bool = field(
         default=False,
@@ -250,8 +258,11 @@ def configuration_markdown() -> str:
         "",
         *table(VideoGRPOConfig, own_only=True),
         "",
-        "Note: TRL's defaults `beta=0.0` and `loss_type='dapo'` differ from both papers (beta 0.04, the GRPO loss);",
-        "the reproduction configs in `configs/` set the papers' values explicitly.",
+        "Note: three TRL 1.16 defaults differ from what both papers' code ran: `beta=0.0` (theirs: 0.04),",
+        "`loss_type='dapo'` (theirs: the per-completion token mean, `grpo`) and `use_bias_correction_kl=True`",
+        "(k3 multiplied by the importance ratio, which carries a gradient even on-policy; theirs: plain k3,",
+        "`use_bias_correction_kl: false`). The reproduction configs in `configs/` set all three; every value",
+        'of those configs and its source file is listed in docs/deviations.md ("Reproduction configs").',
         "",
     ]
     return "\n".join(lines)

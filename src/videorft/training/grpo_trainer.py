@@ -29,7 +29,7 @@ from trl import GRPOTrainer
 from trl.trainer.utils import selective_log_softmax_and_entropy
 
 from videorft.models.processing import mm_token_type_ids, vision_token_ids
-from videorft.training.algos import temporal_bonus_groups
+from videorft.training.algos import length_bonus_groups, temporal_bonus_groups
 from videorft.training.config import VideoDataArguments, VideoGRPOConfig
 from videorft.training.media import (
     TEMPORAL_PATCH,
@@ -39,7 +39,7 @@ from videorft.training.media import (
     row_record,
 )
 from videorft.training.prompt_order import AnswerBalancedSampler, dataset_stratum_keys
-from videorft.training.rewards import TaskRewardFunction, temporal_bonus_placeholder
+from videorft.training.rewards import TaskRewardFunction, length_bonus_placeholder, temporal_bonus_placeholder
 from videorft.training.sampling import fast_cpu_sampling, restrict_to_sampler
 from videorft.training.vision_cache import maybe_share_vision_features
 
@@ -80,13 +80,15 @@ class VideoGRPOTrainer(GRPOTrainer):
         given = [f for f in funcs if isinstance(f, TaskRewardFunction)]
         if given:
             self.task_reward = given[0]  # T-GRPO's accuracy comes from the task reward actually used
-        elif args.temporal:
+        elif args.temporal or args.len_control:
             raise ValueError(
-                "temporal=True compares the accuracy of ordered and shuffled answers: include a "
+                "temporal=True and len_control=True read each completion's accuracy: include a "
                 "videorft.training.rewards.TaskRewardFunction in reward_funcs (or leave reward_funcs unset)"
             )
         if args.temporal:
             funcs = [*funcs, temporal_bonus_placeholder]
+        if args.len_control:
+            funcs = [*funcs, length_bonus_placeholder]
         super().__init__(
             model=model,
             reward_funcs=funcs,
@@ -170,6 +172,8 @@ class VideoGRPOTrainer(GRPOTrainer):
     # ------------------------------------------------------------------------------------------------ reward
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
         rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
+        if self.args.len_control:
+            self._fill_length_bonus(rewards_per_func, completion_ids_list)
         if not self._temporal_active() or self._shuffled is None:
             return rewards_per_func
         G, S = self.num_generations, self.args.shuffled_generations
@@ -192,6 +196,15 @@ class VideoGRPOTrainer(GRPOTrainer):
         rewards_per_func[:, self.reward_func_names.index("temporal_bonus")] = bonus.view(-1).to(device)
         self._log_tgrpo(ordered_acc.view(-1, G), shuffled_acc, bonus)
         return rewards_per_func
+
+    def _fill_length_bonus(self, rewards_per_func: torch.Tensor, completion_ids_list: list) -> None:
+        """Video-R1's length reward per prompt group, in the ``length_bonus`` column (TRL logs its mean)."""
+        device = rewards_per_func.device
+        accuracy = gather(torch.tensor(self.task_reward.last_accuracy, dtype=torch.float32, device=device))
+        lengths = gather(torch.tensor([len(ids) for ids in completion_ids_list], device=device))
+        G = self.num_generations
+        bonus = length_bonus_groups(accuracy.view(-1, G).cpu(), lengths.view(-1, G).cpu())
+        rewards_per_func[:, self.reward_func_names.index("length_bonus")] = bonus.view(-1).to(device)
 
     def _log_tgrpo(self, ordered_acc: torch.Tensor, shuffled_acc: list, bonus: torch.Tensor) -> None:
         video_groups = [b for b, s in enumerate(shuffled_acc) if s is not None]

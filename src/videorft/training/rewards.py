@@ -82,3 +82,11 @@ def temporal_bonus_placeholder(prompts: list, completions: list, **_: Any) -> li
 
 
 temporal_bonus_placeholder.__name__ = "temporal_bonus"
+
+
+def length_bonus_placeholder(prompts: list, completions: list, **_: Any) -> list[float]:
+    """Column for Video-R1's length reward (``len_control``): ``VideoGRPOTrainer`` fills it per prompt group."""
+    return [0.0] * len(completions)
+
+
+length_bonus_placeholder.__name__ = "length_bonus"

@@ -20,6 +20,7 @@ from videorft.data.loaders.base import (
 )
 from videorft.data.loaders.media import MediaError, probe_media
 from videorft.data.record import Record
+from videorft.rewards.solutions import SolutionError, check_inside_video
 
 
 def _grounding_record(
@@ -31,12 +32,14 @@ def _grounding_record(
     duration: float | None,
     video_ext: str,
     sentence_field: str,
+    interval_field: str,
 ) -> Record:
     if not isinstance(sentence, str) or not sentence.strip():
         raise FieldError(sentence_field, f"expected a non-empty sentence, got {sentence!r:.80}")
     meta: dict[str, Any] = {"video_id": vid}
     if duration is not None:
         meta["duration"] = duration
+        _check_inside(interval, duration, interval_field)
     return Record(
         id=f"{vid}#{k}",
         task="temporal_grounding",
@@ -45,6 +48,15 @@ def _grounding_record(
         video=ctx.media(f"{vid}{video_ext}", "video_id"),
         meta=meta,
     )
+
+
+def _check_inside(interval: list[float], duration: float, field: str) -> None:
+    # A query that starts at or after the video's end cannot be localised (and clipped it becomes
+    # the point (D, D), which any wrong prediction past the end would match): skip and count it.
+    try:
+        check_inside_video((interval[0], interval[1]), duration, field)
+    except SolutionError as exc:
+        raise FieldError(field, exc.reason) from None
 
 
 @register_format(
@@ -74,7 +86,15 @@ def load_charades_json(path: Path, ctx: LoadContext, *, video_ext: str = ".mp4")
                 with ctx.item(i):
                     interval = parse_interval(stamp, f"timestamps[{k}]")
                     record = _grounding_record(
-                        ctx, vid, k, sentence, interval, duration, video_ext, f"sentences[{k}]"
+                        ctx,
+                        vid,
+                        k,
+                        sentence,
+                        interval,
+                        duration,
+                        video_ext,
+                        f"sentences[{k}]",
+                        f"timestamps[{k}]",
                     )
                     records.append(ctx.finish(i, record))
     return records
@@ -135,10 +155,11 @@ def load_charades_txt(
             )
             k = per_video.get(vid, 0)
             record = _grounding_record(
-                ctx, vid, k, m.group(4), interval, known.get(vid), video_ext, "sentence"
+                ctx, vid, k, m.group(4), interval, known.get(vid), video_ext, "sentence", "timestamps"
             )
             if "duration" not in record.meta:
                 record.meta["duration"] = _probe_duration(record.video, vid)
+                _check_inside(interval, record.meta["duration"], "timestamps")
             per_video[vid] = k + 1
             records.append(ctx.finish(lineno, record))
     return records

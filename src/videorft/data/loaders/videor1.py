@@ -28,7 +28,7 @@ from videorft.data.loaders.base import (
     to_float,
 )
 from videorft.data.record import TASKS, Record
-from videorft.rewards.solutions import SolutionError, normalize_solution
+from videorft.rewards.solutions import SolutionError, check_inside_video, normalize_solution
 
 #: Video-R1 problem_type spelling -> canonical task name.
 PROBLEM_TYPES: dict[str, str] = {
@@ -129,6 +129,11 @@ def _row_meta(item: dict[str, Any], task: str, solution: Any) -> dict[str, Any]:
         )
     if "duration" in meta:
         meta["duration"] = _number(meta, "duration", positive=True)
+        if task == "temporal_grounding":
+            try:
+                check_inside_video((solution[0], solution[1]), meta["duration"], "solution_value")
+            except SolutionError as exc:
+                raise FieldError("solution_value", exc.reason) from None
     for key in ("video_start", "video_end"):
         if key in meta:
             meta[key] = _number(meta, key)
