@@ -6,12 +6,13 @@
 #   scripts/gpu_check.sh --tiny                                                   # CPU dry run (~1 min)
 #
 # Runs from the source tree (PYTHONPATH=src, no install). Packages the machine lacks travel as wheels in
-# wheels/ (built by scripts/build_gpu_wheels.sh), installed once into $GPU_CHECK_SITE (only those names: the
-# machine's torch/transformers stay in use). Python: $PYTHON or python3.
+# wheels/ (built by scripts/build_gpu_wheels.sh), installed once into $GPU_CHECK_SITE (they shadow the
+# machine's copies of those names; its torch stays); GPU_CHECK_NO_WHEELS=1 skips them (they are built for Python 3.12).
+# Python: $PYTHON or python3.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 python="${PYTHON:-python3}"
-if compgen -G "$root/wheels/*.whl" >/dev/null; then
+if [ -z "${GPU_CHECK_NO_WHEELS:-}" ] && compgen -G "$root/wheels/*.whl" >/dev/null; then
     site="${GPU_CHECK_SITE:-/tmp/videorft_gpu_site}"
     if [ ! -f "$site/.installed" ]; then
         "$python" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \

@@ -62,3 +62,15 @@ def test_bench_quick_json_prints_one_object_with_positive_headlines(tmp_path) ->
     text = out.read_text()
     assert "## Summary" in text and report["machine"]["cpu"] in text
     assert (tmp_path / "memory_scaling.png").stat().st_size > 0
+
+
+def test_hand_written_sections_survive_a_rewrite() -> None:
+    """docs/performance.md's GPU check and demo wall-time sections are written by hand after the marker."""
+    from videorft.cli.bench import HAND_WRITTEN, hand_written
+
+    old = f"# Performance\n\ngenerated\n\n{HAND_WRITTEN}\n\n## GPU check\n\nno figures yet\n"
+    tail = hand_written(old)
+    assert tail.startswith("\n" + HAND_WRITTEN) and tail.endswith("no figures yet\n")
+    assert "generated" not in tail
+    assert hand_written("# Performance\n\ngenerated\n") == ""
+    assert HAND_WRITTEN in (REPO / "docs" / "performance.md").read_text()

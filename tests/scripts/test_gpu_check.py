@@ -49,7 +49,7 @@ def test_tiny_dry_run_reports_every_configuration(tmp_path: Path) -> None:
     env = {
         **os.environ,
         "PYTHON": sys.executable,
-        "GPU_CHECK_SITE": str(tmp_path / "site"),  # carried wheels, if built here, install into tmp
+        "GPU_CHECK_NO_WHEELS": "1",  # wheels/, if built here, is for the device's Python 3.12
         "OMP_NUM_THREADS": "1",
     }
     proc = subprocess.run(
