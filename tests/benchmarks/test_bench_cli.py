@@ -96,3 +96,15 @@ def test_bench_writes_into_the_checkout_only_with_output(tmp_path, monkeypatch, 
     assert out.read_text() == f"report of videorft bench --output {out}\n"
     assert (out.parent / "memory_scaling.png").read_bytes() == b"png"
     assert _tree(repo) == before
+
+
+def test_hand_written_sections_survive_a_rewrite() -> None:
+    """docs/performance.md's GPU check and demo wall-time sections are written by hand after the marker."""
+    from videorft.cli.bench import HAND_WRITTEN, hand_written
+
+    old = f"# Performance\n\ngenerated\n\n{HAND_WRITTEN}\n\n## GPU check\n\nno figures yet\n"
+    tail = hand_written(old)
+    assert tail.startswith("\n" + HAND_WRITTEN) and tail.endswith("no figures yet\n")
+    assert "generated" not in tail
+    assert hand_written("# Performance\n\ngenerated\n") == ""
+    assert HAND_WRITTEN in (REPO / "docs" / "performance.md").read_text()

@@ -138,7 +138,8 @@ def run(args: argparse.Namespace) -> int:
     if _writes(args):
         path = Path(args.output)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(render_markdown(report))
+        old = path.read_text() if path.exists() else ""
+        path.write_text(render_markdown(report) + hand_written(old))
         print(f"videorft bench: wrote {path}", file=sys.stderr)
     if args.json:
         print(json.dumps(report, default=str))
@@ -158,6 +159,17 @@ def _table(rows: list[dict], cols: list[str]) -> list[str]:
     out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     out += ["| " + " | ".join(str(r.get(c, "")) for c in cols) + " |" for r in rows]
     return out
+
+
+#: Everything from this line to the end of docs/performance.md is written by hand (the GPU check, the demo's
+#: wall time) and kept when `videorft bench` rewrites the generated part above it.
+HAND_WRITTEN = "<!-- hand-written below: kept by `videorft bench` -->"
+
+
+def hand_written(old: str) -> str:
+    """The hand-written tail of an existing report (from ``HAND_WRITTEN`` on), or nothing."""
+    at = old.find(HAND_WRITTEN)
+    return "\n" + old[at:] if at >= 0 else ""
 
 
 def render_markdown(report: dict[str, Any]) -> str:

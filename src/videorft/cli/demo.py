@@ -10,6 +10,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the suite, the model and training")
     parser.add_argument("--quick", action="store_true", help="shortened run (a few minutes), as CI runs it")
     parser.add_argument("--grpo", action="store_true", help="plain GRPO instead of T-GRPO")
+    parser.add_argument(
+        "--threads", type=int, default=0, help="torch threads (default 0: every CPU the process may use)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -18,5 +21,9 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # everything the demo needs is made locally
     from videorft.demo import DemoConfig, run_demo
 
-    run_demo(DemoConfig(out=args.out, seed=args.seed, quick=args.quick, temporal=not args.grpo))
+    run_demo(
+        DemoConfig(
+            out=args.out, seed=args.seed, quick=args.quick, temporal=not args.grpo, threads=args.threads
+        )
+    )
     return 0

@@ -1,0 +1,83 @@
+"""CPU runs that use the cores they have, and training stages that show their ETA (the demo uses both)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from transformers import TrainerCallback
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask: a container's or ``taskset``'s limit, not the host's)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # macOS / Windows have no affinity mask
+        return os.cpu_count() or 1
+
+
+def use_cpu_threads(requested: int = 0) -> int:
+    """Set torch's intra-op threads to ``requested`` (0: every available CPU) and return the number in use.
+
+    Why not torch's default: it counts *physical* cores, so a 2-vCPU machine whose vCPUs are one core's
+    hyper-threads gets 1 thread, and an inherited ``OMP_NUM_THREADS=1`` pins it to one core as well.
+    """
+    import torch
+
+    threads = requested if requested > 0 else available_cpus()
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()
+
+
+class RichStepProgress(TrainerCallback):
+    """A rich progress bar of a training stage: steps done, elapsed, ETA and the latest logged metric.
+
+    Pass it with ``disable_tqdm=True``; the log lines transformers prints then appear above the bar.
+    """
+
+    def __init__(self, description: str, metric: str = "loss", console: Any = None) -> None:
+        self.description = description
+        self.metric = metric
+        self.console = console
+        self._bar: Any = None
+        self._task: Any = None
+
+    def on_train_begin(self, args, state, control, **kwargs):  # noqa: D401 - TrainerCallback signature
+        if not state.is_world_process_zero:
+            return
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self._bar = Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[metric]}"),
+            console=self.console or Console(stderr=True),
+        )
+        self._bar.start()
+        self._task = self._bar.add_task(self.description, total=state.max_steps, metric="")
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self._bar is not None:
+            self._bar.update(self._task, completed=state.global_step)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self._bar is not None and logs and isinstance(logs.get(self.metric), (int, float)):
+            self._bar.update(self._task, metric=f"{self.metric} {logs[self.metric]:.3f}")
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None

@@ -1,0 +1,45 @@
+"""videorft.runtime: the demo's CPU threads and its per-stage progress bar with ETA (issue #24, item 6)."""
+
+from __future__ import annotations
+
+import io
+from types import SimpleNamespace
+
+import torch
+from rich.console import Console
+
+from videorft.runtime import RichStepProgress, available_cpus, use_cpu_threads
+
+
+def test_threads_default_to_every_available_cpu_despite_an_inherited_omp_setting(monkeypatch) -> None:
+    before = torch.get_num_threads()
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setattr("videorft.runtime.available_cpus", lambda: 3)
+    try:
+        torch.set_num_threads(1)  # what torch's physical-core default gives on a 2-vCPU hyper-threaded VM
+        assert use_cpu_threads() == 3 == torch.get_num_threads()
+        assert use_cpu_threads(2) == 2 == torch.get_num_threads()  # --threads N wins
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_available_cpus_is_the_affinity_mask() -> None:
+    import os
+
+    assert available_cpus() == len(os.sched_getaffinity(0))
+
+
+def test_stage_bar_shows_steps_eta_and_the_logged_metric() -> None:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=False, width=120)
+    bar = RichStepProgress("T-GRPO", metric="reward", console=console)
+    state = SimpleNamespace(is_world_process_zero=True, max_steps=4, global_step=0)
+    bar.on_train_begin(None, state, None)
+    for step in (1, 2, 3, 4):
+        state.global_step = step
+        bar.on_step_end(None, state, None)
+        bar.on_log(None, state, None, logs={"reward": 0.25 * step, "epoch": 0.1})
+    bar.on_train_end(None, state, None)
+    text = out.getvalue()
+    assert "T-GRPO" in text and "4/4" in text and "ETA" in text
+    assert "reward 1.000" in text
