@@ -48,6 +48,9 @@ def run(args: argparse.Namespace) -> int:
         )
         for item in result.skipped[:10]:
             print(f"  {item['id']}: {item['reason']}", file=sys.stderr)
+    if not result.rows:
+        print(f"error: {cfg.data}: no usable samples, nothing was predicted", file=sys.stderr)
+        return 1
     metrics, bad = metrics_of_file(out / PREDICTIONS_FILE, skip_invalid=True)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     if bad:

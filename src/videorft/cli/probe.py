@@ -40,6 +40,17 @@ def run(args: argparse.Namespace) -> int:
     except (DataError, ModelLoadError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    skipped = report.get("skipped", [])
+    if skipped:
+        print(f"skipped {len(skipped)} video(s) that failed to decode:", file=sys.stderr)
+        for item in skipped[:10]:
+            print(f"  {item['id']}: {item['reason']}", file=sys.stderr)
+    if not report["variants"]["ordered"]["n"]:
+        print(
+            f"error: {cfg.data}: no usable samples (every video failed to decode or none has a video)",
+            file=sys.stderr,
+        )
+        return 1
     print(format_probe(report))
     print(f"wrote {cfg.out}/{PROBE_FILE}", file=sys.stderr)
     return 0

@@ -172,6 +172,8 @@ def probe(
         "n_records": len(records),
         "n_without_video": len(records) - len(video_records),
         "skipped_videos": {v: len(s) for v, s in skipped.items()},
+        # id, file and reason of every video that failed to decode (the same files fail in every variant)
+        "skipped": _unique_skips(skipped),
         "notes": {
             "score": "mean per-item primary score (accuracy; IoU for grounding, AO for tracking, MRA, reward)",
             "middle": "the middle sampled frame, duplicated to one temporal patch of 2 frames",
@@ -184,6 +186,14 @@ def probe(
         out.mkdir(parents=True, exist_ok=True)
         (out / PROBE_FILE).write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
     return report
+
+
+def _unique_skips(skipped: Mapping[str, list[dict[str, str]]]) -> list[dict[str, str]]:
+    seen: dict[str, dict[str, str]] = {}
+    for items in skipped.values():
+        for item in items:
+            seen.setdefault(item["id"], item)
+    return list(seen.values())
 
 
 def format_probe(report: Mapping[str, Any]) -> str:

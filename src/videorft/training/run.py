@@ -18,6 +18,7 @@ from videorft.data.prompts import build_conversation, render_prompt
 from videorft.models.loading import load_model, load_processor
 from videorft.training.config import VideoDataArguments, VideoGRPOConfig, VideoSFTConfig
 from videorft.training.media import SampleEncoder
+from videorft.training.media_skips import MediaSkips
 from videorft.training.sft import VideoSFTCollator, VideoSFTTrainer
 
 logger = logging.getLogger(__name__)
@@ -123,6 +124,10 @@ def _fit(trainer: Any, processor: Any, output_dir: str, resume: bool) -> Any:
     trainer.train(resume_from_checkpoint=_resume_arg(output_dir, resume))
     trainer.save_model(output_dir)
     processor.save_pretrained(output_dir)
+    skips = getattr(trainer, "media_skips", None) or getattr(trainer.data_collator, "skips", None)
+    summary = skips.summary() if skips is not None else None
+    if summary and trainer.accelerator.is_main_process:
+        logger.warning("%s", summary)
     return trainer
 
 
@@ -147,6 +152,7 @@ def train_sft(
             max_length=args.max_length,
             answers=args.sft_answers,
             seed=args.seed,
+            skips=MediaSkips(dataset, log_dir=args.output_dir, write=args.process_index == 0),
         ),
         peft_config=get_peft_config(model_args),
         callbacks=[*log, *(callbacks or [])],
