@@ -298,7 +298,10 @@ def _train_sft(cfg: DemoConfig, model: Path, suite: Path, out: Path) -> Path:
             sft_answers=cfg.sft_answers,
             gradient_checkpointing=False,  # recomputation only costs time at this size
         )
-        train_sft(demo_data_args(cfg, suite), args, ModelConfig(model_name_or_path=str(model)))
+        # overwrite: a folder without a final model holds an interrupted run, trained again from the start
+        train_sft(
+            demo_data_args(cfg, suite), args, ModelConfig(model_name_or_path=str(model)), overwrite=True
+        )
     return out
 
 
@@ -338,7 +341,9 @@ def _train_grpo(cfg: DemoConfig, model: Path, suite: Path, out: Path) -> Path:
             temporal_mu=cfg.temporal_mu,
             gradient_checkpointing=False,
         )
-        train_grpo(demo_data_args(cfg, suite), args, ModelConfig(model_name_or_path=str(model)))
+        train_grpo(
+            demo_data_args(cfg, suite), args, ModelConfig(model_name_or_path=str(model)), overwrite=True
+        )
     return out
 
 

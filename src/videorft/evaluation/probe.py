@@ -19,6 +19,7 @@ from videorft.data.record import Record
 from videorft.evaluation.config import PROBE_VARIANTS
 from videorft.evaluation.metrics import aggregate, get_task_metric, score_rows
 from videorft.evaluation.runner import Decoding, as_generator, run_eval
+from videorft.run_folder import locks_out_dir
 from videorft.video import FrameBudget
 
 PROBE_FILE = "probe.json"
@@ -80,6 +81,7 @@ def variant_scores(
     return by_id, summary
 
 
+@locks_out_dir("out_dir")
 def probe(
     model: Any,
     processor: Any,
