@@ -319,6 +319,8 @@ def _train_sft(cfg: DemoConfig, model: Path, suite: Path, out: Path) -> Path:
             args,
             ModelConfig(model_name_or_path=str(model)),
             callbacks=[RichStepProgress("SFT", metric="loss")],
+            # a folder without a final model holds an interrupted run, trained again from the start
+            overwrite=True,
         )
     return out
 
@@ -366,6 +368,7 @@ def _train_grpo(cfg: DemoConfig, model: Path, suite: Path, out: Path) -> Path:
             args,
             ModelConfig(model_name_or_path=str(model)),
             callbacks=[RichStepProgress("T-GRPO" if cfg.temporal else "GRPO", metric="reward")],
+            overwrite=True,
         )
     return out
 

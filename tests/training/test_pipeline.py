@@ -104,8 +104,18 @@ def _steps(out: Path) -> dict[int, list[str]]:
     return {r["step"]: r["ids"] for r in rows}
 
 
+def _rows(out: Path, name: str) -> list[dict]:
+    return [json.loads(line) for line in (out / name).read_text().splitlines()]
+
+
+def _weights(folder: Path) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(str(folder / "model.safetensors"))
+
+
 @pytest.mark.slow
-def test_sigkill_then_resume_reaches_same_steps_with_same_data_order(
+def test_sigkill_then_resume_continues_from_the_checkpoint_and_ends_where_an_uninterrupted_run_does(
     tiny_model_dir, synth_suite_dir, tmp_path
 ) -> None:
     steps = 6
@@ -125,19 +135,35 @@ def test_sigkill_then_resume_reaches_same_steps_with_same_data_order(
     )
     proc = _run([*cli, str(cfg)])
     deadline = time.time() + 900
-    while not (out / "checkpoint-4").exists():  # killed after two checkpoints, mid-way through the run
+    while not (out / "checkpoint-4" / "trainer_state.json").exists():  # killed after two checkpoints
         assert proc.poll() is None and time.time() < deadline, "run ended before it could be killed"
         time.sleep(0.2)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (out / "model.safetensors").exists()
+    before = [r for r in _rows(out, "rollouts.jsonl") if r["step"] < 4]
+    assert [r["step"] for r in before] == [0, 1, 2, 3]
 
     resumed = _run([*cli, str(cfg), "--resume"])
     output = resumed.communicate(timeout=900)[0]
     assert resumed.returncode == 0, output[-3000:]
     state = json.loads((out / "checkpoint-6" / "trainer_state.json").read_text())
     assert state["global_step"] == steps
+    # Steps 0-3 were not run again: their rollout rows are the killed run's, and each step appears once.
+    rollouts = _rows(out, "rollouts.jsonl")
+    assert [r["step"] for r in rollouts] == list(range(steps))
+    assert rollouts[:4] == before
+    logged = [r["step"] for r in _rows(out, "train_log.jsonl") if "loss" in r]
+    assert logged == sorted(set(logged)) and len(logged) == steps
     assert _steps(out) == _steps(ref)  # same records at every step, before and after the kill
+    # ... and the resumed run ends with the uninterrupted run's weights
+    import torch
+
+    final, reference = _weights(out), _weights(ref)
+    assert final.keys() == reference.keys()
+    assert all(torch.equal(final[k], reference[k]) for k in final), [
+        k for k in final if not torch.equal(final[k], reference[k])
+    ][:5]
 
 
 @pytest.mark.slow

@@ -150,16 +150,25 @@ def run(args: argparse.Namespace) -> int:
         from videorft.rewards.judges import get_judge
 
         judge = get_judge("openai", base_url=args.judge_base_url, model=args.judge_model)
+    from videorft.run_folder import file_lock
+
     try:
-        report = generate_cot(
-            records, config, args.out, cache_path=args.cache, judge=judge, progress=not args.no_progress
-        )
-    except CotError as exc:
+        # a second process writing the same --out is refused (the lock sits next to it: OUT.lock)
+        with file_lock(os.fspath(args.out) + ".lock", args.out):
+            report = generate_cot(
+                records, config, args.out, cache_path=args.cache, judge=judge, progress=not args.no_progress
+            )
+    except (CotError, ValueError) as exc:
         return _fail(str(exc))
     report.load_skipped = list(loaded.skipped)
     report_path = args.report or os.fspath(args.out) + ".report.json"
     write_json_atomic(Path(report_path), report.to_dict())
     print(report.summary())
+    if not report.kept:
+        return _fail(
+            f"no CoT record kept out of {len(report.outcomes)} (every request failed or was rejected; "
+            f"reasons above and in {report_path})"
+        )
     print(f"wrote {report.kept} CoT records to {args.out} (report: {report_path})")
     others = sorted({o.task for o in report.outcomes if o.kept} - set(_VIDEO_R1_TASKS))
     if others:

@@ -18,8 +18,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--video-root", default=None, help="folder the annotation's video paths are relative to"
     )
     parser.add_argument(
-        "--probe-videos", action="store_true", help="decode-probe every video: frames, fps, resolution"
+        "--probe-videos",
+        action="store_true",
+        help="probe every video (frames, fps, resolution) and decode the frames training would sample "
+        "(under --fps/--nframes/--min-frames/--max-frames); files that fail are listed as skipped",
     )
+    # Defaults are VideoDataArguments' (training); kept literal so `data stats --help` does not import trl.
+    parser.add_argument("--fps", type=float, default=2.0, help="frame sampling rate (default 2, as training)")
+    parser.add_argument("--nframes", type=int, default=None, help="sample exactly this many frames")
+    parser.add_argument("--min-frames", type=int, default=4, help="lower bound on frames (default 4)")
+    parser.add_argument("--max-frames", type=int, default=16, help="upper bound on frames (default 16)")
     parser.add_argument(
         "--strict", action="store_true", help="fail on the first invalid record instead of skipping"
     )
@@ -128,6 +136,47 @@ def render(stats: dict[str, Any], result: Any, spec: str, max_skips: int = 20) -
             console.print(f"  ... and {len(result.skipped) - max_skips} more")
 
 
+def decode_like_training(result: Any, budget: Any) -> int:
+    """Decode every record's media as ``SampleEncoder`` does under ``budget`` (with the record's own frame
+    count and time window); records whose media fail move to ``result.skipped``. Returns how many moved."""
+    import dataclasses
+
+    from videorft.data.errors import SkipReport
+    from videorft.video import VideoDecodeError, load_image, load_video, record_budget
+
+    failures: dict[tuple, str] = {}
+    kept = []
+    for record in result.records:
+        reason = None
+        try:
+            if record.video is not None:
+                clip_budget = record_budget(record.video, budget, record.meta)
+                key = (record.video, dataclasses.astuple(clip_budget))
+                if key not in failures:
+                    try:
+                        load_video(record.video, clip_budget)
+                        failures[key] = ""
+                    except VideoDecodeError as exc:
+                        failures[key] = f"does not decode as training samples it: {exc}"
+                reason = failures[key] or None
+            if reason is None and record.image is not None:
+                load_image(record.image, min_pixels=budget.min_pixels, max_pixels=budget.max_pixels)
+        except VideoDecodeError as exc:
+            reason = f"does not decode: {exc}"
+        if reason is None:
+            kept.append(record)
+            continue
+        field = "video" if record.video is not None else "image"
+        result.skipped.append(
+            SkipReport(
+                str(record.meta.get("source_file", "-")), record.meta.get("source_index"), field, reason
+            )
+        )
+    moved = len(result.records) - len(kept)
+    result.records = kept
+    return moved
+
+
 def run(args: argparse.Namespace) -> int:
     import logging
     import sys
@@ -153,5 +202,22 @@ def run(args: argparse.Namespace) -> int:
         return 2
     finally:
         data_log.setLevel(level)
+    if args.probe_videos:
+        from videorft.video import FrameBudget
+
+        try:
+            budget = FrameBudget(
+                fps=args.fps, nframes=args.nframes, min_frames=args.min_frames, max_frames=args.max_frames
+            )
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        before = len(result.skipped)
+        if decode_like_training(result, budget) and args.strict:
+            print(f"error: {result.skipped[before]}", file=sys.stderr)
+            return 2
     render(compute_stats(result), result, args.spec, args.max_skips)
+    if not result.records:
+        print(f"error: {args.spec}: no usable records (every record was skipped)", file=sys.stderr)
+        return 1
     return 0

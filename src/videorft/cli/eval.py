@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,11 +16,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from videorft.data.errors import DataError
     from videorft.evaluation import session
     from videorft.evaluation.config import EvalConfig
+    from videorft.run_folder import run_lock
 
     try:
         cfg = session.cli_config(EvalConfig, args)
@@ -27,18 +27,28 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
-    from videorft.evaluation.metrics import format_table, metrics_of_file
-    from videorft.evaluation.runner import PREDICTIONS_FILE, run_eval
     from videorft.models.loading import ModelLoadError
 
     try:
-        data = session.load_data(cfg)
-        generator, processor = session.open_generator(cfg)
-        options = session.runner_options(cfg, data)
-        result = run_eval(generator, processor, data.records, frame_order=cfg.frame_order, **options)
+        # held until the command ends, taken before the model loads: a second writer of --out is refused
+        with run_lock(cfg.out):
+            return _run(cfg)
     except (DataError, ModelLoadError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def _run(cfg: Any) -> int:
+    from pathlib import Path
+
+    from videorft.evaluation import session
+    from videorft.evaluation.metrics import format_table, metrics_of_file
+    from videorft.evaluation.runner import PREDICTIONS_FILE, run_eval
+
+    data = session.load_data(cfg)
+    generator, processor = session.open_generator(cfg)
+    options = session.runner_options(cfg, data)
+    result = run_eval(generator, processor, data.records, frame_order=cfg.frame_order, **options)
 
     out = Path(cfg.out)
     print(f"{len(result.rows)} predictions in {out / PREDICTIONS_FILE}", file=sys.stderr)
@@ -48,6 +58,9 @@ def run(args: argparse.Namespace) -> int:
         )
         for item in result.skipped[:10]:
             print(f"  {item['id']}: {item['reason']}", file=sys.stderr)
+    if not result.rows:
+        print(f"error: {cfg.data}: no usable samples, nothing was predicted", file=sys.stderr)
+        return 1
     metrics, bad = metrics_of_file(out / PREDICTIONS_FILE, skip_invalid=True)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     if bad:

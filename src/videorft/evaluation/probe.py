@@ -19,6 +19,7 @@ from videorft.data.record import Record
 from videorft.evaluation.config import PROBE_VARIANTS
 from videorft.evaluation.metrics import aggregate, get_task_metric, score_rows
 from videorft.evaluation.runner import Decoding, as_generator, run_eval
+from videorft.run_folder import locks_out_dir
 from videorft.video import FrameBudget
 
 PROBE_FILE = "probe.json"
@@ -80,6 +81,7 @@ def variant_scores(
     return by_id, summary
 
 
+@locks_out_dir("out_dir")
 def probe(
     model: Any,
     processor: Any,
@@ -172,6 +174,8 @@ def probe(
         "n_records": len(records),
         "n_without_video": len(records) - len(video_records),
         "skipped_videos": {v: len(s) for v, s in skipped.items()},
+        # id, file and reason of every video that failed to decode (the same files fail in every variant)
+        "skipped": _unique_skips(skipped),
         "notes": {
             "score": "mean per-item primary score (accuracy; IoU for grounding, AO for tracking, MRA, reward)",
             "middle": "the middle sampled frame, duplicated to one temporal patch of 2 frames",
@@ -184,6 +188,14 @@ def probe(
         out.mkdir(parents=True, exist_ok=True)
         (out / PROBE_FILE).write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
     return report
+
+
+def _unique_skips(skipped: Mapping[str, list[dict[str, str]]]) -> list[dict[str, str]]:
+    seen: dict[str, dict[str, str]] = {}
+    for items in skipped.values():
+        for item in items:
+            seen.setdefault(item["id"], item)
+    return list(seen.values())
 
 
 def format_probe(report: Mapping[str, Any]) -> str:

@@ -25,6 +25,7 @@ from videorft.data.record import Record
 from videorft.evaluation.config import FRAME_ORDERS, SHUFFLE_UNITS
 from videorft.evaluation.predictions import rows_by_id, write_rows
 from videorft.evaluation.protocol import comparable, package_versions, read_protocol, write_protocol
+from videorft.run_folder import locks_out_dir
 from videorft.video import FrameBudget, VideoDecodeError
 
 PREDICTIONS_FILE = "predictions.jsonl"
@@ -331,6 +332,7 @@ def _check_resume(out_dir: Path, protocol: dict[str, Any]) -> None:
         )
 
 
+@locks_out_dir("out_dir")  # a second process writing the same out_dir is refused
 def run_eval(
     model: Any,
     processor: Any,

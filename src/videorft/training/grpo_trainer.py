@@ -38,6 +38,7 @@ from videorft.training.media import (
     permute_frames,
     row_record,
 )
+from videorft.training.media_skips import MediaSkips, replace_undecodable
 from videorft.training.prompt_order import AnswerBalancedSampler, dataset_stratum_keys
 from videorft.training.rewards import TaskRewardFunction, length_bonus_placeholder, temporal_bonus_placeholder
 from videorft.training.sampling import fast_cpu_sampling, restrict_to_sampler
@@ -100,6 +101,9 @@ class VideoGRPOTrainer(GRPOTrainer):
         if args.freeze_embeddings:  # before train() builds the optimizer from the trainable parameters
             freeze_embeddings(self.model)
         self.encoder = SampleEncoder.from_data_args(processing_class, data_args)
+        self.media_skips = MediaSkips(
+            train_dataset, log_dir=args.output_dir, write=self.accelerator.is_main_process
+        )
         # One sampled vision special token makes the next forward fail (features vs tokens mismatch).
         suppressed = set(self.generation_config.suppress_tokens or []) | set(
             vision_token_ids(self._tokenizer)
@@ -128,6 +132,7 @@ class VideoGRPOTrainer(GRPOTrainer):
 
     # ----------------------------------------------------------------------------------------------- rollout
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+        inputs = replace_undecodable(inputs, self.media_skips, self.encoder)
         self._rows = inputs
         if self.model.training:
             self._log_rollout_ids(inputs)

@@ -19,7 +19,7 @@ from videorft.data.loaders import record_from_row
 from videorft.data.prompts import TimingInfo, build_conversation, render_prompt
 from videorft.data.record import Record
 from videorft.models.processing import encode
-from videorft.video import FrameBudget, VideoClip, load_image, load_video
+from videorft.video import FrameBudget, VideoClip, load_image, load_video, record_budget
 
 #: Qwen2.5-VL's temporal patch: the vision tower attends within blocks of this many frames.
 TEMPORAL_PATCH = 2
@@ -110,19 +110,20 @@ class SampleEncoder:
         (``meta['nframes']``, e.g. tracking) and time window (``meta['video_start'/'video_end']``) applied."""
         if record.video is None:
             return None
-        meta = record.meta
-        overrides: dict[str, Any] = {}
-        if meta.get("video_start") is not None or meta.get("video_end") is not None:
-            overrides.update(video_start=meta.get("video_start"), video_end=meta.get("video_end"))
-        if meta.get("nframes"):
-            overrides["nframes"] = int(meta["nframes"])
-        key = (record.video, *sorted(overrides.items()))  # every setting that changes the frames
+        budget = record_budget(record.video, self.budget, record.meta)
+        key = (record.video, dataclasses.astuple(budget))  # every setting that changes the frames
         if key not in self._clips:
-            self._clips[key] = load_video(record.video, dataclasses.replace(self.budget, **overrides))
+            self._clips[key] = load_video(record.video, budget)
             if len(self._clips) > self.cache_size:
                 self._clips.popitem(last=False)
         self._clips.move_to_end(key)
         return self._clips[key]
+
+    def check(self, record: Record) -> None:
+        """Decode what ``encode`` will decode (the clip stays cached); VideoDecodeError if it cannot be read."""
+        self.clip(record)
+        if record.image is not None:
+            load_image(record.image, min_pixels=self.budget.min_pixels, max_pixels=self.budget.max_pixels)
 
     def prompt_text(self, record: Record, clip: VideoClip | None) -> str:
         timing = None

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,8 @@ from videorft.data.prompts import build_conversation, render_prompt
 from videorft.models.loading import load_model, load_processor
 from videorft.training.config import VideoDataArguments, VideoGRPOConfig, VideoSFTConfig
 from videorft.training.media import SampleEncoder
+from videorft.training.media_skips import MediaSkips
+from videorft.training.output_dir import resolved_config, training_folder
 from videorft.training.sft import VideoSFTCollator, VideoSFTTrainer
 
 logger = logging.getLogger(__name__)
@@ -80,22 +80,9 @@ def save_resolved_config(output_dir: str | Path, *configs: Any) -> Path:
     """Write every config dataclass, as resolved (defaults <- YAML <- CLI), to ``videorft_config.yaml``."""
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    resolved = {type(c).__name__: _plain(dataclasses.asdict(c)) for c in configs}
     path = out / "videorft_config.yaml"
-    path.write_text(yaml.safe_dump(resolved, sort_keys=False))
+    path.write_text(yaml.safe_dump(resolved_config(*configs), sort_keys=False))
     return path
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, Enum):  # TrainingArguments' str-enums (SchedulerType, ...) dump as their value
-        return _plain(value.value)
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)
 
 
 def _model_and_processor(model_args: ModelConfig) -> tuple[Any, Any]:
@@ -118,11 +105,15 @@ def _prepare(data_args: VideoDataArguments, args: Any, model_args: ModelConfig) 
     return model, processor, dataset, [JsonlLogCallback(Path(args.output_dir) / "train_log.jsonl")]
 
 
-def _fit(trainer: Any, processor: Any, output_dir: str, resume: bool) -> Any:
-    """Train (from the newest complete checkpoint with ``resume``) and save model + processor."""
-    trainer.train(resume_from_checkpoint=_resume_arg(output_dir, resume))
+def _fit(trainer: Any, processor: Any, output_dir: str, checkpoint: str | None) -> Any:
+    """Train (from ``checkpoint`` when resuming) and save model + processor."""
+    trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model(output_dir)
     processor.save_pretrained(output_dir)
+    skips = getattr(trainer, "media_skips", None) or getattr(trainer.data_collator, "skips", None)
+    summary = skips.summary() if skips is not None else None
+    if summary and trainer.accelerator.is_main_process:
+        logger.warning("%s", summary)
     return trainer
 
 
@@ -132,9 +123,30 @@ def train_sft(
     model_args: ModelConfig,
     *,
     resume: bool = False,
+    overwrite: bool = False,
     callbacks: list | None = None,
 ) -> VideoSFTTrainer:
-    """Supervised cold start; returns the trainer after training (final model saved in ``output_dir``)."""
+    """Supervised cold start; returns the trainer after training (final model saved in ``output_dir``).
+
+    ``output_dir`` must be empty unless ``resume`` (continue its run) or ``overwrite`` (replace it)."""
+    with _folder(data_args, args, model_args, resume, overwrite) as checkpoint:
+        return _train_sft(data_args, args, model_args, checkpoint, callbacks)
+
+
+def _folder(data_args: Any, args: Any, model_args: Any, resume: bool, overwrite: bool) -> Any:
+    config = resolved_config(data_args, model_args, args)
+    return training_folder(
+        args.output_dir, config, resume=resume, overwrite=overwrite, main_process=args.process_index == 0
+    )
+
+
+def _train_sft(
+    data_args: VideoDataArguments,
+    args: VideoSFTConfig,
+    model_args: ModelConfig,
+    checkpoint: str | None,
+    callbacks: list | None,
+) -> VideoSFTTrainer:
     model, processor, dataset, log = _prepare(data_args, args, model_args)
     args.dataset_kwargs = {**(args.dataset_kwargs or {}), "skip_prepare_dataset": True}
     trainer = VideoSFTTrainer(
@@ -147,11 +159,12 @@ def train_sft(
             max_length=args.max_length,
             answers=args.sft_answers,
             seed=args.seed,
+            skips=MediaSkips(dataset, log_dir=args.output_dir, write=args.process_index == 0),
         ),
         peft_config=get_peft_config(model_args),
         callbacks=[*log, *(callbacks or [])],
     )
-    return _fit(trainer, processor, args.output_dir, resume)
+    return _fit(trainer, processor, args.output_dir, checkpoint)
 
 
 def train_grpo(
@@ -160,9 +173,22 @@ def train_grpo(
     model_args: ModelConfig,
     *,
     resume: bool = False,
+    overwrite: bool = False,
     callbacks: list | None = None,
 ) -> Any:
-    """GRPO, or T-GRPO with ``args.temporal``; returns the trainer after training."""
+    """GRPO, or T-GRPO with ``args.temporal``; returns the trainer after training (``output_dir`` as in
+    ``train_sft``)."""
+    with _folder(data_args, args, model_args, resume, overwrite) as checkpoint:
+        return _train_grpo(data_args, args, model_args, checkpoint, callbacks)
+
+
+def _train_grpo(
+    data_args: VideoDataArguments,
+    args: VideoGRPOConfig,
+    model_args: ModelConfig,
+    checkpoint: str | None,
+    callbacks: list | None,
+) -> Any:
     from videorft.training.grpo_trainer import VideoGRPOTrainer
 
     model, processor, dataset, log = _prepare(data_args, args, model_args)
@@ -175,24 +201,4 @@ def train_grpo(
         peft_config=get_peft_config(model_args),
         callbacks=[*log, *(callbacks or [])],
     )
-    return _fit(trainer, processor, args.output_dir, resume)
-
-
-def _resume_arg(output_dir: str, resume: bool) -> str | None:
-    """``--resume``: the newest *complete* ``checkpoint-N`` in ``output_dir``.
-
-    transformers writes ``trainer_state.json`` last (after weights, optimizer, scheduler and RNG states), so a
-    checkpoint without it was cut short by a crash and is passed over (with a warning) for the previous one.
-    """
-    if not resume:
-        return None
-    checkpoints = sorted(
-        (p for p in Path(output_dir).glob("checkpoint-*") if p.name.split("-")[-1].isdigit()),
-        key=lambda p: int(p.name.split("-")[-1]),
-        reverse=True,
-    )
-    for ckpt in checkpoints:
-        if (ckpt / "trainer_state.json").exists():
-            return str(ckpt)
-        logger.warning("%s is incomplete (interrupted while saving): skipped", ckpt)
-    raise FileNotFoundError(f"--resume: no complete checkpoint-* folder in {output_dir}")
+    return _fit(trainer, processor, args.output_dir, checkpoint)

@@ -18,6 +18,7 @@ from trl import SFTTrainer
 from videorft.data.record import Record
 from videorft.models.processing import mm_token_type_ids
 from videorft.training.media import RowVision, SampleEncoder, row_record
+from videorft.training.media_skips import MediaSkips, NoUsableMediaError
 
 #: Think text for records without a CoT ``process`` (a format-only cold start): short on purpose, so that
 #: RL, not imitation, has to find the reasoning. Configurable through ``VideoSFTCollator(default_think=...)``.
@@ -88,10 +89,13 @@ class VideoSFTCollator:
         max_length: int | None = None,
         answers: str = "gold",
         seed: int = 0,
+        skips: MediaSkips | None = None,
     ):
         if answers not in ("gold", "random"):
             raise ValueError(f"answers must be 'gold' or 'random', got {answers!r}")
         self.encoder = encoder
+        # Undecodable media: the row is replaced from skips.pool (train_sft passes the dataset), else dropped.
+        self.skips = skips if skips is not None else MediaSkips()
         self.answers = answers
         self.rng = random.Random(seed)
         self.tokenizer = getattr(encoder.processor, "tokenizer", encoder.processor)
@@ -99,11 +103,20 @@ class VideoSFTCollator:
         self.max_length = max_length
         self.end_ids = self.tokenizer.encode("<|im_end|>\n", add_special_tokens=False)
 
+    def _encode(self, row: dict[str, Any]) -> tuple[Record, list[int], RowVision]:
+        record = row_record(row)
+        prompt_ids, vision = self.encoder.encode(record)
+        return record, prompt_ids, vision
+
     def __call__(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         seqs, labels, vision = [], [], []
         for row in rows:
-            record = row_record(row)
-            prompt_ids, row_vision = self.encoder.encode(record)
+            try:
+                _, (record, prompt_ids, row_vision) = self.skips.resolve(row, self._encode)
+            except NoUsableMediaError:
+                if self.skips.pool:
+                    raise
+                continue  # no pool to draw a replacement from: the batch is one row shorter
             if self.answers == "random":
                 record = random_answer(record, self.rng)
             target = sft_target(record, self.default_think, self.encoder.prompt_style)
@@ -119,6 +132,8 @@ class VideoSFTCollator:
             seqs.append(ids)
             labels.append(lab)
             vision.append(row_vision)
+        if not seqs:
+            raise NoUsableMediaError("every sample of the batch failed to decode (see the warnings above)")
         width = max(len(s) for s in seqs)
         pad_id = self.tokenizer.pad_token_id
         # Left padding puts every target at the end of the row, so the loss needs only the last logits.

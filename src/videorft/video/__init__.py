@@ -12,7 +12,7 @@ from videorft.video.budget import (
 from videorft.video.decode import VideoInfo, probe_video
 from videorft.video.errors import VideoDecodeError
 from videorft.video.folder import DEFAULT_FOLDER_FPS, load_image
-from videorft.video.loader import VideoClip, load_video
+from videorft.video.loader import VideoClip, load_video, record_budget
 
 __all__ = [
     "DEFAULT_FOLDER_FPS",
@@ -25,6 +25,7 @@ __all__ = [
     "frame_size",
     "load_image",
     "load_video",
+    "record_budget",
     "probe_video",
     "sample_indices",
     "smart_nframes",

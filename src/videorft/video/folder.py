@@ -40,6 +40,9 @@ def open_rgb(path: str | Path) -> Image.Image:
                 rgb.paste(img, mask=img.split()[3])
                 return rgb
             return img.convert("RGB")
+    except Image.DecompressionBombError as exc:
+        # PIL refuses images over 2 x Image.MAX_IMAGE_PIXELS (a decompression bomb): one bad file, not a crash.
+        raise VideoDecodeError(p, f"image too large to open safely ({exc})") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         # PIL reports truncated/corrupt data as OSError/SyntaxError/ValueError depending on the format.
         raise VideoDecodeError(p, f"unreadable image ({exc})") from None

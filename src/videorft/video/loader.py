@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -53,6 +56,20 @@ def load_video(
     else:
         timestamps = [i / info.fps for i in indices]
     return VideoClip(frames, timestamps, fps, indices, info.duration, info.fps, str(p))
+
+
+def record_budget(path: str | Path, budget: FrameBudget, meta: Mapping[str, Any]) -> FrameBudget:
+    """``budget`` with a record's own frame count (``meta['nframes']``, e.g. tracking) and time window
+    (``meta['video_start'/'video_end']``) applied; a window the budget rejects is a VideoDecodeError of ``path``."""
+    overrides: dict[str, Any] = {}
+    if meta.get("video_start") is not None or meta.get("video_end") is not None:
+        overrides.update(video_start=meta.get("video_start"), video_end=meta.get("video_end"))
+    if meta.get("nframes"):
+        overrides["nframes"] = int(meta["nframes"])
+    try:
+        return dataclasses.replace(budget, **overrides)
+    except (TypeError, ValueError) as exc:
+        raise VideoDecodeError(path, f"cannot sample this record's frames: {exc}") from None
 
 
 def _choose(path: Path, n_frames: int, fps: float, budget: FrameBudget) -> tuple[list[int], float]:

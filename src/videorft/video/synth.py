@@ -100,3 +100,46 @@ def render_test_video(
     spec = CODECS.get(codec, {"codec": codec, "options": {}})
     frames = (pattern_frame(i, height, width) for i in range(n_frames))
     return write_video(path, frames, fps=fps, codec=spec["codec"], gop=gop, options=dict(spec["options"]))
+
+
+#: Files that pass a metadata probe but fail when their frames are decoded (``render_broken_video``).
+BROKEN_KINDS = ("truncated_index_first", "corrupt_middle", "one_frame", "aspect_ratio", "few_frames")
+
+
+def render_broken_video(path: str | Path, kind: str) -> Path:
+    """A video of ``kind`` (one of BROKEN_KINDS) whose header probes fine but whose frames do not decode
+    (under a budget of 4 or more frames): for tests of skipping bad media.
+
+    ``truncated_index_first``: an MP4 with its index (moov) up front, cut in half; ``corrupt_middle``: the
+    same file with its middle tenth overwritten; ``one_frame``: one frame (no temporal patch of 2);
+    ``aspect_ratio``: 420x2 pixels (over qwen-vl-utils' 200:1); ``few_frames``: 3 frames.
+    """
+    path = Path(path)
+    if kind == "one_frame":
+        return render_test_video(path, 1, 64, 64)
+    if kind == "aspect_ratio":
+        return render_test_video(path, 4, 2, 420)
+    if kind == "few_frames":
+        return render_test_video(path, 3, 64, 64)
+    if kind not in BROKEN_KINDS:
+        raise ValueError(f"unknown broken-video kind {kind!r}; valid: {', '.join(BROKEN_KINDS)}")
+    plain = render_test_video(path.with_name(path.stem + ".plain.mp4"), 60, 64, 96, gop=12)
+    fast = path.with_name(path.stem + ".faststart.mp4")
+    with av.open(str(plain)) as src, av.open(str(fast), "w", options={"movflags": "faststart"}) as dst:
+        stream = src.streams.video[0]
+        out = dst.add_stream_from_template(stream)
+        for packet in src.demux(stream):
+            if packet.dts is None:  # the demuxer's flush packet
+                continue
+            packet.stream = out
+            dst.mux(packet)
+    data = bytearray(fast.read_bytes())
+    plain.unlink()
+    fast.unlink()
+    if kind == "truncated_index_first":
+        data = data[: len(data) // 2]
+    else:
+        for i in range(int(len(data) * 0.45), int(len(data) * 0.55)):
+            data[i] = (data[i] * 7 + 13) % 256
+    path.write_bytes(bytes(data))
+    return path

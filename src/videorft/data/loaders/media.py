@@ -60,6 +60,8 @@ def _image_size(p: Path) -> tuple[int, int]:
         with Image.open(p) as im:
             im.load()  # verify() alone misses truncated pixel data
             return im.size
+    except Image.DecompressionBombError as exc:
+        raise MediaError(f"image too large to open safely {p}: {exc}") from None
     except (OSError, UnidentifiedImageError, ValueError) as exc:
         raise MediaError(f"unreadable image {p}: {exc}") from exc
 

@@ -1,0 +1,126 @@
+"""Bad media during training: a sample whose video or image cannot be decoded is replaced, never fatal.
+
+A file can pass the loader's metadata probe and still fail when its frames are decoded (a truncated file
+whose index sits up front, corruption in the middle, too few frames for the frame budget, an aspect ratio
+over 200). The trainers ask ``MediaSkips.resolve`` for each row: a row whose media fails is logged once per
+file (file and reason, to the log and to ``skipped_media.jsonl`` in the output folder) and replaced by another
+row of the training set, chosen deterministically from the bad row's id so that every copy of a GRPO group, on
+every process, gets the same replacement. ``summary()`` is printed when training ends.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import zlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from videorft.video import VideoDecodeError
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+SKIPPED_MEDIA_FILE = "skipped_media.jsonl"
+
+
+class NoUsableMediaError(RuntimeError):
+    """Every candidate row of a replacement search failed to decode."""
+
+
+class MediaSkips:
+    """Counts undecodable samples and finds replacements for them in ``pool`` (the training rows)."""
+
+    def __init__(
+        self,
+        pool: Sequence[dict[str, Any]] | None = None,
+        *,
+        log_dir: str | Path | None = None,
+        write: bool = True,
+        max_tries: int = 64,
+    ) -> None:
+        self.pool = pool
+        self.path = Path(log_dir) / SKIPPED_MEDIA_FILE if log_dir is not None else None
+        self.write = write
+        self.max_tries = max_tries
+        self.bad: dict[str, str] = {}  # file -> reason
+        self.skipped_samples = 0  # requested rows replaced (or dropped), counting repeats of a file
+        if self.path is not None and self.path.is_file():  # a resumed run knows its bad files already
+            for line in self.path.read_text(encoding="utf-8").splitlines():
+                try:
+                    row = json.loads(line)
+                    self.bad[str(row["file"])] = str(row["reason"])
+                except (ValueError, KeyError, TypeError):
+                    continue  # a line torn by a crash: the file is simply decoded (and logged) again
+
+    def _note(self, row: dict[str, Any], exc: VideoDecodeError) -> None:
+        if exc.path in self.bad:
+            return
+        self.bad[exc.path] = exc.reason
+        logger.warning("skipping sample %s: %s: %s", row.get("id"), exc.path, exc.reason)
+        if self.path is not None and self.write:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as f:
+                f.write(json.dumps({"file": exc.path, "reason": exc.reason, "id": row.get("id")}) + "\n")
+
+    def _media_of(self, row: dict[str, Any]) -> list[str]:
+        return [str(row[k]) for k in ("video", "image_path", "image") if row.get(k)]
+
+    def _try(self, row: dict[str, Any], attempt: Callable[[dict[str, Any]], T]) -> T:
+        known = next((m for m in self._media_of(row) if m in self.bad), None)
+        if known is not None:  # a file known to be bad is not decoded again
+            raise VideoDecodeError(known, self.bad[known])
+        return attempt(row)
+
+    def resolve(
+        self, row: dict[str, Any], attempt: Callable[[dict[str, Any]], T]
+    ) -> tuple[dict[str, Any], T]:
+        """``(row, attempt(row))``, or the first replacement row (and its result) whose media decodes.
+
+        Replacements are tried in pool order from a start fixed by the row's id. Raises
+        ``NoUsableMediaError`` when ``max_tries`` candidates all fail, or when there is no pool.
+        """
+        try:
+            return row, self._try(row, attempt)
+        except VideoDecodeError as exc:
+            self._note(row, exc)
+            self.skipped_samples += 1
+            first = exc
+        if not self.pool:
+            raise NoUsableMediaError(f"no replacement for sample {row.get('id')!r}: {first}") from None
+        n = len(self.pool)
+        start = zlib.crc32(str(row.get("id")).encode("utf-8")) % n
+        for k in range(min(n, self.max_tries)):
+            candidate = self.pool[(start + k) % n]
+            if candidate.get("id") == row.get("id"):
+                continue
+            try:
+                return candidate, self._try(candidate, attempt)
+            except VideoDecodeError as exc:
+                self._note(candidate, exc)
+        raise NoUsableMediaError(
+            f"{min(n, self.max_tries)} training samples in a row failed to decode "
+            f"(e.g. {first}); check the data with `videorft data stats SPEC --probe-videos`"
+        )
+
+    def summary(self) -> str | None:
+        """One paragraph for the end of training, or None when nothing was skipped."""
+        if not self.bad and not self.skipped_samples:
+            return None
+        lines = [
+            f"skipped {self.skipped_samples} sample(s) whose media failed to decode "
+            f"({len(self.bad)} file(s); listed in {self.path or 'the log'}):"
+        ]
+        lines += [f"  {path}: {reason}" for path, reason in list(self.bad.items())[:10]]
+        if len(self.bad) > 10:
+            lines.append(f"  ... and {len(self.bad) - 10} more")
+        return "\n".join(lines)
+
+
+def replace_undecodable(rows: list[dict[str, Any]], skips: MediaSkips, encoder: Any) -> list[dict[str, Any]]:
+    """GRPO's generation batch with every row whose media fails to decode replaced (``encoder``: a
+    ``SampleEncoder``, whose clip cache keeps the frames for the encode that follows)."""
+    from videorft.training.media import row_record
+
+    return [skips.resolve(row, lambda r: encoder.check(row_record(r)))[0] for row in rows]
