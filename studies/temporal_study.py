@@ -17,12 +17,18 @@ import shlex
 import shutil
 import statistics
 import sys
+import zlib
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from videorft.demo import DEMO_SUITE, DEMO_TASKS, DemoConfig
+
 MC, TG = "multiple_choice", "temporal_grounding"
+
+#: the grounding demo (`videorft demo --task grounding`): its suite and cold start; arms "g_*" start from it
+G: dict[str, Any] = dict(DEMO_TASKS["grounding"])
 
 #: arm name -> DemoConfig overrides (rl_steps=0: the SFT checkpoint is the result)
 ARMS: dict[str, dict[str, Any]] = {
@@ -37,6 +43,23 @@ ARMS: dict[str, dict[str, Any]] = {
     "tgrpo_timestamps": {"temporal": True, "timing_in_prompt": True},
     "grpo_grounding": {"temporal": False, "tasks": (TG,)},
     "grpo_joint": {"temporal": False, "tasks": (MC, TG)},
+    # grounding that learns (issue #22): the grounding demo's suite and cold start
+    "g_sft_only": {**G, "rl_steps": 0},
+    "g_grpo": {**G, "temporal": False},
+    "g_tgrpo": {**G, "temporal": True},  # = videorft demo --task grounding --seed S
+    "g_sft_more": {**G, "rl_steps": 0, "sft_steps": "+100", "sft_answers": "gold"},
+    "g_grpo_timestamps": {**G, "temporal": False, "timing_in_prompt": True},
+    "g_tgrpo_timestamps": {**G, "temporal": True, "timing_in_prompt": True},
+    # joint vs single task with the same prompts per task: the joint run's steps hold twice the prompts
+    # (RL and SFT), half of them per task; the single-task order arm runs on the same (grounding) suite
+    "g_order_grpo": {**G, "tasks": (MC,), "temporal": False},
+    "g_joint_grpo": {
+        **G,
+        "tasks": (MC, TG),
+        "temporal": False,
+        "rl_prompts": 2 * DemoConfig().rl_prompts,
+        "sft_batch": 2 * DemoConfig().sft_batch,
+    },
 }
 
 #: (question, arm a, arm b, task, metric): each row of the comparison table is mean(a) - mean(b)
@@ -52,11 +75,20 @@ COMPARISONS: list[tuple[str, str, str, str, str]] = [
     ("3. mu = 1.0 vs mu = 0.8", "tgrpo_mu1", "tgrpo", MC, "accuracy"),
     ("4. joint vs single-task RL: grounding mIoU", "grpo_joint", "grpo_grounding", TG, "mIoU"),
     ("4. joint vs single-task RL: temporal-order accuracy", "grpo_joint", "grpo", MC, "accuracy"),
+    ("G1. grounding: GRPO vs SFT", "g_grpo", "g_sft_only", TG, "mIoU"),
+    ("G1. grounding: T-GRPO vs SFT", "g_tgrpo", "g_sft_only", TG, "mIoU"),
+    ("G1. grounding: T-GRPO vs more SFT steps", "g_tgrpo", "g_sft_more", TG, "mIoU"),
+    ("G1. grounding: T-GRPO vs GRPO", "g_tgrpo", "g_grpo", TG, "mIoU"),
+    ("G1. grounding: T-GRPO vs GRPO, ordered - shuffled gap", "g_tgrpo", "g_grpo", "control", "gap"),
+    ("G2. grounding: timestamps in the prompt, GRPO", "g_grpo_timestamps", "g_grpo", TG, "mIoU"),
+    ("G2. grounding: timestamps in the prompt, T-GRPO", "g_tgrpo_timestamps", "g_tgrpo", TG, "mIoU"),
+    ("G4. joint vs single-task GRPO: grounding mIoU", "g_joint_grpo", "g_grpo", TG, "mIoU"),
+    ("G4. joint vs single-task GRPO: order accuracy", "g_joint_grpo", "g_order_grpo", MC, "accuracy"),
 ]
 
 
 def run_arm(name: str, seed: int, out: Path, overrides: dict[str, Any]) -> dict[str, Any]:
-    from videorft.demo import DemoConfig, run_demo
+    from videorft.demo import run_demo
 
     arm_dir = out / f"seed{seed}" / name
     if (arm_dir / "summary.json").exists():
@@ -67,7 +99,7 @@ def run_arm(name: str, seed: int, out: Path, overrides: dict[str, Any]) -> dict[
         arm["sft_steps"] = cfg.sft_steps + int(arm["sft_steps"])
     cfg = replace(cfg, **arm)
     # one suite, base model and SFT checkpoint per seed and cold-start setting, reused by every arm
-    key = f"{'-'.join(cfg.tasks)}_sft{cfg.sft_steps}_{cfg.sft_answers}{'_timing' if cfg.timing_in_prompt else ''}"
+    key = cold_start_key(cfg)
     shared = out / f"seed{seed}" / "shared" / key
     parts = ("synth", "model", "checkpoints/sft")
     for part in parts:
@@ -78,6 +110,32 @@ def run_arm(name: str, seed: int, out: Path, overrides: dict[str, Any]) -> dict[
         if not (shared / part).exists():
             shutil.copytree(arm_dir / part, shared / part)
     return summary
+
+
+def cold_start_key(cfg: DemoConfig) -> str:
+    """The folder name of the suite, base model and SFT checkpoint that arms with ``cfg``'s cold start share
+    (arms of the order demo keep the names of the runs made before the suite was part of it)."""
+    key = f"{'-'.join(cfg.tasks)}_sft{cfg.sft_steps}_{cfg.sft_answers}{'_timing' if cfg.timing_in_prompt else ''}"
+    if cfg.sft_batch != DemoConfig().sft_batch:
+        key += f"_batch{cfg.sft_batch}"
+    if cfg.suite != DEMO_SUITE:
+        suite = json.dumps(cfg.suite, sort_keys=True, default=list)
+        key += f"_suite{zlib.crc32(suite.encode()):08x}"
+    return key
+
+
+def best_constant(arm_dir: Path) -> float | None:
+    """mIoU of the best constant time span on the arm's held-out grounding questions (None without them)."""
+    from videorft.demo import best_constant_span, heldout_records
+
+    config = arm_dir / "demo_config.json"
+    if not config.exists():
+        return None
+    fields = json.loads(config.read_text())
+    if TG not in fields["tasks"]:
+        return None
+    cfg = DemoConfig(tasks=(TG,), eval_limit=fields["eval_limit"])
+    return best_constant_span(heldout_records(cfg, arm_dir / "synth"))[0]
 
 
 def result_stage_name(name: str) -> str:
@@ -129,6 +187,12 @@ def aggregate(
                 row["one_answer"] = {
                     t: sum(f.get(t, 0.0) >= ONE_ANSWER_SHARE for f in found) for t in found[0]
                 }
+            constants = [best_constant(out / f"seed{seed}" / name) for seed in by_seed]
+            if constants and all(c is not None for c in constants):
+                row["best_constant/mIoU"] = _ms([c for c in constants if c is not None])
+                mious = [metric(st, TG, "mIoU") for st in stages]
+                if all(m is not None for m in mious):
+                    row["over_constant/mIoU"] = _ms([m - c for m, c in zip(mious, constants)])  # type: ignore[operator]
         # seeds whose model demonstrably uses frame order: the probe's 95% CI of the gap excludes 0
         row["seeds_using_order"] = sum(
             1 for st in stages if (st.get("control", {}).get("gap_ci95") or [0.0])[0] > 0
@@ -238,6 +302,56 @@ def plot_probe_bars(table: dict[str, dict[str, Any]], path: Path) -> Path:
     return path
 
 
+def grounding_scores(out: Path, name: str, seeds: list[int]) -> dict[str, list[float]] | None:
+    """Held-out grounding mIoU of arm ``name`` per seed with ordered and shuffled frames (from each result
+    stage's probe.json, so joint arms give the grounding task's own shuffled score)."""
+    scores: dict[str, list[float]] = {"ordered": [], "shuffled": []}
+    for seed in seeds:
+        path = out / f"seed{seed}" / name / "stages" / result_stage_name(name) / "probe" / "probe.json"
+        if not path.exists():
+            return None
+        variants = json.loads(path.read_text())["variants"]
+        for variant in scores:
+            value = variants[variant]["metrics"].get(TG, {}).get("mIoU")
+            if value is None:
+                return None
+            scores[variant].append(float(value))
+    return scores
+
+
+def plot_grounding_bars(
+    out: Path, table: dict[str, dict[str, Any]], seeds: list[int], path: Path
+) -> Path | None:
+    """Held-out grounding mIoU with ordered vs shuffled frames (mean +- sd over seeds), and the best constant
+    span; None when no arm has grounding."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    arms = {a: grounding_scores(out, a, seeds) for a in table if f"{TG}/mIoU" in table[a]}
+    arms = {a: v for a, v in arms.items() if v is not None}
+    if not arms:
+        return None
+    fig, ax = plt.subplots(figsize=(8, 4))
+    x = range(len(arms))
+    for offset, key, label in ((-0.2, "ordered", "ordered frames"), (0.2, "shuffled", "shuffled")):
+        values = [v[key] for v in arms.values()]
+        ax.bar([i + offset for i in x], [statistics.fmean(v) for v in values], 0.4,
+               yerr=[statistics.stdev(v) if len(v) > 1 else 0.0 for v in values], capsize=3, label=label)  # fmt: skip
+    constants = [table[a]["best_constant/mIoU"]["mean"] for a in arms if "best_constant/mIoU" in table[a]]
+    if constants:
+        ax.axhline(statistics.fmean(constants), color="grey", linestyle="--", linewidth=1,
+                   label="best constant span")  # fmt: skip
+    ax.set_xticks(list(x), list(arms), rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("held-out grounding mIoU")
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=7)
+    fig.savefig(path, dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
 # ----------------------------------------------------------------------------------------------- output
 def _cell(row: dict[str, Any], key: str) -> str:
     return f"{row[key]['mean']:.3f} ± {row[key]['sd']:.3f}" if key in row else "–"
@@ -264,13 +378,14 @@ def write_markdown(
         "two colours, 'which colour appears first?', chance 0.5; grounding: mIoU). Mean ± sd over seeds.",
         *(["", note] if note else []),
         "",
-        "| arm | seeds | reward | order accuracy | shuffled-frame accuracy | ordered − shuffled gap | seeds using order | grounding mIoU | seeds with one answer |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| arm | seeds | reward | order accuracy | shuffled-frame accuracy | ordered − shuffled gap | seeds using order | grounding mIoU | best constant span | mIoU − best constant | seeds with one answer |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     short = {MC: "order", TG: "grounding"}
     for name, row in table.items():
         cells = [_cell(row, k) for k in ("reward", f"{MC}/accuracy", "control/shuffled", "control/gap")]
         cells += [f"{row['seeds_using_order']}/{row['n_seeds']}", _cell(row, f"{TG}/mIoU")]
+        cells += [_cell(row, "best_constant/mIoU"), _cell(row, "over_constant/mIoU")]
         one = row.get("one_answer")
         cells.append(
             ", ".join(f"{short.get(t, t)} {n}/{row['n_seeds']}" for t, n in one.items()) if one else "–"
@@ -287,8 +402,11 @@ def write_markdown(
         "*Seeds with one answer*: per task, seeds whose model gave one answer (one letter, one time span) to",
         f"{ONE_ANSWER_SHARE:.0%} or more of the held-out questions: it all but ignores the video.",
         "",
-        "In `grpo_grounding` the shuffled-frame columns are the grounding score (mIoU) with shuffled frames; in",
-        "`grpo_joint` they pool both tasks.",
+        "*Best constant span*: the mIoU of the one time span that scores best on the seed's held-out grounding",
+        "questions (a 0.25 s grid): the most a model that ignores the video can reach.",
+        "",
+        "In the grounding-only arms the shuffled-frame columns are the grounding score (mIoU) with shuffled",
+        "frames; in the joint arms they pool both tasks.",
         "",
         "## The questions, answered with paired differences (same seed, same SFT checkpoint except `sft_more`)",
         "",
@@ -310,14 +428,14 @@ def write_markdown(
         f"![probe: ordered vs shuffled frames]({prefix}_probe.png)",
         "",
     ]
+    if any(f"{TG}/mIoU" in row for row in table.values()):
+        lines += [f"![grounding: ordered vs shuffled frames]({prefix}_grounding.png)", ""]
     path.write_text("\n".join(lines))
 
 
 def parse_sets(pairs: list[str]) -> dict[str, Any]:
     """``FIELD=VALUE`` strings -> DemoConfig overrides, each value converted to the field's type."""
     from dataclasses import fields
-
-    from videorft.demo import DemoConfig
 
     types = {f.name: type(f.default) for f in fields(DemoConfig) if f.name not in ("out", "seed", "suite")}
     out: dict[str, Any] = {}
@@ -388,7 +506,6 @@ def main(argv: list[str] | None = None) -> None:
             note = Path(args.note_file).read_text().strip()
         except OSError as e:
             parser.error(f"--note-file: cannot read {args.note_file}: {e.strerror}")
-    from videorft.demo import DemoConfig
 
     out, docs = Path(args.out), Path(args.docs)
     docs.mkdir(parents=True, exist_ok=True)
@@ -434,6 +551,8 @@ def main(argv: list[str] | None = None) -> None:
         plot_learning_curves(out, list(results), args.seeds, docs / f"{prefix}_learning_curves.png"),
         plot_probe_bars(table, docs / f"{prefix}_probe.png"),
     ]
+    grounding = plot_grounding_bars(out, table, args.seeds, docs / f"{prefix}_grounding.png")
+    pngs += [grounding] if grounding else []
     print(f"results: {md}  report: {write_html(out, md, pngs)}")
 
 

@@ -35,6 +35,18 @@ DEMO_SUITE: dict[str, Any] = {
     "shape_scale": 2.0,
 }
 
+#: The grounding demo's suite: the demo suite's two colours and large shapes, one shape per video (the query
+#: names the only shape on screen, so finding it needs no reading of the query) and fixed timing (8 s at
+#: 4 fps), so a span's seconds follow from which sampled frames show the shape. With 1-2 shapes and videos of
+#: 4-12 s at 4-10 fps the tiny model gave one constant span to every question (docs/deviations.md, "Demo and
+#: study").
+GROUNDING_SUITE: dict[str, Any] = {
+    **DEMO_SUITE,
+    "grounding_objects": (1, 1),
+    "duration": (8.0, 8.0),
+    "fps": (4, 4),
+}
+
 
 @dataclass
 class DemoConfig:
@@ -161,6 +173,20 @@ class DemoConfig:
             self.sft_steps, self.rl_steps = min(self.sft_steps, 70), min(self.rl_steps, 12)
 
 
+#: ``videorft demo --task NAME`` -> the DemoConfig fields that differ from the order demo's defaults
+DEMO_TASKS: dict[str, dict[str, Any]] = {
+    "order": {},
+    "grounding": {"tasks": ("temporal_grounding",), "suite": GROUNDING_SUITE},
+}
+
+
+def demo_config(task: str = "order", **fields: Any) -> DemoConfig:
+    """The demo of ``task`` (a key of DEMO_TASKS), with ``fields`` changed on top of it."""
+    if task not in DEMO_TASKS:
+        raise ValueError(f"unknown demo task {task!r}; valid: {', '.join(DEMO_TASKS)}")
+    return DemoConfig(**{**DEMO_TASKS[task], **fields})
+
+
 def completion_tokens(cfg: DemoConfig) -> int:
     """RL completion budget: ``max_completion_length``, or what the tasks' answers need (resolved at use, so
     ``dataclasses.replace(cfg, tasks=...)`` gets the budget of its own tasks)."""
@@ -215,6 +241,9 @@ def run_demo(cfg: DemoConfig, console: Any = None) -> dict[str, Any]:
     }  # the contract: no other keys
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     console.print(summary_table(summary))
+    if "temporal_grounding" in cfg.tasks:  # the bar a model that ignores the video can reach
+        miou, a, b = best_constant_span(heldout_records(cfg, suite))
+        console.print(f"best constant span on these questions: {a:.2f} to {b:.2f} s, mIoU {miou:.3f}")
     console.print(f"report: {report}")
     return summary
 
@@ -375,15 +404,12 @@ def _train_grpo(cfg: DemoConfig, model: Path, suite: Path, out: Path) -> Path:
 
 def _evaluate(cfg: DemoConfig, model_dir: Path, suite: Path, out: Path) -> dict[str, Any]:
     """Held-out metrics (ordered frames) plus the shuffled-frame control, through the probe."""
-    from videorft.data.loaders import load_spec
     from videorft.evaluation.probe import probe
     from videorft.evaluation.runner import Decoding
     from videorft.models.loading import load_model, load_processor
     from videorft.video import FrameBudget
 
-    test = load_spec(str(suite), split="test").records
-    # the first eval_limit questions of each task (the test split lists tasks one after another)
-    records = [rec for task in cfg.tasks for rec in [r for r in test if r.task == task][: cfg.eval_limit]]
+    records = heldout_records(cfg, suite)
     side = 56 * 56
     report = probe(
         load_model(str(model_dir)),
@@ -412,6 +438,37 @@ def _evaluate(cfg: DemoConfig, model_dir: Path, suite: Path, out: Path) -> dict[
         "gap_ci95": report["gap"]["ci95"],
     }
     return stage
+
+
+def heldout_records(cfg: DemoConfig, suite: Path) -> list[Any]:
+    """The held-out questions every stage is scored on: the first ``eval_limit`` test records of each task
+    (the test split lists tasks one after another)."""
+    from videorft.data.loaders import load_spec
+
+    test = load_spec(str(suite), split="test").records
+    return [rec for task in cfg.tasks for rec in [r for r in test if r.task == task][: cfg.eval_limit]]
+
+
+def best_constant_span(records: list[Any], step: float = 0.25) -> tuple[float, float, float]:
+    """(mIoU, start, end) of the one time span that scores best on every grounding record of ``records``
+    (a grid of ``step`` seconds, scored as the evaluation scores, clipped to each video's duration): what a
+    model that ignores the video can reach at best."""
+    from videorft.rewards.rules import temporal_iou
+
+    grounding = [r for r in records if r.task == "temporal_grounding"]
+    if not grounding:
+        raise ValueError("best_constant_span: no temporal_grounding record among the held-out questions")
+    longest = max(float(r.meta.get("duration") or max(r.solution)) for r in grounding)
+    grid = [i * step for i in range(int(longest / step) + 1)]
+    best = (-1.0, 0.0, 0.0)
+    for a in grid:
+        for b in grid:
+            if b <= a:
+                continue
+            answer = f"<answer>{a:.2f} to {b:.2f}</answer>"
+            score = sum(temporal_iou(answer, r.solution, **r.meta) for r in grounding) / len(grounding)
+            best = max(best, (score, a, b))
+    return best
 
 
 def mean_reward(predictions: Path, think: bool = True) -> float:

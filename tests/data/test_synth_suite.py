@@ -203,3 +203,17 @@ def test_rerun_replaces_an_earlier_suite_but_refuses_a_foreign_folder(tmp_path: 
     with pytest.raises(FileExistsError, match="not empty"):
         synthesize(tmp_path / "foreign", 3, tasks=["quality"], workers=1)
     assert (tmp_path / "foreign" / "notes.txt").read_text() == "mine"
+
+
+def test_grounding_objects_sets_the_shapes_per_grounding_video(tmp_path: Path) -> None:
+    import json
+
+    from videorft.data.synth.config import SynthConfig
+
+    for objects, counts in (((1, 1), {1}), ((2, 2), {2})):
+        out = tmp_path / str(objects[0])
+        synthesize(out, n=10, seed=0, tasks=["temporal_grounding"], workers=1, grounding_objects=objects)
+        rows = json.loads((out / "annotations" / "train" / "charades_sta.json").read_text())
+        assert {len(r["sentences"]) for r in rows.values()} == counts
+    with pytest.raises(ValueError, match="grounding_objects"):
+        SynthConfig(grounding_objects=(0, 1))

@@ -67,3 +67,37 @@ def test_completion_budget_fits_the_tasks_answers() -> None:
     assert completion_tokens(cfg) >= len(tok.encode("<answer>A</answer><|im_end|>"))
     assert completion_tokens(grounding) >= len(longest)
     assert completion_tokens(replace(cfg, max_completion_length=7)) == 7
+
+
+def test_best_constant_span_is_the_best_single_answer() -> None:
+    from videorft.data.record import Record
+    from videorft.demo import best_constant_span
+
+    def rec(i: int, span: list[float]) -> Record:
+        return Record(
+            id=str(i), task="temporal_grounding", problem="x", solution=span, meta={"duration": 10.0}
+        )
+
+    records = [rec(0, [2.0, 6.0]), rec(1, [2.0, 6.0]), rec(2, [7.0, 9.0])]
+    assert best_constant_span(records) == pytest.approx((2 / 3, 2.0, 6.0))
+    with pytest.raises(ValueError, match="no temporal_grounding"):
+        best_constant_span([])
+
+
+def test_grounding_demo_config_and_suite(tmp_path) -> None:
+    """`videorft demo --task grounding`: grounding alone, on one shape per video of fixed timing, so the
+    answer's seconds follow from which sampled frames show the shape."""
+    from videorft.data.loaders import load_spec
+    from videorft.data.synth import synthesize
+    from videorft.demo import DEMO_SUITE, GROUNDING_SUITE, demo_config
+
+    cfg = demo_config("grounding", seed=3)
+    assert cfg.tasks == ("temporal_grounding",) and cfg.suite == GROUNDING_SUITE and cfg.seed == 3
+    assert demo_config().suite == DEMO_SUITE and demo_config().tasks == ("multiple_choice",)
+    with pytest.raises(ValueError, match="valid: order, grounding"):
+        demo_config("counting")
+
+    synthesize(tmp_path / "g", n=12, seed=0, tasks=["temporal_grounding"], workers=1, **GROUNDING_SUITE)
+    records = load_spec(str(tmp_path / "g"), split="train").records
+    assert len(records) == 10  # one query per video: one shape each
+    assert {r.meta["duration"] for r in records} == {8.0}

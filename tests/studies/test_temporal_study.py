@@ -87,7 +87,7 @@ def test_report_only_aggregates_finished_arms_and_names_the_rest(study, tmp_path
     study.main([*argv, "--docs", str(docs), "--note", "Other arms: see results_former.md."])
     text = (docs / "results.md").read_text()
     assert "| sft_only | 2 | 1.550 ± 0.071 | 0.550 ± 0.071 |" in text
-    assert "| 0/2 | – | order 1/2 |" in text  # one of the two seeds reached the 90% share
+    assert "| 0/2 | – | – | – | order 1/2 |" in text  # one of the two seeds reached the 90% share
     # unfinished (tgrpo) and left out by --only (every other arm) are both named
     not_run = [a for a in study.ARMS if a != "sft_only"]
     assert f"Not run here (no result for every seed): {', '.join(f'`{a}`' for a in not_run)}." in text
@@ -116,3 +116,40 @@ def test_set_overrides_take_the_fields_types(study) -> None:
         study.parse_sets(["rl_lrr=1"])
     with pytest.raises(SystemExit, match="true or false"):
         study.parse_sets(["temporal=yes"])
+
+
+def test_grounding_arms_get_their_own_cold_start_and_the_best_constant_span(study, tmp_path) -> None:
+    """The g_* arms run on the grounding suite: a cold-start folder of their own (a shared SFT checkpoint of
+    another suite would pair arms that saw different videos), and the table gets the bar a model that ignores
+    the video can reach, computed on the arm's own held-out questions."""
+    import json
+    from dataclasses import replace
+
+    from videorft.data.synth import synthesize
+    from videorft.demo import GROUNDING_SUITE, DemoConfig
+
+    order = DemoConfig(seed=0)
+    grounding = replace(order, **{k: v for k, v in study.ARMS["g_grpo"].items()})
+    keys = {study.cold_start_key(c) for c in (order, grounding, replace(grounding, temporal=True))}
+    assert len(keys) == 2  # GRPO and T-GRPO share the grounding cold start; the order demo keeps its own
+    assert study.cold_start_key(order) == "multiple_choice_sft120_random"  # the former runs' folder name
+    joint = replace(order, **study.ARMS["g_joint_grpo"])
+    assert joint.rl_prompts == 2 * order.rl_prompts and study.cold_start_key(joint) not in keys
+
+    out = tmp_path / "study"
+    for seed, miou in ((0, 0.80), (1, 0.70)):
+        arm = out / f"seed{seed}" / "g_grpo"
+        synthesize(arm / "synth", n=40, seed=seed, tasks=["temporal_grounding"], workers=1, **GROUNDING_SUITE)
+        (arm / "demo_config.json").write_text(json.dumps({"tasks": ["temporal_grounding"], "eval_limit": 4}))
+        (arm / "summary.json").write_text(
+            json.dumps(
+                {"stages": {"rl": {"reward": 1.0, "temporal_grounding": {"mIoU": miou}}}, "seconds": 1.0}
+            )
+        )
+    results = {
+        "g_grpo": {s: json.loads((out / f"seed{s}" / "g_grpo" / "summary.json").read_text()) for s in (0, 1)}
+    }
+    row = study.aggregate(results, out)["g_grpo"]
+    constants = row["best_constant/mIoU"]["values"]
+    assert all(0.3 < c <= 1.0 for c in constants)
+    assert row["over_constant/mIoU"]["values"] == pytest.approx([0.80 - constants[0], 0.70 - constants[1]])

@@ -1,4 +1,5 @@
-"""`videorft demo [--out DIR] [--seed S] [--quick]`: the whole method on CPU, ending in a report."""
+"""`videorft demo [--task order|grounding] [--out DIR] [--seed S] [--quick]`: the whole method on CPU, ending
+in a report."""
 
 from __future__ import annotations
 
@@ -9,6 +10,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the suite, the model and training")
     parser.add_argument("--quick", action="store_true", help="shortened run (a few minutes), as CI runs it")
+    parser.add_argument(
+        "--task",
+        default="order",
+        choices=["order", "grounding"],
+        help="order: which colour appears first (accuracy); grounding: when the shape is visible (mIoU)",
+    )
     parser.add_argument("--grpo", action="store_true", help="plain GRPO instead of T-GRPO")
     parser.add_argument(
         "--threads", type=int, default=0, help="torch threads (default 0: every CPU the process may use)"
@@ -19,11 +26,16 @@ def run(args: argparse.Namespace) -> int:
     import os
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # everything the demo needs is made locally
-    from videorft.demo import DemoConfig, run_demo
+    from videorft.demo import demo_config, run_demo
 
     run_demo(
-        DemoConfig(
-            out=args.out, seed=args.seed, quick=args.quick, temporal=not args.grpo, threads=args.threads
+        demo_config(
+            args.task,
+            out=args.out,
+            seed=args.seed,
+            quick=args.quick,
+            temporal=not args.grpo,
+            threads=args.threads,
         )
     )
     return 0

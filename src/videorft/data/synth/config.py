@@ -38,6 +38,13 @@ class SynthConfig:
             "with two colours the options never change and only the video tells the answer)"
         },
     )
+    grounding_objects: tuple[int, int] = field(
+        default=(1, 2),
+        metadata={
+            "help": "range of shapes in a temporal-grounding video (one query each); 1: the queried shape is "
+            "the only one, so finding it needs no reading of the query"
+        },
+    )
     colours: tuple[str, ...] = field(
         default=tuple(PALETTE),
         metadata={"help": "colours shapes are drawn in (a subset of the palette; >= 4 for every task)"},
@@ -79,6 +86,11 @@ class SynthConfig:
             raise ValueError(
                 f"order_choices must satisfy 2 <= min <= max <= {min(6, self.frames // 2)} "
                 f"(6 colours; frames // 2 for frames={self.frames}), got {self.order_choices}"
+            )
+        glo, ghi = self.grounding_objects
+        if not 1 <= glo <= ghi <= 4:  # one object per cell of the 2x2 grid
+            raise ValueError(
+                f"grounding_objects must satisfy 1 <= min <= max <= 4, got {self.grounding_objects}"
             )
         if not self.order_questions or set(self.order_questions) - {"first", "last"}:
             raise ValueError(

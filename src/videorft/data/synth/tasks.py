@@ -248,10 +248,11 @@ def gen_counting(rng: np.random.Generator, cfg: SynthConfig, name: str) -> Sampl
 
 
 def gen_temporal_grounding(rng: np.random.Generator, cfg: SynthConfig, name: str) -> Sample:
-    """ "When is the red square visible?": 1-2 shapes, one query sentence each (charades_json)."""
+    """ "When is the red square visible?": 1-2 shapes (`grounding_objects`), one query sentence each
+    (charades_json)."""
     fps, total, idx = _timing(rng, cfg)
     k = cfg.frames
-    n = int(rng.integers(1, 3))
+    n = int(rng.integers(cfg.grounding_objects[0], cfg.grounding_objects[1] + 1))
     shapes, cells = _shapes(rng, n, cfg), rng.permutation(4)
     objects = []
     for shape, cell in zip(shapes, cells):
