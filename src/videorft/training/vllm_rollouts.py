@@ -1,0 +1,157 @@
+"""vLLM rollouts with video for ``VideoGRPOTrainer`` (``use_vllm: true, vllm_mode: colocate``).
+
+TRL 1.16's ``VLLMGeneration`` is reused for what it does well (parameter gathering under DeepSpeed ZeRO-3,
+FSDP and PEFT merges, rank bookkeeping); three parts are replaced:
+
+- ``_init_vllm``: the engine is sized from the data budget (``max_model_len``, one video and one image per
+  prompt) and runs in the trainer's process.
+- ``sync_weights``: TRL's ``model.load_weights`` fails on vLLM's CPU build and leaves the encoder cache
+  holding features of the old weights; ``videorft.models.vllm_engine.push_weights`` reloads and resets.
+- generation takes the rows' frames (``multi_modal_data``), where TRL's takes images only.
+
+Server mode (weights pushed to a ``trl vllm-serve`` process) is refused for video: that server receives
+images only.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from trl.generation.vllm_generation import VLLMGeneration
+from trl.trainer.utils import ensure_master_addr_port
+
+from videorft.data.record import Record
+from videorft.models import vllm_engine
+from videorft.video import FrameBudget, VideoClip, load_image
+
+
+@dataclass(frozen=True)
+class RolloutMedia:
+    """What vLLM needs of one prompt row besides its token ids: the frames videorft sampled, or an image."""
+
+    frames: np.ndarray | None = None  # (T, H, W, 3) uint8, already sampled and resized
+    fps: float | None = None
+    duration: float | None = None
+    image: np.ndarray | None = None  # (H, W, 3) uint8, already resized
+
+    def prompt(self, prompt_ids: list[int]) -> dict[str, Any]:
+        return vllm_engine.vllm_prompt(
+            prompt_ids, frames=self.frames, fps=self.fps, duration=self.duration, image=self.image
+        )
+
+
+def rollout_media(
+    record: Record, clip: VideoClip | None, budget: FrameBudget, frames: np.ndarray | None = None
+) -> RolloutMedia:
+    """The media of ``record`` as ``SampleEncoder.encode`` saw them (``frames`` replaces the clip's frames)."""
+    image = None
+    if record.image is not None:
+        image = load_image(record.image, min_pixels=budget.min_pixels, max_pixels=budget.max_pixels)
+    if clip is None:
+        return RolloutMedia(image=image)
+    return RolloutMedia(
+        frames=clip.frames if frames is None else frames, fps=clip.fps, duration=clip.duration, image=image
+    )
+
+
+def check_vllm_mode(args: Any) -> None:
+    """Only colocate mode carries video; say so before anything is loaded."""
+    if args.vllm_mode != "colocate":
+        raise ValueError(
+            f"use_vllm with vllm_mode={args.vllm_mode!r} is not supported for video: TRL's vLLM server "
+            "receives images only. Set vllm_mode: colocate (one vLLM engine inside each training process)."
+        )
+
+
+class VideoVLLMGeneration(VLLMGeneration):
+    """A colocated vLLM engine that generates from videorft's prompt ids and frames."""
+
+    def __init__(self, *, trainer: Any, budget: FrameBudget) -> None:
+        args = trainer.args
+        check_vllm_mode(args)
+        self.budget = budget
+        self.max_model_len = args.vllm_max_model_length or vllm_engine.max_model_len_for(
+            budget, trainer.max_completion_length
+        )
+        super().__init__(
+            model=trainer.model,
+            accelerator=trainer.accelerator,
+            processing_class=trainer.processing_class,
+            mode="colocate",
+            tensor_parallel_size=args.vllm_tensor_parallel_size,
+            gpu_memory_utilization=args.vllm_gpu_memory_utilization,
+            max_model_length=self.max_model_len,
+            # the ordered rows plus T-GRPO's shuffled copies of one generation batch
+            max_num_seqs=args.per_device_train_batch_size
+            * args.steps_per_generation
+            * (1 + max(0, getattr(args, "shuffled_generations", 0))),
+            enable_sleep_mode=False,  # not supported on CPU; on GPU the trainer's own memory is the limit
+            model_impl=args.vllm_model_impl,
+            trust_remote_code=args.trust_remote_code,
+            repetition_penalty=trainer.repetition_penalty,
+            temperature=trainer.temperature,
+            top_p=trainer.top_p,
+            top_k=trainer.top_k,
+            min_p=trainer.min_p,
+            max_completion_length=trainer.max_completion_length,
+            logprobs=0,
+            generation_kwargs=args.generation_kwargs,
+        )
+
+    def _init_vllm(self) -> None:
+        accelerator = self.accelerator
+        if self.tensor_parallel_size != 1:
+            raise ValueError("vllm_tensor_parallel_size > 1 is not supported with video rollouts yet; use 1")
+        backend = None
+        if accelerator.num_processes > 1:
+            # one engine per rank inside its training process, as TRL's colocate mode does
+            os.environ["RANK"] = str(accelerator.process_index)
+            os.environ["LOCAL_RANK"] = str(accelerator.local_process_index)
+            os.environ["WORLD_SIZE"] = str(accelerator.num_processes)
+            ensure_master_addr_port()
+            backend = "external_launcher"
+        else:
+            vllm_engine.in_process_engine()
+        self.llm = vllm_engine.open_llm(
+            self.model.name_or_path,
+            dtype=str(self.model.dtype).removeprefix("torch."),
+            seed=accelerator.process_index,
+            max_model_len=self.max_model_len,
+            max_num_seqs=self.max_num_seqs,
+            gpu_memory_utilization=self.gpu_memory_utilization,
+            distributed_executor_backend=backend,
+        )
+        self._llm_weights_sleeping = False
+        accelerator.wait_for_everyone()
+
+    def sync_weights(self) -> None:
+        vllm_engine.push_weights(self.llm, self._iter_named_params())
+
+    def sampling_params(self) -> Any:
+        from vllm import SamplingParams
+
+        kwargs: dict[str, Any] = {
+            "n": 1,  # TRL repeats each prompt num_generations times; vLLM shares their prefill and encoder work
+            "repetition_penalty": self.repetition_penalty,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "top_k": self.top_k if self.top_k else 0,
+            "min_p": 0.0 if self.min_p is None else self.min_p,
+            "max_tokens": self.max_completion_length,
+            "logprobs": 0,
+            "bad_words": vllm_engine.banned_words(),
+        }
+        kwargs.update(self.generation_kwargs)
+        return SamplingParams(**kwargs)
+
+    def generate_rows(
+        self, prompt_ids: list[list[int]], media: list[RolloutMedia]
+    ) -> tuple[list[list[int]], list[list[float]]]:
+        """One completion per row (completion ids, the sampled tokens' log-probs), in one ``generate`` call."""
+        if len(prompt_ids) != len(media):
+            raise RuntimeError("internal: rollout media are not aligned with the prompts")
+        prompts = [m.prompt(ids) for ids, m in zip(prompt_ids, media)]
+        return vllm_engine.generate(self.llm, prompts, self.sampling_params())
