@@ -131,3 +131,44 @@ def test_nested_meta_column_reaches_rewards() -> None:
         meta=[{"duration": 30.0}],
     )
     assert out == [pytest.approx(0.5)]
+
+
+def test_videochat_r1_dataset_rows_as_its_grpo_tasks_script_builds_them() -> None:
+    """VideoChat-R1 (src/open_r1/grpo_tasks.py) builds rows {problem, solution, video_path,
+    durations, data_type}: tracking solution {"answer": boxes}, tg a (start, end) tuple, gqa
+    {"answer", "glue"}. Each scores as our canonical solution does."""
+    import datasets
+
+    boxes = [[0.1, 0.1, 0.5, 0.5], [0.2, 0.2, 0.6, 0.6]]
+    rows = {
+        "tracking": {"problem": {"object": "cat", "start": boxes[0]}, "solution": {"answer": boxes},
+                     "video_path": ["a.jpg", "b.jpg"], "durations": 0, "data_type": "tracking"},
+        "tg": {"problem": "a person sits", "solution": (10.0, 20.0), "video_path": "v.mp4",
+               "durations": 100.0, "data_type": "tg"},
+        "gqa": {"problem": {"question": "q", "options": ["A. x", "B. y"]},
+                "solution": {"answer": "B", "glue": [[1.0, 4.0]]}, "video_path": "v.mp4",
+                "durations": 30.0, "data_type": "gqa"},
+    }  # fmt: skip
+    completions = {
+        "tracking": "<think>t</think><answer>[0.1, 0.1, 0.5, 0.5], [0.2, 0.2, 0.5, 0.5]</answer>",
+        "tg": "<think>t</think><answer>15 to 125</answer>",  # past the 100 s video: clipped
+        "gqa": "<think>t</think><answer>B</answer><glue>[2.0, 4.0]</glue>",
+    }
+    canonical = {
+        "tracking": ("tracking", boxes, {}),
+        "tg": ("temporal_grounding", [10.0, 20.0], {"duration": 100.0}),
+        "gqa": ("grounding_qa", {"answer": "B", "intervals": [[1.0, 4.0]]}, {"duration": 30.0}),
+    }
+    f = make_reward_func()
+    for name, row in rows.items():
+        # one dataset per task, as the script makes them; TRL hands the reward columns as lists
+        batch = datasets.Dataset.from_list([row, row])[:]
+        batch.pop("problem")
+        got = f(prompts=["p", "p"], completions=[completions[name]] * 2, **batch)
+        task, solution, meta = canonical[name]
+        want = make_reward_func(task)(
+            prompts=["p"], completions=[completions[name]], solution=[solution],
+            **{k: [v] for k, v in meta.items()},
+        )  # fmt: skip
+        assert got == pytest.approx(want * 2), name
+        assert 0 < want[0] < 3, name  # a real, partial score: the fields arrived

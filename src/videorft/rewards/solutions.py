@@ -88,8 +88,11 @@ def check_inside_video(interval: Interval, duration: float | None, field: str = 
 
 
 def as_boxes(solution: Any) -> tuple[Box, ...]:
-    """A non-empty list of ``[x0, y0, x1, y1]`` boxes with x0 <= x1 and y0 <= y1."""
+    """A non-empty list of ``[x0, y0, x1, y1]`` boxes with x0 <= x1 and y0 <= y1 (VideoChat-R1's
+    tracking datasets wrap them as ``{"answer": boxes}``)."""
     sol = _unwrap(solution)
+    if isinstance(sol, Mapping) and set(sol) == {"answer"}:
+        sol = _unwrap(sol["answer"])
     if isinstance(sol, str):
         sol = parse_number_groups(sol)
     if isinstance(sol, Sequence) and len(sol) == 4 and all(_finite(x) for x in sol):

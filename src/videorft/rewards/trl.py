@@ -85,8 +85,11 @@ def make_reward_func(
         per_sample = {
             k: v for k, v in columns.items() if k not in _RESERVED and isinstance(v, list) and len(v) == n
         }
-        task_col = (
-            columns.get("task") if isinstance(columns.get("task"), list) else columns.get("problem_type")
+        # the task: our `task`, Video-R1's `problem_type`, or VideoChat-R1's `data_type` ("tg",
+        # "tracking", "gqa"; Video-R1 uses data_type for "video"/"image", so it comes last)
+        task_col = next(
+            (columns[k] for k in ("task", "problem_type", "data_type") if isinstance(columns.get(k), list)),
+            None,
         )
         texts = [completion_text(c) for c in completions]
         plans: list[TaskReward | None] = []
@@ -112,6 +115,8 @@ def make_reward_func(
                 out.append(None)
                 continue
             meta = reward_meta({k: v[i] for k, v in per_sample.items()})
+            if "duration" not in meta and _is_number(meta.get("durations")):
+                meta["duration"] = meta.pop("durations")  # VideoChat-R1's column name
             try:
                 if component is None:
                     values = plan.score(
@@ -135,6 +140,10 @@ def make_reward_func(
     reward_func.__name__ = f"videorft_{(fixed.task if fixed else 'task')}_{component or 'total'}"
     reward_func.__qualname__ = reward_func.__name__
     return reward_func
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _prefetch_captions(
