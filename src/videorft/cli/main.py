@@ -29,6 +29,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("videorft.cli.report", "self-contained HTML report of one or more runs"),
     "demo": ("videorft.cli.demo", "synthesise -> SFT -> GRPO/T-GRPO -> evaluate -> report, on CPU"),
     "bench": ("videorft.cli.bench", "speed and memory benchmarks (ratios against in-run baselines)"),
+    "export verl": (
+        "videorft.cli.export_verl",
+        "verl's RL parquet of a dataset (multi-node training on verl)",
+    ),
 }
 
 #: Commands whose module parses its own argv (config dataclasses through TrlParser).

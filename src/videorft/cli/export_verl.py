@@ -1,0 +1,125 @@
+"""`videorft export verl --data SPEC --out DIR [--config TRAIN.yaml]`: verl's RL parquet of a dataset.
+
+Writes ``DIR/<split>.parquet`` (verl's ``data.train_files`` / ``data.val_files``) and
+``DIR/<split>.export.json`` (settings, rows per task, skipped records). Frame budget, prompt template
+and style come from the data fields of a training config (``--config``; its other keys are ignored)
+and the flags, so verl trains on the prompts and frames ``videorft train grpo`` would use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+# VideoDataArguments fields that are not about data or prompts (rewards are verl's compute_score options)
+_NOT_FLAGS = {"use_format_reward", "judge"}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from videorft.training.config import VideoDataArguments
+
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder (DIR/<split>.parquet)")
+    parser.add_argument(
+        "--config", metavar="TRAIN.yaml", help="a training config: its data, frame and prompt fields are used"
+    )
+    for f in dataclasses.fields(VideoDataArguments):
+        if f.name in _NOT_FLAGS:
+            continue
+        flags = ["--" + f.name.replace("_", "-")] + (["--" + f.name] if "_" in f.name else [])
+        kind = str(f.type)
+        if kind == "bool":
+            parser.add_argument(*flags, dest=f.name, action=argparse.BooleanOptionalAction, default=None)
+        elif kind.startswith("list["):
+            parser.add_argument(*flags, dest=f.name, nargs="+", default=None, help=f.metadata.get("help"))
+        else:
+            conv = int if kind.startswith("int") else float if kind.startswith("float") else str
+            parser.add_argument(*flags, dest=f.name, type=conv, default=None, help=f.metadata.get("help"))
+
+
+def _data_args(args: argparse.Namespace) -> Any:
+    from videorft.training.config import VideoDataArguments
+
+    names = {f.name for f in dataclasses.fields(VideoDataArguments)}
+    values: dict[str, Any] = {}
+    if args.config:
+        import yaml
+
+        loaded = yaml.safe_load(Path(args.config).read_text(encoding="utf-8")) or {}
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{args.config}: expected a mapping of settings")
+        values.update({k: v for k, v in loaded.items() if k in names})
+    values.update({k: v for k, v in vars(args).items() if k in names and v is not None})
+    return VideoDataArguments(**values)
+
+
+def run(args: argparse.Namespace) -> int:
+    from videorft.data.errors import DataError
+    from videorft.data.loaders import load_spec
+    from videorft.integrations.verl import ExportError, export_verl
+
+    try:
+        data_args = _data_args(args)
+    except (OSError, ValueError, TypeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not data_args.data:
+        print("error: --data SPEC is required (or `data:` in --config)", file=sys.stderr)
+        return 2
+    if data_args.timing_in_prompt:
+        print(
+            "error: timing_in_prompt: verl samples the frames at training time, so the timestamps cannot be "
+            "written into the exported prompt; export without it",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        loaded = load_spec(
+            data_args.data,
+            split=data_args.split,
+            video_root=data_args.video_root,
+            skip_invalid=data_args.skip_invalid,
+        )
+    except (DataError, ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if loaded.skipped:
+        print(loaded.summary(), file=sys.stderr)
+    records = loaded.records
+    if data_args.tasks:
+        records = [r for r in records if r.task in set(data_args.tasks)]
+    if data_args.limit is not None:
+        records = records[: data_args.limit]
+    out = Path(args.out) / f"{data_args.split}.parquet"
+    try:
+        result = export_verl(
+            records,
+            out,
+            budget=data_args.frame_budget(),
+            split=data_args.split,
+            template=data_args.template,
+            prompt_style=data_args.prompt_style,
+            system_prompt=data_args.system_prompt,
+            skip_invalid=data_args.skip_invalid,
+        )
+    except (ExportError, DataError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    info = {
+        "data": data_args.data,
+        "split": data_args.split,
+        "rows": result.rows,
+        "rows_per_task": result.per_task,
+        "frame_budget": dataclasses.asdict(data_args.frame_budget()),
+        "template": data_args.template,
+        "prompt_style": data_args.prompt_style,
+        "system_prompt": data_args.system_prompt,
+        "skipped_at_load": len(loaded.skipped),
+        "skipped_at_export": result.skipped,
+    }
+    out.with_suffix(".export.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    print(result.summary())
+    return 0

@@ -1,0 +1,237 @@
+"""videorft as the data and reward layer of verl (multi-node RL: Ray, FSDP/Megatron, vLLM/SGLang rollouts).
+
+Two pieces, used from a verl config (docs/scaling.md has the whole recipe):
+
+- ``export_verl(records, out)`` writes verl's RL parquet, the schema of verl's
+  ``examples/data_preprocess`` scripts (geo3k for media): ``data_source`` (the task), ``prompt`` (chat
+  messages; the user turn is ``<video>`` or ``<image>`` followed by the rendered task prompt, which
+  verl's ``RLHFDataset`` splits into a media part and a text part, the same two parts videorft's
+  trainer builds), ``videos`` / ``images`` (qwen-vl-utils entries), ``ability``, ``reward_model``
+  (``{"style": "rule", "ground_truth": canonical solution as JSON}``) and ``extra_info`` (``id``,
+  ``split``, ``index`` and the record's meta as JSON).
+- ``compute_score(data_source, solution_str, ground_truth, extra_info)`` is the
+  ``reward.custom_reward_function`` for that parquet: the task's composed reward (what
+  ``videorft score`` gives) as ``{"score": total, "format": f, "accuracy": a}``.
+
+Video entries carry the frame budget resolved per video: ``nframes`` (the count videorft's sampler
+takes under the budget, with the record's own ``meta['nframes']`` and time window), and
+``resized_height`` / ``resized_width``, so qwen-vl-utils inside verl samples the frames videorft would.
+JSON text is used for ``ground_truth`` and ``meta`` because a parquet column has one type, and
+solutions ([s, e], a letter, {"answer", "intervals"}) and metas differ between tasks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from videorft.data.record import Record
+from videorft.video import FrameBudget
+
+#: extra_info keys that export_verl writes; verl adds its own (num_turns, rollout_reward_scores, ...).
+EXTRA_INFO_KEYS = ("id", "split", "index", "meta")
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    rows: int
+    per_task: dict[str, int]
+    skipped: list[dict[str, str]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        tasks = ", ".join(f"{t} {n}" for t, n in sorted(self.per_task.items()))
+        text = f"{self.rows} rows -> {self.path} ({tasks})"
+        if self.skipped:
+            text += f"; skipped {len(self.skipped)} record(s):"
+            text += "".join(f"\n  {s['id']}: {s['reason']}" for s in self.skipped[:20])
+        return text
+
+
+class ExportError(ValueError):
+    """A setting the export cannot honour (it names the setting)."""
+
+
+def video_entry(record: Record, budget: FrameBudget, *, window: bool = False) -> dict[str, Any]:
+    """The qwen-vl-utils video entry that samples what ``SampleEncoder.clip`` samples for ``record``.
+
+    ``window=True`` always writes ``video_start``/``video_end`` (0 and the video's length when the record
+    has none), so every row of a file that needs the keys has the same ones.
+    """
+    from videorft.video.budget import frame_range, frame_size, smart_nframes
+    from videorft.video.decode import probe_and_index
+
+    assert record.video is not None
+    meta = record.meta
+    overrides: dict[str, Any] = {}
+    if meta.get("video_start") is not None or meta.get("video_end") is not None:
+        overrides.update(video_start=meta.get("video_start"), video_end=meta.get("video_end"))
+    if meta.get("nframes"):
+        overrides["nframes"] = int(meta["nframes"])
+    own = dataclasses.replace(budget, **overrides)
+    # the exact frame count, as load_video counts it (container headers can be wrong)
+    info, index = probe_and_index(record.video)
+    start, end = frame_range(index.n_frames, info.fps, own)
+    nframes = smart_nframes(end - start + 1, info.fps, own)
+    height, width = frame_size(info.height, info.width, nframes, own)
+    entry: dict[str, Any] = {
+        "video": record.video,
+        "nframes": nframes,
+        "resized_height": height,
+        "resized_width": width,
+    }
+    if window:
+        entry["video_start"] = float(own.video_start if own.video_start is not None else 0.0)
+        entry["video_end"] = float(own.video_end if own.video_end is not None else index.n_frames / info.fps)
+    return entry
+
+
+def image_entry(record: Record, budget: FrameBudget) -> dict[str, Any]:
+    """The qwen-vl-utils image entry (``load_image`` applies the same pixel bounds)."""
+    return {"image": record.image, "min_pixels": budget.min_pixels, "max_pixels": budget.max_pixels}
+
+
+def export_verl(
+    records: Sequence[Record],
+    out: str | Path,
+    *,
+    budget: FrameBudget | None = None,
+    split: str = "train",
+    template: str | None = None,
+    prompt_style: str = "think",
+    system_prompt: str | None = None,
+    skip_invalid: bool = False,
+) -> ExportResult:
+    """Write ``records`` as verl's RL parquet ``out``; unreadable or unsupported records raise unless
+    ``skip_invalid`` (then they are skipped and listed in the result)."""
+    import datasets
+
+    from videorft.data.prompts import render_prompt
+    from videorft.video.errors import VideoDecodeError
+
+    budget = budget or FrameBudget()
+    window = any(
+        r.meta.get("video_start") is not None or r.meta.get("video_end") is not None for r in records
+    )
+    rows: list[dict[str, Any]] = []
+    skipped: list[dict[str, str]] = []
+    for record in records:
+        try:
+            rows.append(
+                _row(
+                    record,
+                    len(rows),
+                    budget,
+                    split,
+                    template,
+                    prompt_style,
+                    system_prompt,
+                    window,
+                    render_prompt,
+                )
+            )
+        except (VideoDecodeError, FileNotFoundError, ExportError) as exc:
+            if not skip_invalid:
+                raise ExportError(f"record {record.id!r}: {exc}") from None
+            skipped.append({"id": record.id, "reason": str(exc)})
+    if not rows:
+        raise ExportError(f"no record could be exported ({len(skipped)} skipped)")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    datasets.Dataset.from_list(rows).to_parquet(str(out))
+    return ExportResult(out, len(rows), dict(Counter(r["data_source"] for r in rows)), skipped)
+
+
+def _row(
+    record: Record,
+    index: int,
+    budget: FrameBudget,
+    split: str,
+    template: str | None,
+    prompt_style: str,
+    system_prompt: str | None,
+    window: bool,
+    render_prompt: Any,
+) -> dict[str, Any]:
+    text = render_prompt(record, template=template, style=prompt_style)
+    row: dict[str, Any] = {"data_source": record.task}
+    if record.video is not None:
+        if Path(record.video).is_dir():
+            # verl's entry for frames is a list of image paths, a different column type from a file path
+            raise ExportError(
+                f"{record.video} is a folder of frames: verl's video entries here are files "
+                "(encode the frames to a video file first)"
+            )
+        row["videos"] = [video_entry(record, budget, window=window)]
+        text = "<video>" + text
+    elif record.image is not None:
+        if not Path(record.image).is_file():
+            raise FileNotFoundError(f"image not found: {record.image}")
+        row["images"] = [image_entry(record, budget)]
+        text = "<image>" + text
+    messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
+    messages.append({"role": "user", "content": text})
+    row["prompt"] = messages
+    row["ability"] = (
+        "video" if record.video is not None else ("image" if record.image is not None else "text")
+    )
+    row["reward_model"] = {"style": "rule", "ground_truth": json.dumps(record.solution)}
+    row["extra_info"] = {"id": record.id, "split": split, "index": index, "meta": json.dumps(record.meta)}
+    return row
+
+
+# ----------------------------------------------------------------------------------------------- reward
+_JUDGES: dict[tuple, Any] = {}
+
+
+def _judge(kind: str, options: Mapping[str, Any]) -> Any:
+    from videorft.rewards.judges import get_judge
+
+    key = (kind, tuple(sorted(options.items())))
+    if key not in _JUDGES:  # one judge per process: the offline one loads a sentence encoder
+        _JUDGES[key] = get_judge(kind, **options)
+    return _JUDGES[key]
+
+
+def compute_score(
+    data_source: str,
+    solution_str: str,
+    ground_truth: Any,
+    extra_info: Mapping[str, Any] | None = None,
+    *,
+    think: bool = True,
+    use_format: bool = True,
+    weights: Mapping[str, float] | None = None,
+    judge: str = "offline",
+    judge_options: Mapping[str, Any] | None = None,
+    **_verl_kwargs: Any,
+) -> dict[str, float]:
+    """verl's reward function for a row of ``export_verl``'s parquet.
+
+    Returns ``{"score": total, "format": f, "accuracy": a}``: ``total`` is the task's composed reward
+    (``videorft score``'s ``total``), ``accuracy`` its accuracy component (iou for grounding and
+    tracking, recall for captions: what T-GRPO compares). The keys are the same for every task, because
+    verl stacks each key over a batch that mixes tasks; ``format`` is 0.0 with ``use_format=False``.
+    Keyword options come from verl's ``reward.custom_reward_function.reward_kwargs``.
+    """
+    from videorft.rewards import get_task_reward
+    from videorft.rewards.tasks import TASK_COMPONENTS, canonical_task, reward_meta
+
+    task = canonical_task(data_source)
+    solution = json.loads(ground_truth) if isinstance(ground_truth, str) else ground_truth
+    meta = (extra_info or {}).get("meta") or {}
+    meta = json.loads(meta) if isinstance(meta, str) else dict(meta)
+    own = {c: w for c, w in (weights or {}).items() if c in TASK_COMPONENTS[task][0]}
+    reward = get_task_reward(task, weights=own, think=think)
+    judge_obj = _judge(judge, dict(judge_options or {})) if "recall" in reward.functions else None
+    parts = reward.score(solution_str, solution, judge=judge_obj, use_format=use_format, **reward_meta(meta))
+    return {
+        "score": float(parts["total"]),
+        "format": float(parts.get("format", 0.0)),
+        "accuracy": float(parts[reward.accuracy_component]),
+    }
