@@ -92,7 +92,8 @@ def test_parse_number(text: str, expected: float | None) -> None:
         ("0 to 5, then 6 to 10", (6.0, 10.0)),  # the last pair
         ("from 12.5s to 17.3s", (12.5, 17.3)),
         ("from 10 seconds to 20 seconds", (10.0, 20.0)),
-        ("1 to 2 to 3", (2.0, 3.0)),
+        ("1 to 2 to 3", (1.0, 2.0)),  # non-overlapping matches, the last: VideoChat-R1's findall
+        ("1 to 2 to 3 to 4", (3.0, 4.0)),
         ("[1, 2] and later 5 to 6", (5.0, 6.0)),
         ("5 to 6, or rather [7, 8]", (7.0, 8.0)),
         ("[4.2, 8.0]", (4.2, 8.0)),

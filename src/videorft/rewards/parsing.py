@@ -126,10 +126,11 @@ def parse_number(text: str) -> float | None:
 # A candidate first number may not start inside another number (after a digit, '.', ',', '_' or
 # an exponent's 'e'/'e-'), so a scan never restarts in the middle of one.
 _T = rf"(?<![\d.,_])(?<!\d[eE])(?<!\d[eE][-+])({SCALAR_NUMBER})"
-# "A to B" / "A and B" / "A - B", units allowed after A; the second number sits in a look-ahead so
-# overlapping candidates ("1 to 2 to 3") are all seen and the last one wins.
+# "A to B" / "A and B" / "A - B", units allowed after A. Matches do not overlap and the last one
+# wins, as VideoChat-R1's ``re.findall(...)[-1]``: in a chain "1 to 2 to 3" the pairs are (1, 2)
+# then nothing (" to 3" has no first number), so (1, 2) counts; "1 to 2 to 3 to 4" gives (3, 4).
 _WORD_PAIR = re.compile(
-    _T + rf"(?=\s*+(?:seconds?|secs?|s)?+\s*+(?:to|and|-|–|—|~)\s*+({SCALAR_NUMBER}))", re.IGNORECASE
+    _T + rf"\s*+(?:seconds?|secs?|s)?+\s*+(?:to|and|-|–|—|~)\s*+({SCALAR_NUMBER})", re.IGNORECASE
 )
 # "[A, B]" / "(A, B)": a list, so the comma separates and the numbers carry none.
 _BRACKET_PAIR = re.compile(rf"[\[(]\s*+({LIST_NUMBER})\s*+,\s*+({LIST_NUMBER})\s*+[\])]")

@@ -7,6 +7,7 @@ They never raise on any completion string; a malformed *solution* raises ``Solut
 from __future__ import annotations
 
 import math
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -56,15 +57,26 @@ def _text(completion: Any) -> str:
 # -------------------------------------------------------------------------------------------- format
 
 
+#: The originals' format check (Video-R1 ``grpo.py``; VideoChat-R1 strips the completion first).
+_ORIGINAL_FORMAT = re.compile(r"<think>.*?</think>\s*<answer>.*?</answer>", re.DOTALL)
+
+
 @register_reward("format")
-def format_reward(completion: str, solution: Any = None, **meta: Any) -> float:
+def format_reward(
+    completion: str, solution: Any = None, *, original_rule: bool = False, **meta: Any
+) -> float:
     """1 if the completion is exactly ``<think>…</think>`` then a non-empty ``<answer>…</answer>``.
+
+    ``original_rule=True``: Video-R1's ``re.fullmatch`` instead, which also accepts repeated or
+    nested tags (the lazy ``.*?`` spans them) and an empty answer.
 
     >>> format_reward("<think>look</think> <answer>C</answer>")
     1.0
     >>> format_reward("<think>a</think><answer>C</answer><answer>D</answer>")
     0.0
     """
+    if original_rule:
+        return 1.0 if _ORIGINAL_FORMAT.fullmatch(_text(completion)) else 0.0
     return 1.0 if has_format(_text(completion), ("think", "answer")) else 0.0
 
 
@@ -261,13 +273,35 @@ def _answer(completion: Any) -> str:
     return block.strip() if block is not None else ""
 
 
+def _video_r1_answer(text: Any) -> str:
+    """Video-R1's ``extract_answer``: the first ``<answer>`` block, stripped ("" when absent)."""
+    m = re.search(r"<answer>\s*(.*?)\s*</answer>", text, re.DOTALL) if isinstance(text, str) else None
+    return (
+        m.group(1).strip()
+        if m
+        else ("" if isinstance(text, str) and "<answer>" in text else str(text).strip())
+    )
+
+
+def _video_r1_float(text: str) -> float | None:
+    """Video-R1's ``normalize_number``: ``float()`` after removing commas (nan, inf accepted)."""
+    try:
+        return float(text.replace(",", ""))
+    except ValueError:
+        return None
+
+
 @register_reward("mc_accuracy")
-def mc_accuracy(completion: str, solution: Any, **meta: Any) -> float:
+def mc_accuracy(completion: str, solution: Any, *, original_rule: bool = False, **meta: Any) -> float:
     """1 if the option letter in the last ``<answer>`` equals the solution's letter.
+
+    ``original_rule=True``: Video-R1's exact string comparison of the first answer block.
 
     >>> mc_accuracy("<think>…</think><answer>The answer is (C).</answer>", "<answer>C</answer>")
     1.0
     """
+    if original_rule:
+        return 1.0 if _video_r1_answer(_text(completion)) == _video_r1_answer(solution) else 0.0
     truth = as_letter(solution)
     return 1.0 if extract_letter(_answer(completion)) == truth else 0.0
 
@@ -287,25 +321,44 @@ def quality_accuracy(completion: str, solution: Any, **meta: Any) -> float:
 
 
 @register_reward("numerical_accuracy")
-def numerical_accuracy(completion: str, solution: Any, **meta: Any) -> float:
+def numerical_accuracy(completion: str, solution: Any, *, original_rule: bool = False, **meta: Any) -> float:
     """1 if the answer is a number equal to the truth after rounding both to 2 decimals.
+
+    ``original_rule=True``: Video-R1's rule, 0 whenever only one side contains "." or ",", numbers
+    read by ``float()`` (so "5." vs "5" and "1,000" vs "1000" score 0).
 
     >>> numerical_accuracy("<answer>1,000</answer>", "1000.001")
     1.0
     """
     truth = as_number(solution)
+    if original_rule:
+        out, gt = _video_r1_answer(_text(completion)), _video_r1_answer(solution)
+        if (("." in gt) or ("," in gt)) != (("." in out) or ("," in out)):
+            return 0.0
+        p, g = _video_r1_float(out), _video_r1_float(gt)
+        return 1.0 if p is not None and g is not None and round(g, 2) == round(p, 2) else 0.0
     pred = parse_number(_answer(completion))
     return 1.0 if pred is not None and round(pred, 2) == round(truth, 2) else 0.0
 
 
 @register_reward("regression_accuracy")
-def regression_accuracy(completion: str, solution: Any, **meta: Any) -> float:
+def regression_accuracy(completion: str, solution: Any, *, original_rule: bool = False, **meta: Any) -> float:
     """``1 - min(1, |pred - gt| / |gt|)``; an exact answer is 1 also when gt = 0.
+
+    ``original_rule=True``: Video-R1's ``(|p − g| + 1e-9) / (|g| + 1e-9)`` with ``float()`` parsing.
 
     >>> regression_accuracy("<answer>9</answer>", 10)
     0.9
     """
     truth = as_number(solution)
+    if original_rule:
+        p, g = (
+            _video_r1_float(_video_r1_answer(_text(completion))),
+            _video_r1_float(_video_r1_answer(solution)),
+        )
+        if p is None or g is None or not (math.isfinite(p) and math.isfinite(g)):
+            return 0.0
+        return 1.0 - min(1.0, max(0.0, (abs(p - g) + 1e-9) / (abs(g) + 1e-9)))
     pred = parse_number(_answer(completion))
     if pred is None:
         return 0.0

@@ -71,7 +71,11 @@ class VideoDataArguments:
         metadata={"help": "Add the video's duration, sampling fps and frame timestamps to the prompt."},
     )
     system_prompt: str | None = field(
-        default=None, metadata={"help": "System message (the papers use none)."}
+        default=None,
+        metadata={
+            "help": "System message. None: the chat template's default ('You are a helpful assistant.'), as in both "
+            "papers' RL; Video-R1's SFT script sets 'You are a helpful assistant' (configs/video_r1_sft_7b.yaml)."
+        },
     )
     # Rewards.
     use_format_reward: bool = field(
