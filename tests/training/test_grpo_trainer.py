@@ -305,3 +305,37 @@ def test_sampler_logprobs_renormalise_over_what_min_p_can_draw(
     # renormalising over a subset of the vocabulary raises every sampled token's log-probability
     assert (sampled[real] >= full[real] - 1e-5).all() and (sampled[real] > full[real] + 1e-3).any()
     assert (sampled[real] <= 1e-6).all()
+
+
+def test_fused_head_branch_matches_the_logits_branch(tiny_model_dir, synth_suite_dir, tmp_path) -> None:
+    """The GPU branch (TRL's fused LM head, labels masked to the completion) gives the CPU branch's numbers.
+
+    Forced on CPU, where TRL's kernel runs without Triton: the branch's own logic (labels, slicing to the
+    completion, vision inputs per row) is what a GPU run would execute.
+    """
+    # float32 throughout (transformers turns bf16 autocast on for CPUs that have it): exact comparison
+    trainer = make_trainer(
+        tiny_model_dir, synth_suite_dir, tmp_path, reward_funcs=[length_reward], bf16=False
+    )
+    trainer.model.train()
+    out = trainer._generate_and_score_completions(first_batch(trainer))
+    ids = torch.cat([out["prompt_ids"], out["completion_ids"]], dim=1)
+    mask = torch.cat([out["prompt_mask"], out["completion_mask"]], dim=1)
+    C = out["completion_ids"].size(1)
+    real = out["completion_mask"].bool()
+
+    def logps() -> tuple[torch.Tensor, torch.Tensor]:
+        trainer._forward_vision = out["row_vision"]
+        with torch.no_grad():
+            lp, ent, _ = trainer._get_per_token_logps_and_entropies(
+                trainer.model, ids, mask, C, batch_size=3, compute_entropy=True
+            )
+        return lp, ent
+
+    assert not trainer._use_fused_head(ids)  # CPU: the logits branch
+    plain, plain_entropy = logps()
+    trainer._use_fused_head = lambda _ids: True
+    fused, fused_entropy = logps()
+    assert fused.shape == plain.shape == (ids.size(0), C) and fused.dtype == plain.dtype == torch.float32
+    assert torch.allclose(fused[real], plain[real], atol=1e-4)
+    assert torch.allclose(fused_entropy[real], plain_entropy[real], atol=1e-3)

@@ -290,7 +290,7 @@ class VideoGRPOTrainer(GRPOTrainer):
             }
             if compute_aux_loss:
                 model_inputs["output_router_logits"] = True
-            if ids.is_cuda and not self.args.sampler_logprobs:
+            if self._use_fused_head(ids):
                 labels = ids.masked_fill(mask == 0, -100)
                 labels[:, :-logits_to_keep] = -100  # only completion tokens are scored
                 with (
@@ -337,6 +337,10 @@ class VideoGRPOTrainer(GRPOTrainer):
         return logps, entropies, aux
 
     # -------------------------------------------------------------------------------------------- helpers
+    def _use_fused_head(self, ids: torch.Tensor) -> bool:
+        """TRL's fused LM head (log-probs in tiles, no full logits) on GPU, unless sampler_logprobs needs logits."""
+        return ids.is_cuda and not self.args.sampler_logprobs
+
     def _log_rollout_ids(self, inputs: list[dict[str, Any]]) -> None:
         """``rollouts.jsonl``: which records each step trained on (data order survives a resume)."""
         ids = gather_object([row["id"] for row in inputs])
