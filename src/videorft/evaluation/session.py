@@ -81,13 +81,19 @@ def open_generator(cfg: EvalConfig) -> tuple[Generator, Any]:
     """(generator, processor) for ``cfg.model`` on the configured backend."""
     import torch
 
-    from videorft.evaluation.runner import HFGenerator, VLLMGenerator
+    from videorft.evaluation.runner import HFGenerator, OpenAIGenerator, VLLMGenerator
     from videorft.models.loading import load_model, load_processor
 
     processor = load_processor(cfg.model)
     backend = resolve_backend(cfg.backend)
+    if backend == "openai":
+        return OpenAIGenerator(str(cfg.base_url), cfg.served_model or cfg.model), processor
     if backend == "vllm":
-        return VLLMGenerator(cfg.model, processor, dtype=cfg.dtype, seed=cfg.seed), processor
+        from videorft.models.vllm_engine import max_model_len_for
+
+        max_len = max_model_len_for(frame_budget(cfg), cfg.max_new_tokens)
+        gen = VLLMGenerator(cfg.model, processor, dtype=cfg.dtype, seed=cfg.seed, max_model_len=max_len)
+        return gen, processor
     device = cfg.device or ("cuda" if torch.cuda.is_available() else "cpu")
     dtype = cfg.dtype or ("bfloat16" if device.startswith("cuda") else "float32")
     model = load_model(cfg.model, dtype=dtype, device=device)

