@@ -156,3 +156,17 @@ def test_examples_render_in_headless_chromium(example_run, tmp_path):
     img = np.asarray(Image.open(shot).convert("RGB"))
     red = (img[..., 0] > 180) & (img[..., 1] < 90) & (img[..., 2] < 90)
     assert red.sum() > 500  # the frame strips' red bars were drawn
+
+
+def test_examples_of_a_probe_folder_come_from_its_ordered_run(example_run, tmp_path):
+    """The demo's stage folders hold probe/probe.json and probe/ordered/predictions.jsonl."""
+    stage = tmp_path / "stage"
+    ordered = stage / "probe" / "ordered"
+    ordered.mkdir(parents=True)
+    for name in ("predictions.jsonl", "protocol.json"):
+        (ordered / name).write_text((example_run / name).read_text())
+    probe = {"variants": {"ordered": {"score": 0.25}, "shuffled": {"score": 0.25}}, "gap": {}}
+    (stage / "probe" / "probe.json").write_text(json.dumps(probe))
+    run = load_run(stage)
+    assert [e.id for e in run.examples["multiple_choice"]] == ["good", "bad2", "bad1"]
+    assert all(len(e.frames) == 4 for e in run.examples["multiple_choice"])  # the ordered run's budget

@@ -119,22 +119,15 @@ def load_run(run_dir: str | Path, name: str | None = None, *, n_examples: int = 
     preds, metrics_file = path / PREDICTIONS_FILE, path / METRICS_FILE
     scored = None
     if preds.is_file():
-        from videorft.evaluation.metrics import aggregate, score_rows
-        from videorft.evaluation.predictions import read_predictions
-
-        pred = read_predictions(preds, skip_invalid=True)
-        scored = score_rows(pred.rows, source=str(preds), skip_invalid=True, lines=pred.lines)
-        skipped = pred.skipped + scored.skipped
-        if skipped:
-            run.notes.append(f"{preds}: {len(skipped)} invalid line(s) skipped: {skipped[0]}")
+        scored = _scored(preds, run.notes)
     if metrics_file.is_file() and (
         not preds.is_file() or metrics_file.stat().st_mtime >= preds.stat().st_mtime
     ):
         run.metrics = _check_metrics(_read_json(metrics_file), metrics_file, run.notes)
     elif scored is not None:
+        from videorft.evaluation.metrics import aggregate
+
         run.metrics = aggregate(scored)
-    if scored is not None and n_examples > 0:
-        run.examples = _examples(scored, run.protocol, n_examples, run.notes)
     probe_path = _find_probe(path)
     if probe_path is not None:
         run.probe = _check_probe(_read_json(probe_path), probe_path, run.notes)
@@ -143,12 +136,33 @@ def load_run(run_dir: str | Path, name: str | None = None, *, n_examples: int = 
         run.protocol = run.protocol or _mapping_or_note(run.probe.get("protocol"), probe_path, run.notes)
         ordered = run.probe["variants"].get("ordered") or {}
         run.metrics = run.metrics or _check_metrics(ordered.get("metrics"), probe_path, run.notes)
+        ordered_preds = probe_path.parent / "ordered" / PREDICTIONS_FILE
+        if scored is None and ordered_preds.is_file():  # examples from the probe's ordered run
+            scored = _scored(ordered_preds, run.notes)
+            run.protocol = run.protocol or _mapping_or_note(
+                read_protocol(ordered_preds.parent), ordered_preds.parent / "protocol.json", run.notes
+            )
+    if scored is not None and n_examples > 0:
+        run.examples = _examples(scored, run.protocol, n_examples, run.notes)
     run.train_log, notes = read_train_log(path)
     run.notes.extend(notes)
     run.notes.extend(_check_train_log(run.train_log, path / TRAIN_LOG_FILE))
     if run.protocol is None and run.metrics is None and run.probe is None and not run.train_log:
         run.notes.append(f"{path}: no protocol, predictions, metrics, probe or training log found")
     return run
+
+
+def _scored(preds: Path, notes: list[str]) -> Any:
+    """Every valid row of a predictions file scored by its task's metric (bad lines noted)."""
+    from videorft.evaluation.metrics import score_rows
+    from videorft.evaluation.predictions import read_predictions
+
+    pred = read_predictions(preds, skip_invalid=True)
+    scored = score_rows(pred.rows, source=str(preds), skip_invalid=True, lines=pred.lines)
+    skipped = pred.skipped + scored.skipped
+    if skipped:
+        notes.append(f"{preds}: {len(skipped)} invalid line(s) skipped: {skipped[0]}")
+    return scored
 
 
 def _is_number(value: Any) -> bool:
