@@ -515,3 +515,19 @@ def test_unreadable_video_is_a_counted_rejection(
     report = generate_cot([bad, a], cfg, tmp_path / "o.json", client=quiet_client(cfg))
     assert report.by_task() == {"multiple_choice": {"kept": 1, "bad_input": 1}}
     assert len(server.bodies) == 1 and "broken.mp4" in report.outcomes[0].detail
+
+
+def test_cli_every_request_failing_is_exit_1(
+    tmp_path: Path, teacher: Any, synth_suite_dir: Path, capsys: Any
+) -> None:
+    from videorft.cli.main import main
+
+    server = teacher(lambda body, n: (500, {"error": "overloaded"}, {}))
+    spec = f"videor1:{synth_suite_dir / 'annotations' / 'train' / 'video_r1.json'}"
+    out = tmp_path / "cot.json"
+    rc = main(["data", "cot", "--data", spec, "--video-root", str(synth_suite_dir), "--teacher-model", "t",
+               "--teacher-url", server.url, "--out", str(out), "--limit", "2", "--max-retries", "0",
+               "--backoff", "0", "--no-progress"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert rc == 1 and "no CoT record kept out of 2" in err
+    assert (tmp_path / "cot.json.report.json").exists()  # the report says why each request failed

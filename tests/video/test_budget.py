@@ -8,6 +8,9 @@ import math
 import pytest
 import torch
 
+# the oracle is a pinned dev dependency: without it this fails (a broken install), never skips
+from qwen_vl_utils import vision_process as vp
+
 from videorft.video import (
     FrameBudget,
     frame_pixel_limits,
@@ -17,8 +20,6 @@ from videorft.video import (
     smart_resize,
 )
 from videorft.video.budget import DEFAULT_TOTAL_PIXELS, VIDEO_MAX_PIXELS, VIDEO_MIN_PIXELS
-
-vp = pytest.importorskip("qwen_vl_utils.vision_process")
 
 
 def _ele(b: FrameBudget) -> dict:

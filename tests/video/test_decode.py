@@ -126,7 +126,11 @@ class _FakeDecord(types.ModuleType):
     ],
 )
 def test_end_to_end_against_qwen_vl_utils_fetch_video(videos, monkeypatch, budget):
-    vp = pytest.importorskip("qwen_vl_utils.vision_process")
+    from qwen_vl_utils import (
+        vision_process as vp,
+        # the oracle is a pinned dev dependency: without it this fails (a broken install), never skips
+    )
+
     monkeypatch.setitem(sys.modules, "decord", _FakeDecord("decord"))
     monkeypatch.setattr(vp, "get_video_reader_backend", lambda: "decord")
     path = videos["h264_mp4"]

@@ -63,7 +63,11 @@ def test_probe_folder(got10k_sequence):
 
 
 def test_load_image_matches_qwen_vl_utils_fetch_image(tmp_path):
-    vp = pytest.importorskip("qwen_vl_utils.vision_process")
+    from qwen_vl_utils import (
+        vision_process as vp,
+        # the oracle is a pinned dev dependency: without it this fails (a broken install), never skips
+    )
+
     rgba = np.zeros((150, 260, 4), np.uint8)
     rgba[..., :3] = pattern_frame(7, 150, 260)
     rgba[..., 3] = np.linspace(0, 255, 260, dtype=np.uint8)[None, :]  # transparency -> white background
