@@ -80,7 +80,7 @@ def video_entry(record: Record, budget: FrameBudget, *, window: bool = False) ->
     nframes = smart_nframes(end - start + 1, info.fps, own)
     height, width = frame_size(info.height, info.width, nframes, own)
     entry: dict[str, Any] = {
-        "video": record.video,
+        "video": str(Path(record.video).resolve()),  # every node reads the same path (a shared filesystem)
         "nframes": nframes,
         "resized_height": height,
         "resized_width": width,
@@ -93,7 +93,12 @@ def video_entry(record: Record, budget: FrameBudget, *, window: bool = False) ->
 
 def image_entry(record: Record, budget: FrameBudget) -> dict[str, Any]:
     """The qwen-vl-utils image entry (``load_image`` applies the same pixel bounds)."""
-    return {"image": record.image, "min_pixels": budget.min_pixels, "max_pixels": budget.max_pixels}
+    assert record.image is not None
+    return {
+        "image": str(Path(record.image).resolve()),
+        "min_pixels": budget.min_pixels,
+        "max_pixels": budget.max_pixels,
+    }
 
 
 def export_verl(
