@@ -158,6 +158,7 @@ MALFORMED = [
     (_mutate("tracking", {"solution_value": _DROP}), "solution_value", "missing"),
     (_mutate("temporal_grounding", {"solution_value": [1.5, 0.5]}), "solution_value", "start <= end"),
     (_mutate("temporal_grounding", {"solution_value": "soon"}), "solution_value", "[start, end]"),
+    (_mutate("temporal_grounding", {"solution_value": [2.5, 3.0]}), "solution_value", "video's end"),
     (_mutate("tracking", {"solution_value": [[0.1, 0.2, 1.5, 0.4]]}), "solution_value", "[0, 1]"),
     (_mutate("tracking", {"solution_value": [[0.3, 0.2, 0.1, 0.4]]}), "solution_value", "x0 > x1"),
     (_mutate("tracking", {}, {"nframes": 3}), "meta.nframes", "one box per sampled frame"),
