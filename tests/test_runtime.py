@@ -11,13 +11,18 @@ from rich.console import Console
 from videorft.runtime import RichStepProgress, available_cpus, use_cpu_threads
 
 
-def test_threads_default_to_every_available_cpu_despite_an_inherited_omp_setting(monkeypatch) -> None:
+def test_threads_default_to_the_idle_cpus_despite_an_inherited_omp_setting(monkeypatch) -> None:
     before = torch.get_num_threads()
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    monkeypatch.setattr("videorft.runtime.available_cpus", lambda: 3)
+    monkeypatch.setattr("videorft.runtime.available_cpus", lambda: 4)
     try:
         torch.set_num_threads(1)  # what torch's physical-core default gives on a 2-vCPU hyper-threaded VM
-        assert use_cpu_threads() == 3 == torch.get_num_threads()
+        monkeypatch.setattr("os.getloadavg", lambda: (0.2, 0.0, 0.0))
+        assert use_cpu_threads() == 4 == torch.get_num_threads()  # idle: every CPU
+        monkeypatch.setattr("os.getloadavg", lambda: (1.1, 0.0, 0.0))
+        assert use_cpu_threads() == 3  # one CPU-bound neighbour
+        monkeypatch.setattr("os.getloadavg", lambda: (15.0, 0.0, 0.0))
+        assert use_cpu_threads() == 1  # saturated: one thread (2 took 3.7x as long at load ~15)
         assert use_cpu_threads(2) == 2 == torch.get_num_threads()  # --threads N wins
     finally:
         torch.set_num_threads(before)

@@ -14,6 +14,7 @@ Everything runs in-process on CPU through the same functions the CLI commands us
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -161,8 +162,8 @@ class DemoConfig:
     threads: int = field(
         default=0,
         metadata={
-            "help": "torch intra-op threads (0: every CPU the process may use; an inherited OMP_NUM_THREADS "
-            "does not lower it). SFT batches are also built in a data-loader worker process."
+            "help": "torch intra-op threads (0: the CPUs other work leaves idle, by the load average, at least "
+            "1; an inherited OMP_NUM_THREADS is not used). SFT batches are built in a data-loader worker process."
         },
     )
     quick: bool = field(default=False, metadata={"help": "A shortened run (a few minutes) for CI."})
@@ -197,12 +198,14 @@ def run_demo(cfg: DemoConfig, console: Any = None) -> dict[str, Any]:
     """Run every stage; returns (and writes) ``summary.json``."""
     from rich.console import Console
 
-    from videorft.runtime import use_cpu_threads
+    from videorft.runtime import available_cpus, use_cpu_threads
 
     console = console or Console(stderr=True)
     started = time.perf_counter()
     threads = use_cpu_threads(cfg.threads)
-    console.print(f"torch threads: {threads} (--threads to change)")
+    console.print(
+        f"torch threads: {threads} of {available_cpus()} CPUs (load {os.getloadavg()[0]:.1f}; --threads to change)"
+    )
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "demo_config.json").write_text(json.dumps(asdict(cfg), indent=2))

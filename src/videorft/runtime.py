@@ -16,15 +16,27 @@ def available_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def use_cpu_threads(requested: int = 0) -> int:
-    """Set torch's intra-op threads to ``requested`` (0: every available CPU) and return the number in use.
+def idle_cpus() -> int:
+    """Available CPUs minus the 1-minute load average (runnable tasks), rounded; at least 1."""
+    cpus = available_cpus()
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # no load average on this platform: assume idle
+        load = 0.0
+    return max(1, min(cpus, int(cpus - load + 0.5)))
 
-    Why not torch's default: it counts *physical* cores, so a 2-vCPU machine whose vCPUs are one core's
-    hyper-threads gets 1 thread, and an inherited ``OMP_NUM_THREADS=1`` pins it to one core as well.
+
+def use_cpu_threads(requested: int = 0) -> int:
+    """Set torch's intra-op threads to ``requested`` (0: the CPUs no other work is using) and return it.
+
+    Why not torch's default: it counts *physical* cores (one thread on a 2-vCPU VM of hyper-threads) and
+    ignores other work. Why not every CPU: OpenMP threads wait at each operation's end for the slowest one,
+    and on a shared machine that one is often descheduled; on this 2-core machine at load ~15, the quick
+    demo took 1961 s with 2 threads and ~530 s with 1 (docs/performance.md, "Demo wall time").
     """
     import torch
 
-    threads = requested if requested > 0 else available_cpus()
+    threads = requested if requested > 0 else idle_cpus()
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
     return torch.get_num_threads()

@@ -18,7 +18,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--grpo", action="store_true", help="plain GRPO instead of T-GRPO")
     parser.add_argument(
-        "--threads", type=int, default=0, help="torch threads (default 0: every CPU the process may use)"
+        "--threads",
+        type=int,
+        default=0,
+        help="torch threads (default 0: the CPUs other work leaves idle, at least 1)",
     )
 
 
