@@ -92,11 +92,16 @@ def _other_loaders(path: Path, indices: list[int], repeats: int) -> dict[str, fl
     else:
         out["decord_s"] = "not installed"
     if importlib.util.find_spec("torchcodec") is not None:
-        from torchcodec.decoders import VideoDecoder
+        try:
+            from torchcodec.decoders import VideoDecoder
 
-        out["torchcodec_s"], _, _ = _best_time(
-            lambda: VideoDecoder(str(path)).get_frames_at(indices=indices).data, repeats
-        )
+            out["torchcodec_s"], _, _ = _best_time(
+                lambda: VideoDecoder(str(path)).get_frames_at(indices=indices).data, repeats
+            )
+        except (ImportError, OSError, RuntimeError) as exc:
+            # an installed torchcodec whose FFmpeg (or CUDA) libraries cannot load: say so in the column
+            reason = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
+            out["torchcodec_s"] = f"cannot load: {reason}"
     else:
         out["torchcodec_s"] = "not installed"
     return out

@@ -108,3 +108,19 @@ def test_hand_written_sections_survive_a_rewrite() -> None:
     assert "generated" not in tail
     assert hand_written("# Performance\n\ngenerated\n") == ""
     assert HAND_WRITTEN in (REPO / "docs" / "performance.md").read_text()
+
+
+def test_frames_bench_reports_a_torchcodec_that_cannot_load(tmp_path, monkeypatch) -> None:
+    """An installed torchcodec whose FFmpeg libraries fail to load is a column note, not a crashed bench."""
+    fake = tmp_path / "site" / "torchcodec"
+    (fake / "decoders").mkdir(parents=True)
+    (fake / "__init__.py").write_text("")
+    (fake / "decoders" / "__init__.py").write_text(
+        'raise OSError("Could not load libtorchcodec. FFmpeg libraries (libavutil.so.59) not found")\n'
+    )
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    for name in ("torchcodec", "torchcodec.decoders"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    frames = load_benchmark(REPO / "benchmarks", "frames")
+    out = frames._other_loaders(tmp_path / "unused.mp4", [0, 1], repeats=1)
+    assert out["torchcodec_s"].startswith("cannot load: Could not load libtorchcodec. FFmpeg")

@@ -91,6 +91,7 @@ def vllm_server(tiny_model_dir, tmp_path_factory):
         "--host", "127.0.0.1", "--port", str(port), "--dtype", "float32", "--enforce-eager",
         "--max-model-len", str(MAX_MODEL_LEN), "--max-num-batched-tokens", "8192",
         "--limit-mm-per-prompt", json.dumps({"video": 1, "image": 1}),
+        "--trust-request-mm-kwargs",  # the client pins fps and turns off resampling/resizing per request
     ]  # fmt: skip
     with log.open("w") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)

@@ -26,8 +26,17 @@ BENCHMARKS: dict[str, str] = {
     "rewards": "bench_rewards.py",
     "memory": "bench_memory.py",
     "gpu": "bench_gpu.py",
+    "rollouts": "bench_rollouts.py",
 }
-HEADLINE = ("frame_loading_speedup", "tgrpo_step_ratio", "naive_tgrpo_step_ratio", "rule_rewards_per_s")
+HEADLINE = (
+    "frame_loading_speedup",
+    "tgrpo_step_ratio",
+    "naive_tgrpo_step_ratio",
+    "rule_rewards_per_s",
+    "hf_generate_tokens_per_s",
+    "vllm_tokens_per_s",
+    "vllm_rollout_speedup",
+)
 _REPO = Path(__file__).resolve().parents[3]
 
 
@@ -278,6 +287,18 @@ def render_markdown(report: dict[str, Any]) -> str:
         )  # fmt: skip
     if "gpu" in r:
         lines += ["", "## 5. GPU", "", "```json", json.dumps(r["gpu"], indent=2), "```"]
+    if "rollouts" in r:
+        lines += [
+            "",
+            "## 6. Rollouts: HF generate vs vLLM",
+            "",
+            "Same tiny model, prompts, frames, completions and tokens (`benchmarks/bench_rollouts.py`);"
+            " vLLM engine start-up is not in the rate.",
+            "",
+            "```json",
+            json.dumps(r["rollouts"], indent=2),
+            "```",
+        ]
     lines += ["", NOTES]
     return "\n".join(lines) + "\n"
 

@@ -189,15 +189,16 @@ def _reload_weights(worker: Any, weights: Iterable[tuple[str, Any]]) -> None:
     # TRL 1.16's colocate sync calls model.load_weights, which fails on the CPU build (Linear weights are
     # repacked into zero-size parameters); reload_weights re-runs the loader's post-processing.
     worker.reload_weights(weights_iterator=iter(weights), is_checkpoint_format=True)
-    model = worker.model_runner.model
-    lm_head = getattr(model, "lm_head", None)
     from vllm.platforms import current_platform
 
-    if lm_head is not None and current_platform.is_cpu():
+    if current_platform.is_cpu():
         # A tied lm_head keeps a stale packed copy of the embedding on CPU: re-pack it from the new weight.
+        # (Qwen2.5-VL's sits at language_model.lm_head, not on the top-level model.)
         from vllm.model_executor.layers.utils import dispatch_cpu_unquantized_gemm
 
-        dispatch_cpu_unquantized_gemm(lm_head, remove_weight=False)
+        for name, module in worker.model_runner.model.named_modules():
+            if name.split(".")[-1] == "lm_head" and hasattr(module, "weight"):
+                dispatch_cpu_unquantized_gemm(module, remove_weight=False)
 
 
 def push_weights(llm: Any, weights: Iterator[tuple[str, Any]]) -> None:
