@@ -42,7 +42,7 @@ from doc_blocks import (
 
 REPO = Path(__file__).resolve().parents[1]
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
-BLOCK_TIMEOUT_S = 300.0
+BLOCK_TIMEOUT_S = 900.0  # a hang guard; a page runs in about a minute on an idle 2-core machine
 
 SUBSTITUTIONS = [
     Substitution(

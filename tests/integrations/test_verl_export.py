@@ -19,7 +19,8 @@ from videorft.integrations.verl import compute_score, video_entry
 from videorft.training.media import SampleEncoder
 from videorft.video import FrameBudget
 
-BUDGET = ["--max-frames", "8", "--max-pixels", str(64 * 28 * 28), "--min-pixels", str(16 * 28 * 28)]
+# max 6 frames: below the tracking records' own count (meta nframes 8), so both rules are exercised
+BUDGET = ["--max-frames", "6", "--max-pixels", str(64 * 28 * 28), "--min-pixels", str(16 * 28 * 28)]
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,10 @@ def completions_for(task: str, solution: object) -> list[str]:
     """A right and a wrong answer of the task's form (the rewards decide how right)."""
     if task == "temporal_grounding":
         s, e = solution
-        return [f"<think>…</think><answer>{s:.2f} to {e:.2f}</answer>", "<answer>0.00 to 0.50</answer>"]
+        return [
+            f"<think>…</think><answer>{s:.2f} to {e:.2f}</answer>",
+            "<answer>0.00 to 99.00</answer>",
+        ]  # past the end: clipped to meta duration
     if task == "tracking":
         return [
             f"<think>…</think><answer>{json.dumps(solution)}</answer>",
@@ -73,7 +77,7 @@ def test_export_writes_verls_schema_with_videorfts_prompts(exported: Path, synth
         r.id for r in records.values() if r.task == "tracking" and Path(r.video).is_dir()
     ]
     assert info["rows"] == len(rows) == len(records) - len(info["skipped_at_export"])
-    budget = FrameBudget(max_frames=8, max_pixels=64 * 28 * 28, min_pixels=16 * 28 * 28)
+    budget = FrameBudget(max_frames=6, max_pixels=64 * 28 * 28, min_pixels=16 * 28 * 28)
     for row in rows:
         record = records[row["extra_info"]["id"]]
         assert row["data_source"] == record.task
@@ -82,6 +86,9 @@ def test_export_writes_verls_schema_with_videorfts_prompts(exported: Path, synth
         assert row["reward_model"]["style"] == "rule"
         assert json.loads(row["extra_info"]["meta"]) == record.meta
         assert row["videos"] == [video_entry(record, budget)]
+        # the record's own frame count wins over the fps rule (tracking: one box per frame)
+        expected_n = record.meta.get("nframes") or None
+        assert row["videos"][0]["nframes"] == expected_n if expected_n else row["videos"][0]["nframes"] <= 6
 
 
 def test_video_entries_make_qwen_vl_utils_sample_what_videorft_samples(
@@ -95,7 +102,7 @@ def test_video_entries_make_qwen_vl_utils_sample_what_videorft_samples(
     monkeypatch.setattr(vp, "get_video_reader_backend", lambda: "decord")
     rows = datasets.load_dataset("parquet", data_files=str(exported / "val.parquet"))["train"]
     records = {r.id: r for r in load_spec(str(synth_suite_dir), split="val").records}
-    encoder = SampleEncoder(None, FrameBudget(max_frames=8, max_pixels=64 * 28 * 28, min_pixels=16 * 28 * 28))
+    encoder = SampleEncoder(None, FrameBudget(max_frames=6, max_pixels=64 * 28 * 28, min_pixels=16 * 28 * 28))
     checked = set()
     for row in rows:
         if row["data_source"] in checked:
