@@ -39,6 +39,10 @@ class VideoDataArguments:
             "help": "Skip malformed records and unreadable videos (counted and reported) instead of failing."
         },
     )
+    allow_outside_root: bool = field(
+        default=False,
+        metadata={"help": "Let relative media paths leave the dataset root through '..' (refused by default)."},
+    )
     # Frames and pixels (qwen-vl-utils semantics; applied before the processor).
     fps: float = field(default=2.0, metadata={"help": "Frames sampled per second of video."})
     nframes: int | None = field(
