@@ -34,6 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--annotations-only", action="store_true", help="do not check that video files exist (no video stats)"
     )
+    parser.add_argument(
+        "--allow-outside-root",
+        action="store_true",
+        help="let relative media paths leave the dataset root through '..' (refused by default)",
+    )
     parser.add_argument("--max-skips", type=int, default=20, help="skipped items listed in full (default 20)")
 
 
@@ -80,6 +85,7 @@ def compute_stats(result: Any) -> dict[str, Any]:
         "skipped_by_field": dict(Counter(s.field or "-" for s in result.skipped)),
         "durations": {t: _describe(v) for t, v in sorted(durations.items())},
         "media": media_stats,
+        "absolute_paths": len(getattr(result, "absolute_paths", [])),
     }
 
 
@@ -122,6 +128,14 @@ def render(stats: dict[str, Any], result: Any, spec: str, max_skips: int = 20) -
             table.add_row(task, str(m["media"]), *spans, res)
         console.print(table)
 
+    if stats["absolute_paths"]:
+        first = result.absolute_paths[0]
+        console.print(
+            f"absolute media paths: {stats['absolute_paths']} (allowed; e.g. {first})",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     console.print(f"skipped: {stats['skipped']}")
     if result.skipped:
         table = Table(title="skipped by field")
@@ -196,6 +210,7 @@ def run(args: argparse.Namespace) -> int:
             skip_invalid=not args.strict,
             check_videos=args.probe_videos,
             require_videos=not args.annotations_only,
+            allow_outside_root=args.allow_outside_root,
         )
     except (DataError, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -45,6 +45,7 @@ def _run(cfg: Any) -> int:
     from videorft.evaluation.metrics import format_table, metrics_of_file
     from videorft.evaluation.runner import PREDICTIONS_FILE, run_eval
 
+    session.frame_budget(cfg)  # a bad frame budget (e.g. --fps 0) is reported before data or model load
     data = session.load_data(cfg)
     generator, processor = session.open_generator(cfg)
     options = session.runner_options(cfg, data)

@@ -55,11 +55,24 @@ def _resume_hint(kind: str, argv: list[str], output_dir: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from videorft.training.precheck import ConfigError, precheck
+
+    kind = args._command.split()[1]
+    if not {"-h", "--help"} & set(args.argv):
+        try:  # before torch / TRL are imported: a wrong value is one line in well under 2 s
+            precheck(kind, args.argv)
+        except ConfigError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    try:
+        data_args, trainer_args, model_args, resume, overwrite = parse(kind, args.argv)
+    except (ValueError, TypeError) as exc:  # what only the dataclasses themselves can tell
+        print(f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", file=sys.stderr)
+        return 2
+
     from videorft.run_folder import RunFolderError
     from videorft.training.run import train_grpo, train_sft
 
-    kind = args._command.split()[1]
-    data_args, trainer_args, model_args, resume, overwrite = parse(kind, args.argv)
     train = train_sft if kind == "sft" else train_grpo
     try:
         train(data_args, trainer_args, model_args, resume=resume, overwrite=overwrite)

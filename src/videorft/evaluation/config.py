@@ -34,6 +34,9 @@ class EvalConfig:
     limit: int | None = field(default=None, metadata=_help("evaluate only the first N records"))
     video_root: str | None = field(default=None, metadata=_help("video folder for FORMAT:PATH specs"))
     skip_invalid: bool = field(default=False, metadata=_help("skip (and count) malformed annotation records"))
+    allow_outside_root: bool = field(
+        default=False, metadata=_help("let relative media paths leave the dataset root through '..'")
+    )
     # prompt
     template: str | None = field(
         default=None, metadata=_help("prompt template name or .jinja path (default: per task)")

@@ -44,7 +44,13 @@ def load_data(cfg: EvalConfig) -> LoadedData:
     """Records of ``cfg.data`` (first ``cfg.limit``); malformed records raise unless skip_invalid."""
     from videorft.data.loaders import load_spec
 
-    result = load_spec(cfg.data, split=cfg.split, video_root=cfg.video_root, skip_invalid=cfg.skip_invalid)
+    result = load_spec(
+        cfg.data,
+        split=cfg.split,
+        video_root=cfg.video_root,
+        skip_invalid=cfg.skip_invalid,
+        allow_outside_root=cfg.allow_outside_root,
+    )
     records = result.records if cfg.limit is None else result.records[: cfg.limit]
     if result.skipped:
         print(result.summary(), file=sys.stderr)

@@ -39,6 +39,12 @@ class VideoDataArguments:
             "help": "Skip malformed records and unreadable videos (counted and reported) instead of failing."
         },
     )
+    allow_outside_root: bool = field(
+        default=False,
+        metadata={
+            "help": "Let relative media paths leave the dataset root through '..' (refused by default)."
+        },
+    )
     # Frames and pixels (qwen-vl-utils semantics; applied before the processor).
     fps: float = field(default=2.0, metadata={"help": "Frames sampled per second of video."})
     nframes: int | None = field(
@@ -272,5 +278,47 @@ def configuration_markdown() -> str:
     return "\n".join(lines)
 
 
+def _field_kind(annotation: object) -> str:
+    """ "bool" / "int" / "float" / "str" / "list" / "any" for a dataclass field's annotation (``precheck``)."""
+    import re
+
+    text = str(annotation).replace("typing.", "").replace("NoneType", "None")
+    text = re.sub(r"Literal\[[^\]]*\]", "str", text)
+    text = re.sub(r"<class '(\w+)'>", r"\1", text)
+    tokens = set(re.findall(r"[A-Za-z_]+", text)) - {"None", "Optional", "Union"}
+    if tokens <= {"bool"} and tokens:
+        return "bool"
+    if tokens and tokens <= {"int"}:
+        return "int"
+    if tokens and tokens <= {"float", "int"}:
+        return "float"
+    if tokens <= {"str"} and tokens:
+        return "str"
+    if tokens and (tokens <= {"list", "str"} or tokens <= {"list", "int"} or tokens <= {"list", "float"}):
+        return "list"
+    return "any"
+
+
+def config_field_kinds() -> dict[str, dict[str, str]]:
+    """``videorft/training/config_fields.json``: every field `videorft train sft|grpo` accepts and its kind."""
+    import dataclasses as dc
+
+    from trl import ModelConfig
+
+    def kinds(*classes: type) -> dict[str, str]:
+        return {f.name: _field_kind(f.type) for cls in classes for f in dc.fields(cls) if f.init}
+
+    return {
+        "sft": dict(sorted(kinds(VideoDataArguments, VideoSFTConfig, ModelConfig).items())),
+        "grpo": dict(sorted(kinds(VideoDataArguments, VideoGRPOConfig, ModelConfig).items())),
+    }
+
+
 if __name__ == "__main__":
-    print(configuration_markdown(), end="")
+    import json
+    import sys
+
+    if sys.argv[1:] == ["--fields"]:  # videorft/training/config_fields.json
+        print(json.dumps(config_field_kinds(), indent=1))
+    else:
+        print(configuration_markdown(), end="")

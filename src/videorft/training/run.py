@@ -51,6 +51,7 @@ def build_dataset(data_args: VideoDataArguments, *, split: str | None = None) ->
         video_root=data_args.video_root,
         skip_invalid=data_args.skip_invalid,
         check_videos=data_args.skip_invalid,
+        allow_outside_root=data_args.allow_outside_root,
     )
     records = result.records
     if data_args.tasks:

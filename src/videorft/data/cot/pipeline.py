@@ -181,8 +181,10 @@ def select_best(samples: Sequence[SampleScore], min_reward: float) -> tuple[Samp
 
 
 def _relative_path(media: str, out_dir: Path) -> str:
+    """``./rel`` under the output's folder; a file outside it keeps its absolute path (loaders refuse
+    relative paths that leave the dataset root through '..')."""
     rel = os.path.relpath(os.path.abspath(media), os.path.abspath(out_dir))
-    return rel if rel.startswith("..") else "./" + rel
+    return os.path.abspath(media) if rel.startswith("..") else "./" + rel
 
 
 def _jsonable(value: Any) -> Any:

@@ -70,6 +70,8 @@ class LoadResult:
     skipped: list[SkipReport] = field(default_factory=list)
     # path -> probe result, filled when videos were probed (check_videos=True).
     media: dict[str, MediaInfo] = field(default_factory=dict)
+    # media paths the annotations gave as absolute paths (allowed; `data stats` reports them)
+    absolute_paths: list[str] = field(default_factory=list)
 
     def task_counts(self) -> dict[str, int]:
         return dict(sorted(Counter(r.task for r in self.records).items()))
@@ -94,6 +96,7 @@ class LoadState:
         self.seen_ids: Counter[str] = Counter()
         self.media: dict[str, MediaInfo] = {}
         self.media_errors: dict[str, str] = {}
+        self.absolute_paths: dict[str, None] = {}  # ordered set
 
     def unique_id(self, base: str) -> str:
         # Real data repeats ids (Charades-STA: same video, several queries); keep the first as is.
@@ -113,6 +116,7 @@ class LoadContext:
         skip_invalid: bool = False,
         check_videos: bool = False,
         require_videos: bool = True,
+        allow_outside_root: bool = False,
         state: LoadState | None = None,
         unit: str = "record",
         split: str | None = None,
@@ -123,6 +127,7 @@ class LoadContext:
         self.skip_invalid = skip_invalid
         self.check_videos = check_videos
         self.require_videos = require_videos
+        self.allow_outside_root = allow_outside_root
         self.state = state or LoadState()
         self.unit = unit
         self.skipped: list[SkipReport] = []
@@ -142,9 +147,19 @@ class LoadContext:
         record.meta.setdefault("source_index", index)
         return record
 
-    def resolve(self, raw: str) -> Path:
+    def resolve(self, raw: str, field: str | None = None) -> Path:
         p = Path(raw)
+        if not p.is_absolute() and ".." in p.parts and not self.allow_outside_root:
+            root = os.path.normpath(self.video_root)
+            inside = os.path.normpath(self.video_root / raw)
+            if os.path.commonpath([os.path.abspath(root), os.path.abspath(inside)]) != os.path.abspath(root):
+                raise FieldError(
+                    field,
+                    f"relative path {raw!r} leaves the dataset root {root} through '..'; allow it with "
+                    "allow_outside_root (--allow-outside-root)",
+                )
         if p.is_absolute():
+            self.state.absolute_paths[raw] = None
             # Annotations made on another machine carry absolute paths (VideoChat-R1's GOT json);
             # fall back to the same name under the video root.
             if not p.exists() and (self.video_root / p.name).exists():
@@ -156,7 +171,7 @@ class LoadContext:
         """Resolve a video/image/frame-folder path and check that it exists (and decodes)."""
         if not isinstance(raw, str) or not raw.strip():
             raise FieldError(field, f"expected a non-empty path string, got {_show(raw)}")
-        return self.media_path(self.resolve(raw.strip()), field, kind=kind)
+        return self.media_path(self.resolve(raw.strip(), field), field, kind=kind)
 
     def media_path(self, path: Path, field: str, *, kind: str = "video") -> str:
         """`media` for a path the loader already located (a folder it walked): not re-rooted under
@@ -263,29 +278,72 @@ def read_table(path: Path, ctx: LoadContext) -> list[dict[str, Any]]:
     return data.to_list()
 
 
+def parse_json_text(text: str) -> Any:
+    """JSON of ``text``; every way it can fail is a ValueError saying why (never a RecursionError)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise ValueError("JSON nested too deeply to read") from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise ValueError(f"invalid JSON: {exc}") from None
+
+
+def load_json_file(path: Path) -> Any:
+    """A JSON file's value (a UTF-8 byte-order mark is stripped); ValueError / OSError say what is wrong."""
+    return parse_json_text(path.read_text(encoding="utf-8-sig"))
+
+
+def _json_lines_under_json_name(text: str) -> bool:
+    """JSON Lines in a ``.json`` file: what `datasets.Dataset.to_json` writes by default."""
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        return exc.msg == "Extra data" and exc.lineno >= 2
+    except (RecursionError, ValueError):
+        return False
+    return False
+
+
 def read_json(path: Path, ctx: LoadContext) -> Any:
+    """A JSON file's value, a ``.jsonl`` file's rows (a torn line names its own line number, and with
+    ``skip_invalid`` only that line is skipped), or a table's rows (`read_table`)."""
     if is_table(path):
         return read_table(path, ctx)
     if not path.is_file():
         raise ctx.error(None, None, "annotation file not found")
     try:
-        with open(path, encoding="utf-8") as f:
-            if path.suffix == ".jsonl":
-                return [json.loads(line) for line in f if line.strip()]
-            text = f.read()
+        if path.suffix == ".jsonl":
+            return _read_jsonl(path, ctx)
+        text = path.read_text(encoding="utf-8-sig")
         try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            if exc.msg != "Extra data" or exc.lineno < 2:
+            return parse_json_text(text)
+        except ValueError:
+            if not _json_lines_under_json_name(text):
                 raise
-            # JSON Lines under a .json name: what `datasets.Dataset.to_json` writes by default
-            return [json.loads(line) for line in text.splitlines() if line.strip()]
-    except json.JSONDecodeError as exc:
-        raise ctx.error(
-            None, None, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-        ) from None
+        return _read_jsonl(path, ctx)
     except UnicodeDecodeError as exc:
         raise ctx.error(None, None, f"not UTF-8 text: {exc}") from None
+    except ValueError as exc:
+        raise ctx.error(None, None, str(exc)) from None
+
+
+def _read_jsonl(path: Path, ctx: LoadContext) -> list[Any]:
+    rows = []
+    with open(path, encoding="utf-8-sig") as f:
+        for lineno, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(parse_json_text(line))
+            except ValueError as exc:
+                reason = str(exc).replace(" at line 1 column", " at column")
+                err = DataError(ctx.file, lineno, None, reason, unit="line")
+                if not ctx.skip_invalid:
+                    raise err from None
+                ctx.skipped.append(err.to_skip())
+    return rows
 
 
 def read_json_list(path: Path, ctx: LoadContext) -> list[Any]:
@@ -319,7 +377,7 @@ def read_csv_rows(
     """(line number, row) pairs; the header must hold every ``required`` column."""
     if not path.is_file():
         raise ctx.error(None, None, "annotation file not found")
-    with open(path, encoding="utf-8", newline="") as f:
+    with open(path, encoding="utf-8-sig", newline="") as f:
         reader = csv.DictReader(f)
         missing = [c for c in required if c not in (reader.fieldnames or [])]
         if missing:
@@ -369,6 +427,8 @@ def to_float(value: Any, field: str) -> float:
         x = float(value)
     except (TypeError, ValueError):
         raise FieldError(field, f"expected a number, got {_show(value)}") from None
+    except OverflowError:  # an integer of hundreds of digits
+        raise FieldError(field, f"number out of range, got {_show(value)}") from None
     if not math.isfinite(x):
         raise FieldError(field, f"expected a finite number, got {_show(value)}")
     return x

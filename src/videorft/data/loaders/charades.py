@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from videorft.data.errors import FieldError
 from videorft.data.loaders.base import (
     LoadContext,
     get_duration,
+    load_json_file,
     parse_interval,
     read_json_dict,
     register_format,
@@ -101,14 +101,34 @@ def load_charades_json(path: Path, ctx: LoadContext, *, video_ext: str = ".mp4")
 
 
 def _read_durations(path: Path) -> dict[str, float]:
-    """Video id -> seconds from a JSON ({id: d} or {id: {duration: d}}) or a Charades_v1 CSV (id, length)."""
+    """Video id -> seconds from a JSON ({id: d} or {id: {duration: d}}) or a Charades_v1 CSV (id, length).
+
+    Raises ValueError naming the entry (JSON key or CSV line) of a duration that is not a positive finite number.
+    """
     if path.suffix == ".json":
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return {k: float(v["duration"] if isinstance(v, dict) else v) for k, v in data.items()}
-    with open(path, encoding="utf-8", newline="") as f:
+        data = load_json_file(path)
+        if not isinstance(data, dict):
+            raise ValueError(f"expected a JSON object {{video id: seconds}}, got a {type(data).__name__}")
+        return {
+            str(k): _seconds(v.get("duration") if isinstance(v, dict) else v, f"entry {k!r}")
+            for k, v in data.items()
+        }
+    with open(path, encoding="utf-8-sig", newline="") as f:
         rows = list(csv.DictReader(f))
     key = "length" if rows and "length" in rows[0] else "duration"
-    return {r["id"]: float(r[key]) for r in rows if r.get(key)}
+    return {
+        r["id"]: _seconds(r[key], f"line {n} ({r.get('id')})") for n, r in enumerate(rows, 2) if r.get(key)
+    }
+
+
+def _seconds(value: Any, where: str) -> float:
+    try:
+        d = to_float(value, "duration")
+    except FieldError as exc:
+        raise ValueError(f"{where}: {exc.reason}") from None
+    if d <= 0:
+        raise ValueError(f"{where}: a duration must be positive, got {value!r:.40}")
+    return d
 
 
 def _find_durations(path: Path) -> Path | None:
@@ -142,7 +162,7 @@ def load_charades_txt(
     ctx.unit = "line"
     records: list[Record] = []
     per_video: dict[str, int] = {}
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for lineno, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
         if not line.strip():
             continue
         with ctx.item(lineno):

@@ -81,7 +81,7 @@ def _meta_info(seq: Path) -> tuple[str | None, tuple[int, int] | None]:
         return None, None
     parser = configparser.ConfigParser()
     try:
-        parser.read_string(ini.read_text(encoding="utf-8"))
+        parser.read_string(ini.read_text(encoding="utf-8-sig"))
     except (configparser.Error, UnicodeDecodeError) as exc:
         raise FieldError("meta_info.ini", f"unparseable: {exc}") from None
     section = parser["METAINFO"] if parser.has_section("METAINFO") else {}
@@ -93,7 +93,7 @@ def _meta_info(seq: Path) -> tuple[str | None, tuple[int, int] | None]:
 def _read_groundtruth(seq: Path) -> list[list[float]]:
     gt = seq / "groundtruth.txt"
     rows = []
-    for lineno, line in enumerate(gt.read_text(encoding="utf-8").splitlines(), start=1):
+    for lineno, line in enumerate(gt.read_text(encoding="utf-8-sig").splitlines(), start=1):
         if not line.strip():
             continue
         parts = re.split(r"[,\s]+", line.strip())

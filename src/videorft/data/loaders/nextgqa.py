@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ from videorft.data.loaders.base import (
     get_duration,
     get_field,
     get_str,
+    load_json_file,
     normalise_options,
     option_letter,
     parse_intervals,
@@ -87,8 +87,8 @@ def _companion(
             raise ctx.error(None, field, f"file not found: {p}")
         return None
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+        data = load_json_file(p)
+    except (OSError, ValueError) as exc:
         raise ctx.error(None, field, f"cannot read {p}: {exc}") from None
     if not isinstance(data, dict):
         raise ctx.error(None, field, f"{p} must hold a JSON object keyed by video id")

@@ -54,7 +54,7 @@ def read_manifest(path: str | os.PathLike[str], *, video_root: str | None = None
     if not path.is_file():
         raise DataError(str(path), None, None, "manifest not found")
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
     except yaml.YAMLError as exc:
         raise DataError(str(path), None, None, f"invalid YAML: {exc}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("splits"), dict) or not doc["splits"]:
@@ -142,6 +142,7 @@ def load_sources(
     check_videos: bool = False,
     require_videos: bool = True,
     options: dict[str, Any] | None = None,
+    allow_outside_root: bool = False,
 ) -> LoadResult:
     """Load every source into one result; ids are unique across all of them."""
     state = LoadState()
@@ -156,6 +157,7 @@ def load_sources(
             skip_invalid=skip_invalid,
             check_videos=check_videos,
             require_videos=require_videos,
+            allow_outside_root=allow_outside_root,
             state=state,
             split=src.split,
         )
@@ -166,6 +168,7 @@ def load_sources(
         result.records += records
         result.skipped += ctx.skipped
     result.media = dict(state.media)
+    result.absolute_paths = list(state.absolute_paths)
     if result.skipped:
         # Never silent: even a caller that ignores `skipped` leaves a trace in the log.
         log.warning(
@@ -184,14 +187,20 @@ def load_spec(
     skip_invalid: bool = False,
     check_videos: bool = False,
     require_videos: bool = True,
+    allow_outside_root: bool = False,
 ) -> LoadResult:
     """Load a dataset spec into records.
 
     ``skip_invalid``: skip (and report in ``result.skipped``) bad records instead of raising.
     ``check_videos``: decode-probe every video/image (unreadable ones are errors or skips).
     ``require_videos=False``: do not even check that media files exist (annotations only).
+    ``allow_outside_root``: let relative media paths leave the dataset root through ``..``.
     """
     sources = resolve_spec(spec, split=split, video_root=video_root)
     return load_sources(
-        sources, skip_invalid=skip_invalid, check_videos=check_videos, require_videos=require_videos
+        sources,
+        skip_invalid=skip_invalid,
+        check_videos=check_videos,
+        require_videos=require_videos,
+        allow_outside_root=allow_outside_root,
     )
