@@ -101,3 +101,22 @@ def test_grounding_demo_config_and_suite(tmp_path) -> None:
     records = load_spec(str(tmp_path / "g"), split="train").records
     assert len(records) == 10  # one query per video: one shape each
     assert {r.meta["duration"] for r in records} == {8.0}
+
+
+@pytest.mark.slow
+def test_grounding_demo_runs_end_to_end(tmp_path) -> None:
+    """`videorft demo --task grounding` at toy sizes: every stage is scored in mIoU with the shuffled control,
+    and the best constant span is printed next to it."""
+    from rich.console import Console
+
+    from videorft.demo import demo_config, run_demo
+
+    console = Console(record=True, width=120)
+    cfg = demo_config(
+        "grounding", out=str(tmp_path / "g"), n_videos=40, sft_steps=4, rl_steps=2, eval_limit=4
+    )
+    summary = run_demo(cfg, console=console)
+    for stage in summary["stages"].values():
+        assert 0.0 <= stage["temporal_grounding"]["mIoU"] <= 1.0 and stage["temporal_grounding"]["n"] == 4
+        assert stage["control"]["ordered"] == pytest.approx(stage["temporal_grounding"]["mIoU"])
+    assert "best constant span on these questions:" in console.export_text()

@@ -133,6 +133,8 @@ def test_grounding_arms_get_their_own_cold_start_and_the_best_constant_span(stud
     keys = {study.cold_start_key(c) for c in (order, grounding, replace(grounding, temporal=True))}
     assert len(keys) == 2  # GRPO and T-GRPO share the grounding cold start; the order demo keeps its own
     assert study.cold_start_key(order) == "multiple_choice_sft120_random"  # the former runs' folder name
+    order_on_grounding_suite = replace(order, **study.ARMS["g_order_grpo"])  # same task, other videos
+    assert study.cold_start_key(order_on_grounding_suite) != study.cold_start_key(order)
     joint = replace(order, **study.ARMS["g_joint_grpo"])
     assert joint.rl_prompts == 2 * order.rl_prompts and study.cold_start_key(joint) not in keys
 

@@ -7,13 +7,15 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from videorft.demo import DEMO_TASKS  # stdlib-only imports at module level: cheap for --help
+
     parser.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the suite, the model and training")
     parser.add_argument("--quick", action="store_true", help="shortened run (a few minutes), as CI runs it")
     parser.add_argument(
         "--task",
         default="order",
-        choices=["order", "grounding"],
+        choices=list(DEMO_TASKS),
         help="order: which colour appears first (accuracy); grounding: when the shape is visible (mIoU)",
     )
     parser.add_argument("--grpo", action="store_true", help="plain GRPO instead of T-GRPO")
