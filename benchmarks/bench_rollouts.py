@@ -71,10 +71,12 @@ def _run(tmp: Path, cfg: dict[str, int]) -> dict[str, Any]:
     P, G, N = cfg["prompts"], cfg["G"], cfg["tokens"]
     model_dir = init_model("tiny", tmp / "model", seed=0)
     synthesize(
-        tmp / "suite", n=P, seed=0, tasks=["multiple_choice"], size=cfg["side"], frames=16, progress=False
+        tmp / "suite", n=4 * P, seed=0, tasks=["multiple_choice"], size=cfg["side"], frames=16, progress=False
     )
     data_args = VideoDataArguments(data=str(tmp / "suite"), tasks=["multiple_choice"], nframes=cfg["frames"])
     dataset, _ = build_dataset(data_args)
+    if len(dataset) < P:
+        raise RuntimeError(f"the synthetic suite has {len(dataset)} train records, {P} needed")
     processor = load_processor(str(model_dir))
     encoder = SampleEncoder(processor, data_args.frame_budget())
     records = [row_record(dataset[i]) for i in range(P)]

@@ -274,6 +274,16 @@ def configuration_markdown() -> str:
         "`use_bias_correction_kl: false`). The reproduction configs in `configs/` set all three; every value",
         'of those configs and its source file is listed in docs/deviations.md ("Reproduction configs").',
         "",
+        "## vLLM rollouts (TRL fields)",
+        "",
+        "`use_vllm: true` with `vllm_mode: colocate` generates GRPO / T-GRPO rollouts with vLLM, video included",
+        "(`training/vllm_rollouts.py`; `pip install -e '.[gpu]'`). `vllm_mode: server` is refused for video.",
+        "Used: `vllm_gpu_memory_utilization` (share of GPU memory for vLLM; leave room for training, e.g. 0.3-0.5",
+        "for 7B on one 80 GB card), `vllm_max_model_length` (default: from the frame budget: video tokens + one",
+        "image + 2048 text tokens + `max_completion_length`), `vllm_importance_sampling_correction` (TRL's, on by",
+        "default), `generation_kwargs` (extra `SamplingParams`). `vllm_tensor_parallel_size` must be 1 and",
+        "`vllm_enable_sleep_mode` is ignored. Weights are pushed to vLLM once per optimizer step.",
+        "",
     ]
     return "\n".join(lines)
 
