@@ -139,6 +139,7 @@ def run_block(block: Block, workdir: Path, text: str, env: dict[str, str], timeo
     runner = block.runner
     if runner is None:
         raise ValueError(f"{block.where}: a ```{block.language} block is not run")
+    workdir = Path(workdir).resolve()  # the script path must not depend on the cwd it runs in
     scripts = workdir / "_doc_scripts"
     scripts.mkdir(exist_ok=True)
     # padding: line N of the script is line N of the page, so tracebacks and bash errors point at the doc
