@@ -111,10 +111,25 @@ def _glue_intervals(completion: str, which: str = "last") -> list[Interval] | No
     return out
 
 
+#: VideoChat-R1's ``format_reward_gqa`` tag regex (applied to the stripped completion).
+_ORIGINAL_GLUE_FORMAT = re.compile(r"<think>.*?</think>\s*<answer>.*?</answer>\s*<glue>.*?</glue>", re.DOTALL)
+
+
 @register_reward("format_glue")
-def format_glue_reward(completion: str, solution: Any = None, **meta: Any) -> float:
-    """Grounding-QA format: think, answer, then ``<glue>[(s, e), …]</glue>`` with >= 1 valid interval."""
+def format_glue_reward(
+    completion: str, solution: Any = None, *, original_rule: bool = False, **meta: Any
+) -> float:
+    """Grounding-QA format: think, answer, then ``<glue>[(s, e), …]</glue>`` with >= 1 valid interval.
+
+    ``original_rule=True``: VideoChat-R1's ``format_reward_gqa`` (its tag regex, then its glue regex on
+    the first glue block, which also accepts ``[]``).
+    """
     text = _text(completion)
+    if original_rule:
+        if not _ORIGINAL_GLUE_FORMAT.fullmatch(text.strip()):
+            return 0.0
+        glue = _block(text, "glue", "first")
+        return 1.0 if glue is not None and _original_glue_pairs(glue) is not None else 0.0
     if not has_format(text, ("think", "answer", "glue")):
         return 0.0
     return 1.0 if _glue_intervals(text) else 0.0
@@ -347,12 +362,18 @@ _ORIGINAL_GLUE = re.compile(rf"\[(?:{_ORIGINAL_GLUE_PAIR}(?:,\s*+{_ORIGINAL_GLUE
 _ORIGINAL_GLUE_PAIRS = re.compile(_ORIGINAL_GLUE_PAIR)
 
 
+def _original_glue_pairs(glue: str) -> list[Interval] | None:
+    """VideoChat-R1's ``is_valid_two_d_list_format``: the intervals, or None (also when any s > e)."""
+    if _ORIGINAL_GLUE.fullmatch(glue) is None:
+        return None
+    pred = [(float(a), float(b)) for a, b in _ORIGINAL_GLUE_PAIRS.findall(glue)]
+    return None if any(s > e for s, e in pred) else pred
+
+
 def _original_glue_iou(glue: str | None, gt: list[Interval] | tuple[Interval, ...]) -> float:
     """VideoChat-R1's ``iou_glue_reward`` on one glue block: any empty union counts 1."""
-    if glue is None or _ORIGINAL_GLUE.fullmatch(glue) is None:
-        return 0.0
-    pred = [(float(a), float(b)) for a, b in _ORIGINAL_GLUE_PAIRS.findall(glue)]
-    if any(s > e for s, e in pred):
+    pred = None if glue is None else _original_glue_pairs(glue)
+    if pred is None:
         return 0.0
     a, b = merge_intervals(pred), merge_intervals(gt)
     inter, i, j = 0.0, 0, 0
