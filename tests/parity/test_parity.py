@@ -4,8 +4,12 @@ Each fixture in ``fixtures/`` names the repository, file, function and commit th
 ``original`` values (drivers ran those functions on these inputs; none of their code is copied here).
 A case where videorft deliberately differs also holds ``ours`` (our default), ``why`` (the section of
 docs/deviations.md or docs/rewards.md that explains it) and ``option``: the reward keyword or
-``MetricOptions`` setting that reproduces the original (null where no switch exists; deviations.md
-lists those). ``{"error": field}`` as ``ours`` means we reject the input as a malformed solution.
+``MetricOptions`` setting that reproduces the original (every difference has one).
+``{"error": field}`` as ``ours`` means we reject the input as a malformed solution. A case where the
+default is the original but a documented option departs from it holds ``alternative``:
+``{"option": ..., "value": ..., "why": ...}``.
+Drivers that produced the ``original`` values extracted the named functions from the pinned commit
+at run time (no copy of them is kept here) and called them as the training scripts do.
 """
 
 from __future__ import annotations
@@ -60,6 +64,21 @@ def test_default_reproduces_the_original_or_the_documented_difference(fixture: P
         assert case["why"], "a deliberate difference names where it is documented"
 
 
-@pytest.mark.parametrize(("fixture", "case"), [c for c in CASES if c.values[1].get("option")])
+def test_every_difference_names_the_option_that_removes_it() -> None:
+    differing = [c.values[1] for c in CASES if "ours" in c.values[1]]
+    assert len(differing) >= 15
+    for case in differing:
+        assert case.get("option"), case["completion"] if "completion" in case else case
+
+
+@pytest.mark.parametrize(("fixture", "case"), [c for c in CASES if "ours" in c.values[1]])
 def test_the_option_reproduces_the_original(fixture: Path, case: dict) -> None:
     assert _same(_value(case, case["option"]), case["original"])
+
+
+@pytest.mark.parametrize(("fixture", "case"), [c for c in CASES if "alternative" in c.values[1]])
+def test_the_alternative_option_gives_its_documented_value(fixture: Path, case: dict) -> None:
+    alternative = case["alternative"]
+    assert alternative["why"]
+    assert not _same(alternative["value"], case["original"])
+    assert _same(_value(case, alternative["option"]), alternative["value"])

@@ -200,3 +200,22 @@ def test_score_record_shaped_row_uses_nested_meta(tmp_path: Path, capsys: pytest
 def test_score_unknown_weight_component(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["score", str(_write(tmp_path / "in.jsonl", ROWS)), "--weight", "iuo=2"]) == 2
     assert "unknown component 'iuo'; components: accuracy, format, iou, recall" in capsys.readouterr().err
+
+
+def test_score_reward_switch_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [
+        {"id": 1, "task": "temporal_grounding", "completion": f"{T}<answer>1_000 to 1_200</answer>", "solution": [1000, 1200]},
+        {"id": 2, "task": "multiple choice", "completion": f"{T}<answer>A</answer><answer>B</answer>", "solution": "B"},
+        {"id": 3, "task": "temporal_grounding", "completion": f"{T}<answer>20 to 40</answer>", "solution": [25, 30], "duration": 30},
+    ]  # fmt: skip
+    inp = _write(tmp_path / "in.jsonl", rows)
+
+    def iou_and_accuracy(*flags: str) -> list[float]:
+        assert main(["score", str(inp), *flags]) == 0
+        out = [json.loads(x)["rewards"] for x in capsys.readouterr().out.splitlines()]
+        return [out[0]["iou"], out[1]["accuracy"], out[2]["iou"]]
+
+    assert iou_and_accuracy() == [1.0, 0.0, 0.5]
+    assert iou_and_accuracy("--answer-block", "last") == [1.0, 1.0, 0.5]
+    # VideoChat-R1's time-pair regex rejects 1_000; unclipped, 20 to 40 vs 25 to 30 is 0.25
+    assert iou_and_accuracy("--original-rule", "--no-clip-to-duration") == [0.0, 0.0, 0.25]

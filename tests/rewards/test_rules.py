@@ -199,9 +199,43 @@ def test_mc_accuracy(answer: str, truth: str, expected: float) -> None:
 
 
 def test_mc_accuracy_hedging_and_repeated_answers_do_not_farm() -> None:
-    assert r("mc_accuracy", f"{T}<answer>A</answer><answer>B</answer>", "A") == 0.0  # last answer counts
-    assert r("mc_accuracy", f"{T}<answer>A</answer><answer>B</answer>", "B") == 1.0
+    two = f"{T}<answer>A</answer><answer>B</answer>"
+    # One block counts: the first by default (Video-R1's extract_answer), the last on request.
+    assert (r("mc_accuracy", two, "A"), r("mc_accuracy", two, "B")) == (1.0, 0.0)
+    assert (
+        r("mc_accuracy", two, "A", answer_block="last"),
+        r("mc_accuracy", two, "B", answer_block="last"),
+    ) == (
+        0.0,
+        1.0,
+    )
     assert r("mc_accuracy", f"{T}<answer>A or B</answer>", "B") == 0.0
+
+
+@pytest.mark.parametrize(
+    ("name", "first", "last", "truth"),
+    [
+        ("mc_accuracy", "A", "B", "A"),
+        ("numerical_accuracy", "3", "4", "3"),
+        ("regression_accuracy", "10", "5", "10"),
+        ("ocr_accuracy", "red car", "blue car", "red car"),
+        ("free_form_accuracy", "a red car", "the blue sky", "a red car"),
+    ],
+)
+def test_video_r1_rewards_read_the_first_answer_block_by_default(
+    name: str, first: str, last: str, truth: str
+) -> None:
+    completion = f"{T}<answer>{first}</answer> <answer>{last}</answer>"
+    assert r(name, completion, truth) == 1.0
+    assert r(name, completion, truth, answer_block="last") < 1.0
+    with pytest.raises(ValueError, match="answer_block"):
+        r(name, completion, truth, answer_block="middle")
+
+
+def test_temporal_iou_reads_the_last_answer_block_by_default() -> None:
+    completion = f"{T}<answer>0 to 5</answer><answer>10 to 20</answer>"
+    assert r("temporal_iou", completion, [10, 20]) == 1.0  # VideoChat-R1's findall(...)[-1]
+    assert r("temporal_iou", completion, [10, 20], answer_block="first") == 0.0
 
 
 def test_quality_exact_match_after_strip_lower() -> None:

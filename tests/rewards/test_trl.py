@@ -172,3 +172,19 @@ def test_videochat_r1_dataset_rows_as_its_grpo_tasks_script_builds_them() -> Non
         )  # fmt: skip
         assert got == pytest.approx(want * 2), name
         assert 0 < want[0] < 3, name  # a real, partial score: the fields arrived
+
+
+def test_reward_options_reach_every_component() -> None:
+    completions = [
+        "<think>t</think><answer>1_000 to 1_200</answer>",
+        "<think>t</think><answer>[[0, 0, 1, 1]]</answer>",
+    ]
+    columns = {"solution": [[1000, 1200], [[0, 0, 1, 1]]], "task": ["temporal_grounding", "tracking"]}
+    assert make_reward_func()(prompts=["q"] * 2, completions=completions, **columns) == [2.0, 2.0]
+    original = make_reward_func(reward_options={"original_rule": True})
+    # VideoChat-R1: its time-pair regex rejects 1_000; tracking needs exactly 8 boxes (format and IoU)
+    assert original(prompts=["q"] * 2, completions=completions, **columns) == [1.0, 0.0]
+    iou = make_reward_func("temporal_grounding", "iou", reward_options={"original_rule": True})
+    assert iou(prompts=["q"], completions=completions[:1], solution=[[1000, 1200]]) == [0.0]
+    with pytest.raises(ValueError, match="answer_block"):
+        make_reward_func(reward_options={"answer_block": "middle"})

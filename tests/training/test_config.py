@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -68,3 +69,47 @@ def test_configuration_reference_is_current() -> None:
     assert doc == configuration_markdown(), (
         "regenerate: python -m videorft.training.config > docs/configuration.md"
     )
+
+
+def test_reward_switches_reach_the_task_reward_from_yaml_and_flags(tmp_path: Path) -> None:
+    from videorft.training.rewards import TaskRewardFunction
+
+    cfg = tmp_path / "grpo.yaml"
+    base = (ROOT / "configs/cpu_tiny_grpo.yaml").read_text()
+    cfg.write_text(base + "\nreward_original_rule: true\nreward_answer_block: last\n")
+    data_args, _, _, _ = parse("grpo", [str(cfg), "--reward_clip_to_duration", "false"])
+    assert data_args.reward_options() == {
+        "original_rule": True,
+        "answer_block": "last",
+        "clip_to_duration": False,
+    }
+    completions = [
+        "<think>t</think><answer>(C)</answer>",
+        "<think>t</think><answer>B</answer><answer>C</answer>",
+    ]
+    accuracy = {}
+    for name, options in {
+        "default": {},
+        "original_rule": {"original_rule": True},  # Video-R1's exact strings: "(C)" != "C"; its first block
+        "last": {"answer_block": "last"},
+        "yaml": data_args.reward_options(),
+    }.items():
+        reward = TaskRewardFunction(reward_options=options)
+        reward(
+            prompts=["q", "q"],
+            completions=completions,
+            task=["multiple_choice"] * 2,
+            solution=[json.dumps("C")] * 2,  # the dataset column holds JSON
+        )
+        accuracy[name] = reward.last_accuracy
+    assert accuracy == {
+        "default": [1.0, 0.0],
+        "original_rule": [0.0, 0.0],
+        "last": [1.0, 1.0],
+        "yaml": [0.0, 0.0],  # original_rule reads the block the original reads
+    }
+    assert VideoDataArguments().reward_options() == {}
+    with pytest.raises(ValueError, match="reward_answer_block"):
+        VideoDataArguments(reward_answer_block="middle")
+    with pytest.raises(ValueError, match="unknown reward option 'strict'"):
+        TaskRewardFunction(reward_options={"strict": True})

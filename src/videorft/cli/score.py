@@ -42,6 +42,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="COMPONENT=W",
         help="component weight, e.g. iou=2 (repeatable; applies to every task that has the component)",
     )
+    r = parser.add_argument_group("reward switches (docs/deviations.md, Rewards)")
+    r.add_argument(
+        "--original-rule",
+        action="store_true",
+        help="the original reward code's rule where ours differs (tag regex, answer parsing, number and "
+        "time-pair syntax, 8 tracking boxes)",
+    )
+    r.add_argument(
+        "--answer-block",
+        choices=["first", "last"],
+        default=None,
+        help="which <answer>/<glue> block counts when there are several (default: each reward's original)",
+    )
+    r.add_argument(
+        "--no-clip-to-duration",
+        action="store_true",
+        help="temporal IoU without clipping to the video's duration, as VideoChat-R1",
+    )
     g = parser.add_argument_group("openai judge")
     g.add_argument(
         "--judge-base-url", default=os.environ.get("VIDEORFT_JUDGE_BASE_URL"), help="e.g. http://host:8000/v1"
@@ -109,6 +127,18 @@ def _make_judge(args: argparse.Namespace) -> Any:
     )
 
 
+def reward_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The reward switches the flags set (only those that differ from the defaults)."""
+    options: dict[str, Any] = {}
+    if args.original_rule:
+        options["original_rule"] = True
+    if args.answer_block is not None:
+        options["answer_block"] = args.answer_block
+    if args.no_clip_to_duration:
+        options["clip_to_duration"] = False
+    return options
+
+
 def run(args: argparse.Namespace) -> int:
     from videorft.rewards import SolutionError, get_task_reward, normalize_solution
     from videorft.rewards.caption import caption_judge_inputs
@@ -125,6 +155,7 @@ def run(args: argparse.Namespace) -> int:
             )
             return 2
     think = not args.no_think
+    options = reward_options(args)
     rewards: dict[str, Any] = {}
     name = args.input
     errors: list[str] = []
@@ -136,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
 
             canon = canonical_task(task)
             own = {c: w for c, w in weights.items() if c in TASK_COMPONENTS[canon][0]}
-            rewards[task] = get_task_reward(canon, weights=own, think=think)
+            rewards[task] = get_task_reward(canon, weights=own, think=think, reward_options=options)
         return rewards[task]
 
     # Pass 1: parse and validate every line, so errors surface before any judge call.

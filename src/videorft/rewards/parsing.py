@@ -12,6 +12,7 @@ import re
 
 __all__ = [
     "last_block",
+    "first_block",
     "extract_answer",
     "parse_number",
     "parse_time_pair",
@@ -39,6 +40,22 @@ def last_block(text: str, tag: str) -> str | None:
     start += len(open_t)
     # The first closing tag after the last opening tag ends the innermost block.
     return text[start : text.find(close_t, start)]
+
+
+def first_block(text: str, tag: str) -> str | None:
+    """Content of the first complete ``<tag>…</tag>`` block, or None.
+
+    From the first opening tag to the first closing tag after it, exactly what the originals'
+    ``re.search(r"<tag>(.*?)</tag>", text, re.DOTALL)`` captures (Video-R1 and VideoChat-R1's
+    glue, grounding-QA answer and tracking rewards read the first block).
+    """
+    open_t, close_t = f"<{tag}>", f"</{tag}>"
+    start = text.find(open_t)
+    if start == -1:
+        return None
+    start += len(open_t)
+    end = text.find(close_t, start)
+    return None if end == -1 else text[start:end]
 
 
 def extract_answer(completion: str) -> str | None:

@@ -16,6 +16,8 @@ __all__ = [
     "task_names",
     "get_task_reward",
     "score",
+    "REWARD_OPTIONS",
+    "check_reward_options",
     "reward_meta",
 ]
 
@@ -64,6 +66,29 @@ _ALIASES = {
 }
 
 
+#: Keyword switches of the rule rewards that reproduce the original reward code (docs/deviations.md,
+#: "Rewards"); a reward ignores the ones it does not take. Name -> allowed values.
+REWARD_OPTIONS: dict[str, tuple[Any, ...]] = {
+    "original_rule": (False, True),
+    "answer_block": ("first", "last"),
+    "clip_to_duration": (True, False),
+}
+
+
+def check_reward_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``options`` as a dict after checking every name and value against :data:`REWARD_OPTIONS`."""
+    out = dict(options or {})
+    for name, value in out.items():
+        if name not in REWARD_OPTIONS:
+            raise ValueError(f"unknown reward option {name!r}; valid options: {', '.join(REWARD_OPTIONS)}")
+        allowed = REWARD_OPTIONS[name]
+        if not any(value is a or (isinstance(a, str) and value == a) for a in allowed):
+            raise ValueError(
+                f"reward option {name}={value!r}: expected one of {', '.join(map(repr, allowed))}"
+            )
+    return out
+
+
 def task_names() -> list[str]:
     """Canonical task names."""
     return list(TASK_COMPONENTS)
@@ -83,16 +108,19 @@ class TaskReward:
     """A task's reward: ``total = sum(weight[c] * component[c])``.
 
     ``components`` maps component name -> weight; ``functions`` maps component name -> registered
-    reward; ``accuracy_component`` is what T-GRPO and the length bonus treat as accuracy.
+    reward; ``accuracy_component`` is what T-GRPO and the length bonus treat as accuracy;
+    ``reward_options`` are reward switches (:data:`REWARD_OPTIONS`) passed to every component.
     """
 
     task: str
     components: dict[str, float]
     functions: dict[str, str]
     accuracy_component: str
+    reward_options: dict[str, Any] = field(default_factory=dict)
     _resolved: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        check_reward_options(self.reward_options)
         for name, fn in self.functions.items():
             self._resolved[name] = get_reward(fn)
 
@@ -115,7 +143,7 @@ class TaskReward:
             if name == "format" and not use_format:
                 continue
             # Rule rewards ignore ``judge``; caption recall needs it.
-            value = self._resolved[name](completion, solution, judge=judge, **meta)
+            value = self._resolved[name](completion, solution, judge=judge, **{**meta, **self.reward_options})
             out[name] = value
             total += weight * value
         out["total"] = total
@@ -123,12 +151,17 @@ class TaskReward:
 
 
 def get_task_reward(
-    task: str, *, weights: Mapping[str, float] | None = None, think: bool = True
+    task: str,
+    *,
+    weights: Mapping[str, float] | None = None,
+    think: bool = True,
+    reward_options: Mapping[str, Any] | None = None,
 ) -> TaskReward:
     """The reward composition of ``task`` (aliases accepted).
 
     ``weights`` overrides component weights (default 1 each); ``think=False`` uses the format
-    variants without a think block.
+    variants without a think block; ``reward_options`` are reward switches (:data:`REWARD_OPTIONS`,
+    e.g. ``{"original_rule": True}``) given to every component.
     """
     name = canonical_task(task)
     functions, accuracy = TASK_COMPONENTS[name]
@@ -138,7 +171,7 @@ def get_task_reward(
             raise ValueError(f"task {name!r} has no component {c!r}; components: {', '.join(comp_weights)}")
         comp_weights[c] = float(w)
     fns = dict(functions) if think else {c: _NO_THINK.get(f, f) for c, f in functions.items()}
-    return TaskReward(name, comp_weights, fns, accuracy)
+    return TaskReward(name, comp_weights, fns, accuracy, check_reward_options(reward_options))
 
 
 def score(
@@ -150,10 +183,11 @@ def score(
     think: bool = True,
     judge: Any = None,
     use_format: bool = True,
+    reward_options: Mapping[str, Any] | None = None,
     **meta: Any,
 ) -> dict[str, float]:
     """Score one completion for ``task``: ``{"format": f, "<component>": v, ..., "total": t}``."""
-    reward = get_task_reward(task, weights=weights, think=think)
+    reward = get_task_reward(task, weights=weights, think=think, reward_options=reward_options)
     return reward.score(completion, solution, judge=judge, use_format=use_format, **meta)
 
 

@@ -12,7 +12,13 @@ from typing import Any
 
 from videorft.rewards.caption import caption_judge_inputs
 from videorft.rewards.solutions import SolutionError
-from videorft.rewards.tasks import TaskReward, canonical_task, get_task_reward, reward_meta
+from videorft.rewards.tasks import (
+    TaskReward,
+    canonical_task,
+    check_reward_options,
+    get_task_reward,
+    reward_meta,
+)
 
 __all__ = ["make_reward_func", "completion_text"]
 
@@ -59,6 +65,7 @@ def make_reward_func(
     judge: Any = None,
     use_format: bool = True,
     log_components: bool = True,
+    reward_options: Mapping[str, Any] | None = None,
 ) -> Callable[..., list[float | None]]:
     """A TRL reward function ``(prompts, completions, **columns) -> list[float | None]``.
 
@@ -67,15 +74,21 @@ def make_reward_func(
     ``component=None`` returns the weighted total, else that component's value. The ``solution``
     column holds solutions; other per-sample columns (e.g. ``duration``) reach the rewards as meta.
     When TRL passes ``log_metric``, component means are logged as ``rewards/<task>/<component>``.
+    ``reward_options`` are the reward switches (``tasks.REWARD_OPTIONS``, e.g. ``{"original_rule": True}``).
     """
-    fixed = get_task_reward(task, weights=weights, think=think) if task is not None else None
+    options = check_reward_options(reward_options)
+    fixed = (
+        get_task_reward(task, weights=weights, think=think, reward_options=options)
+        if task is not None
+        else None
+    )
     if fixed is not None and component is not None:
         fixed.component(component)  # fail now, not at the first batch
     rewards: dict[str, TaskReward] = {}
 
     def reward_for(name: str) -> TaskReward:
         if name not in rewards:
-            rewards[name] = get_task_reward(name, weights=weights, think=think)
+            rewards[name] = get_task_reward(name, weights=weights, think=think, reward_options=options)
         return rewards[name]
 
     def reward_func(prompts: list[Any], completions: list[Any], **columns: Any) -> list[float | None]:
@@ -127,7 +140,9 @@ def make_reward_func(
                         logged.setdefault(f"rewards/{plan.task}/{c}", []).append(v)
                 else:
                     out.append(
-                        plan.component(component)(texts[i], columns["solution"][i], judge=judge, **meta)
+                        plan.component(component)(
+                            texts[i], columns["solution"][i], judge=judge, **{**meta, **options}
+                        )
                     )
             except SolutionError as exc:
                 raise SolutionError(f"sample {i}: {exc.reason}", field=exc.field) from None

@@ -8,6 +8,7 @@ One parser (TRL's ``TrlParser``) reads defaults <- YAML <- CLI flags into three 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from trl import GRPOConfig, SFTConfig
 
@@ -88,6 +89,29 @@ class VideoDataArguments:
         default=True, metadata={"help": "Include the format component in the reward."}
     )
     judge: str = field(default="offline", metadata={"help": "Caption judge: 'offline' (MiniLM) or 'openai'."})
+    reward_original_rule: bool = field(
+        default=False,
+        metadata={
+            "help": "Score with the original reward code's rules where videorft's differ (docs/deviations.md, "
+            "Rewards): Video-R1's format regex, exact multiple-choice strings, numerical and regression rules; "
+            "VideoChat-R1's time-pair and glue regexes, grounding-QA letter, exactly 8 tracking boxes."
+        },
+    )
+    reward_answer_block: str | None = field(
+        default=None,
+        metadata={
+            "help": "Which `<answer>`/`<glue>` block a reward reads when a completion has several. None: what each "
+            "original reads (the first; VideoChat-R1's temporal IoU the last); 'last' reads the final answer.",
+            "choices": ["first", "last"],
+        },
+    )
+    reward_clip_to_duration: bool = field(
+        default=True,
+        metadata={
+            "help": "Temporal IoU clips both intervals to the video's duration and rejects a ground truth that "
+            "starts after the end (False: VideoChat-R1's unclipped IoU)."
+        },
+    )
 
     def __post_init__(self) -> None:
         if self.prompt_style not in ("think", "no_think"):
@@ -98,6 +122,21 @@ class VideoDataArguments:
             )
         if self.min_frames > self.max_frames:
             raise ValueError(f"min_frames ({self.min_frames}) > max_frames ({self.max_frames})")
+        if self.reward_answer_block not in (None, "first", "last"):
+            raise ValueError(
+                f"reward_answer_block must be 'first' or 'last', got {self.reward_answer_block!r}"
+            )
+
+    def reward_options(self) -> dict[str, Any]:
+        """The reward switches (``videorft.rewards.tasks.REWARD_OPTIONS``) set away from the defaults."""
+        options: dict[str, Any] = {}
+        if self.reward_original_rule:
+            options["original_rule"] = True
+        if self.reward_answer_block is not None:
+            options["answer_block"] = self.reward_answer_block
+        if not self.reward_clip_to_duration:
+            options["clip_to_duration"] = False
+        return options
 
     def frame_budget(self) -> FrameBudget:
         return FrameBudget(

@@ -83,6 +83,7 @@ class VideoGRPOTrainer(GRPOTrainer):
             use_format=data_args.use_format_reward,
             judge=data_args.judge,
             think=data_args.prompt_style == "think",
+            reward_options=data_args.reward_options(),
         )
         funcs = reward_funcs or [self.task_reward]
         given = [f for f in funcs if isinstance(f, TaskRewardFunction)]

@@ -7,6 +7,7 @@ from typing import Any
 
 from videorft.data.loaders import decode_solution
 from videorft.rewards import get_task_reward
+from videorft.rewards.tasks import check_reward_options
 
 
 def completion_text(completion: Any) -> str:
@@ -25,9 +26,17 @@ class TaskRewardFunction:
 
     __name__ = "task_reward"
 
-    def __init__(self, use_format: bool = True, judge: str = "offline", think: bool = True) -> None:
+    def __init__(
+        self,
+        use_format: bool = True,
+        judge: str = "offline",
+        think: bool = True,
+        reward_options: dict[str, Any] | None = None,
+    ) -> None:
         self.use_format = use_format
         self.think = think  # format with <think> (default) or the answer-only variant (prompt_style no_think)
+        # Switches reproducing the original reward code (VideoDataArguments.reward_options()).
+        self.reward_options = check_reward_options(reward_options)
         self.judge_name = judge
         self._judge: Any = None
         self.last_accuracy: list[float] = []
@@ -41,7 +50,7 @@ class TaskRewardFunction:
         return self._judge
 
     def score(self, task: str, completion: str, solution: Any, meta: dict[str, Any]) -> dict[str, float]:
-        reward = get_task_reward(task, think=self.think)
+        reward = get_task_reward(task, think=self.think, reward_options=self.reward_options)
         judge = self.judge if task == "caption" else None
         return reward.score(completion, solution, judge=judge, use_format=self.use_format, **meta)
 
