@@ -1,6 +1,6 @@
 """vLLM tests: run inside the CPU vLLM env (``scripts/vllm_cpu_env.sh``; `.ci/run` does it).
 
-Elsewhere (the shared dev venv has no vLLM) they are skipped. One engine on the tiny model is shared by the
+Elsewhere (the shared dev venv has no vLLM) each module skips itself. One engine on the tiny model is shared by the
 whole session: starting one takes 1-5 minutes on a loaded 2-core machine.
 """
 
@@ -10,8 +10,6 @@ import os
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("vllm", reason="vLLM is not installed here; run scripts/vllm_cpu_env.sh")
 
 # CPU: 1 GiB of KV cache is plenty for the tiny model; eager mode skips minutes of graph compilation; the
 # engine core runs in this process (as in colocate training), so weights can be pushed into it directly.

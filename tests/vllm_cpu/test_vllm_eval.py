@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+pytest.importorskip("vllm", reason="vLLM is not installed here: run scripts/vllm_cpu_env.sh")
+
 from videorft.cli.main import main
 from videorft.evaluation.protocol import comparable
 from videorft.models import vllm_engine

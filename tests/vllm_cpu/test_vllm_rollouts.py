@@ -8,6 +8,8 @@ from __future__ import annotations
 import zlib
 
 import pytest
+
+pytest.importorskip("vllm", reason="vLLM is not installed here: run scripts/vllm_cpu_env.sh")
 import torch
 
 from videorft.models import vllm_engine

@@ -12,6 +12,9 @@ What TRL 1.16 lacks for video, and the method that adds it:
 4. ``_calculate_rewards``: fills the ``temporal_bonus`` column per prompt group (``algos.temporal_bonus_groups``)
    after the task rewards are gathered across processes.
 
+5. ``use_vllm`` (colocate): rollouts come from ``training/vllm_rollouts.py`` with the rows' frames (TRL's vLLM
+   path forwards images only); TRL's importance-sampling correction applies as for text.
+
 Everything else (advantages per group, loss variants, KL, LoRA, DeepSpeed, logging, checkpoints) is TRL's.
 """
 
