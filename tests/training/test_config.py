@@ -19,7 +19,7 @@ def test_shipped_configs_parse(name: str) -> None:
     # transformers refuses bf16 without a GPU at parse time: on this CPU machine the GPU configs are checked
     # with that one flag overridden, everything else as shipped.
     gpu_only = ["--bf16", "false"] if "7b" in name else []
-    data_args, trainer_args, model_args, resume = parse(kind, [str(ROOT / "configs" / name), *gpu_only])
+    data_args, trainer_args, model_args, resume, _ = parse(kind, [str(ROOT / "configs" / name), *gpu_only])
     assert data_args.data and model_args.model_name_or_path and not resume
     if kind == "grpo" and "7b" in name:
         # the papers' objective, not TRL 1.16's defaults (beta=0.0, loss_type="dapo", k3 times the ratio)
@@ -29,7 +29,9 @@ def test_shipped_configs_parse(name: str) -> None:
 
 
 def test_video_r1_config_is_t_grpo_with_papers_values() -> None:
-    data_args, args, _, _ = parse("grpo", [str(ROOT / "configs/video_r1_tgrpo_7b.yaml"), "--bf16", "false"])
+    data_args, args, _, _, _ = parse(
+        "grpo", [str(ROOT / "configs/video_r1_tgrpo_7b.yaml"), "--bf16", "false"]
+    )
     assert args.temporal and args.shuffled_generations == 4
     assert (args.temporal_alpha, args.temporal_mu, args.temporal_min_acc) == (0.3, 0.8, 0.1)
     assert data_args.max_frames == 16 and data_args.max_pixels == 128 * 28 * 28
@@ -53,7 +55,7 @@ def test_every_paper_config_value_has_a_sourced_row_in_deviations(name: str) -> 
 
 def test_cli_flags_override_yaml_and_resume_flag() -> None:
     cfg = str(ROOT / "configs/cpu_tiny_grpo.yaml")
-    data_args, args, _, resume = parse("grpo", [cfg, "--temporal_mu", "1.0", "--nframes", "4", "--resume"])
+    data_args, args, _, resume, _ = parse("grpo", [cfg, "--temporal_mu", "1.0", "--nframes", "4", "--resume"])
     assert args.temporal_mu == 1.0 and data_args.nframes == 4 and resume
 
 

@@ -351,11 +351,22 @@ def _field_kind(annotation: object) -> str:
 def config_field_kinds() -> dict[str, dict[str, str]]:
     """``videorft/training/config_fields.json``: every field `videorft train sft|grpo` accepts and its kind."""
     import dataclasses as dc
+    import typing
 
     from trl import ModelConfig
 
     def kinds(*classes: type) -> dict[str, str]:
-        return {f.name: _field_kind(f.type) for cls in classes for f in dc.fields(cls) if f.init}
+        out = {}
+        for cls in classes:
+            # The class annotations, not Field.type: HfArgumentParser rewrites Field.type in place.
+            try:
+                hints = typing.get_type_hints(cls)
+            except Exception:  # noqa: BLE001 - an unresolvable forward reference: the raw annotations
+                hints = {}
+            for f in dc.fields(cls):
+                if f.init:
+                    out[f.name] = _field_kind(hints.get(f.name, cls.__annotations__.get(f.name, f.type)))
+        return out
 
     return {
         "sft": dict(sorted(kinds(VideoDataArguments, VideoSFTConfig, ModelConfig).items())),
