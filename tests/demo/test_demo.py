@@ -93,6 +93,7 @@ def test_grounding_demo_config_and_suite(tmp_path) -> None:
 
     cfg = demo_config("grounding", seed=3)
     assert cfg.tasks == ("temporal_grounding",) and cfg.suite == GROUNDING_SUITE and cfg.seed == 3
+    assert (cfg.sft_answers, cfg.sft_steps) == ("gold", 300)  # the cold start that first used the video
     assert demo_config().suite == DEMO_SUITE and demo_config().tasks == ("multiple_choice",)
     with pytest.raises(ValueError, match="valid: order, grounding"):
         demo_config("counting")
