@@ -17,9 +17,8 @@ os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
 os.environ.setdefault("VIDEORFT_VLLM_EAGER", "1")
 os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
 
-#: |vLLM log-prob - trainer forward log-prob| per token, float32 on CPU. Measured: <= 1e-4 text-only and
-#: ~3e-3 with video (cause not isolated: vision preprocessing or kernels); a misplaced vision token or stale
-#: weights give 0.05-0.3.
+#: |vLLM log-prob - trainer forward log-prob| per token, float32 on CPU. Measured: <= 1e-4 text-only, ~1e-6
+#: with an image, ~3e-3 with video (cause not isolated); a misplaced vision token or stale weights give 0.05-0.5.
 LOGPROB_TOL = 0.01
 MAX_MODEL_LEN = 4096
 
