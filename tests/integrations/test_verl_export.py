@@ -95,7 +95,8 @@ def test_video_entries_make_qwen_vl_utils_sample_what_videorft_samples(
     exported: Path, synth_suite_dir: Path, monkeypatch
 ) -> None:
     """verl hands each entry to qwen-vl-utils; the frames it gets are the trainer's (indices and size)."""
-    vp = pytest.importorskip("qwen_vl_utils.vision_process")
+    import qwen_vl_utils.vision_process as vp  # the pinned oracle (dev extra)
+
     from video.test_decode import _FakeDecord  # a decord over PyAV, so qwen-vl-utils' own reader runs
 
     monkeypatch.setitem(sys.modules, "decord", _FakeDecord("decord"))

@@ -150,7 +150,7 @@ def test_videochat_r1_dataset_rows_as_its_grpo_tasks_script_builds_them() -> Non
                 "durations": 30.0, "data_type": "gqa"},
     }  # fmt: skip
     completions = {
-        "tracking": "<think>t</think><answer>[0.1, 0.1, 0.5, 0.5], [0.2, 0.2, 0.5, 0.5]</answer>",
+        "tracking": "<think>t</think><answer>[[0.1, 0.1, 0.5, 0.5], [0.2, 0.2, 0.5, 0.5]]</answer>",
         "tg": "<think>t</think><answer>15 to 125</answer>",  # past the 100 s video: clipped
         "gqa": "<think>t</think><answer>B</answer><glue>[2.0, 4.0]</glue>",
     }

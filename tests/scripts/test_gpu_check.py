@@ -81,7 +81,6 @@ def test_tiny_dry_run_reports_every_configuration(tmp_path: Path) -> None:
 
 
 def test_refuses_to_run_the_7b_shape_without_cuda() -> None:
-    pytest.importorskip("torch")
     import torch
 
     if torch.cuda.is_available():

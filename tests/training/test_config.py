@@ -79,7 +79,7 @@ def test_reward_switches_reach_the_task_reward_from_yaml_and_flags(tmp_path: Pat
     cfg = tmp_path / "grpo.yaml"
     base = (ROOT / "configs/cpu_tiny_grpo.yaml").read_text()
     cfg.write_text(base + "\nreward_original_rule: true\nreward_answer_block: last\n")
-    data_args, _, _, _ = parse("grpo", [str(cfg), "--reward_clip_to_duration", "false"])
+    data_args, _, _, _, _ = parse("grpo", [str(cfg), "--reward_clip_to_duration", "false"])
     assert data_args.reward_options() == {
         "original_rule": True,
         "answer_block": "last",

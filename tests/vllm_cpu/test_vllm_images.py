@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-pytest.importorskip("vllm", reason="vLLM is not installed here: run scripts/vllm_cpu_env.sh")
-
 import torch  # noqa: E402
+import vllm  # noqa: F401, E402 - conftest leaves this module out where vLLM is absent
 from PIL import Image  # noqa: E402
 
 from videorft.data.record import Record  # noqa: E402

@@ -20,7 +20,7 @@ _NOT_FLAGS = {"use_format_reward", "judge"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from videorft.training.config import VideoDataArguments
+    from videorft.training.data_args import VideoDataArguments
 
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder (DIR/<split>.parquet)")
     parser.add_argument(
@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _data_args(args: argparse.Namespace) -> Any:
-    from videorft.training.config import VideoDataArguments
+    from videorft.training.data_args import VideoDataArguments
 
     names = {f.name for f in dataclasses.fields(VideoDataArguments)}
     values: dict[str, Any] = {}
