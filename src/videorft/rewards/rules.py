@@ -341,6 +341,14 @@ def multi_interval_iou(
 ) -> float:
     """IoU of two unions of intervals (each side merged first)."""
     a, b = merge_intervals(pred), merge_intervals(gt)
+    inter, union = _intersection_and_union(a, b)
+    if union <= 0:
+        return 1.0 if a == b and a else 0.0
+    return inter / union
+
+
+def _intersection_and_union(a: list[Interval], b: list[Interval]) -> tuple[float, float]:
+    """Total overlap and union length of two merged, sorted interval lists (one sweep)."""
     inter, i, j = 0.0, 0, 0
     while i < len(a) and j < len(b):
         inter += max(0.0, min(a[i][1], b[j][1]) - max(a[i][0], b[j][0]))
@@ -348,10 +356,7 @@ def multi_interval_iou(
             i += 1
         else:
             j += 1
-    union = sum(e - s for s, e in a) + sum(e - s for s, e in b) - inter
-    if union <= 0:
-        return 1.0 if a == b and a else 0.0
-    return inter / union
+    return inter, sum(e - s for s, e in a) + sum(e - s for s, e in b) - inter
 
 
 # VideoChat-R1's ``is_valid_two_d_list_format``: a list of "(a, b)" tuples of digits with an optional
@@ -375,15 +380,7 @@ def _original_glue_iou(glue: str | None, gt: list[Interval] | tuple[Interval, ..
     pred = None if glue is None else _original_glue_pairs(glue)
     if pred is None:
         return 0.0
-    a, b = merge_intervals(pred), merge_intervals(gt)
-    inter, i, j = 0.0, 0, 0
-    while i < len(a) and j < len(b):
-        inter += max(0.0, min(a[i][1], b[j][1]) - max(a[i][0], b[j][0]))
-        if a[i][1] < b[j][1]:
-            i += 1
-        else:
-            j += 1
-    union = sum(e - s for s, e in a) + sum(e - s for s, e in b) - inter
+    inter, union = _intersection_and_union(merge_intervals(pred), merge_intervals(gt))
     return 1.0 if union == 0 else inter / union
 
 
