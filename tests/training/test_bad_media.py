@@ -85,6 +85,22 @@ def test_replacement_is_deterministic_logged_once_and_counted(tmp_path):
         MediaSkips([pool[1], pool[3]]).resolve(pool[1], attempt)
 
 
+def test_summary_includes_files_skipped_in_data_loader_workers(tmp_path):
+    """SFT builds batches in worker processes: each has its own MediaSkips writing to the same log file."""
+    pool = [{"id": f"r{i}", "video": f"/v/{i}.mp4"} for i in range(4)]
+
+    def attempt(row):
+        if row["video"] == "/v/2.mp4":
+            raise VideoDecodeError(row["video"], "truncated")
+        return row["id"]
+
+    main_process = MediaSkips(pool, log_dir=tmp_path)
+    worker = MediaSkips(pool, log_dir=tmp_path)  # a copy in a worker process
+    worker.resolve(pool[2], attempt)
+    summary = main_process.summary()
+    assert summary is not None and "skipped 1 sample(s)" in summary and "/v/2.mp4: truncated" in summary
+
+
 def test_sft_collator_replaces_undecodable_rows(tiny_model_dir, broken_suite):
     from videorft.models.loading import load_processor
     from videorft.training.config import VideoDataArguments

@@ -46,13 +46,19 @@ class MediaSkips:
         self.max_tries = max_tries
         self.bad: dict[str, str] = {}  # file -> reason
         self.skipped_samples = 0  # requested rows replaced (or dropped), counting repeats of a file
-        if self.path is not None and self.path.is_file():  # a resumed run knows its bad files already
-            for line in self.path.read_text(encoding="utf-8").splitlines():
-                try:
-                    row = json.loads(line)
-                    self.bad[str(row["file"])] = str(row["reason"])
-                except (ValueError, KeyError, TypeError):
-                    continue  # a line torn by a crash: the file is simply decoded (and logged) again
+        self._read_log()  # a resumed run knows its bad files already
+
+    def _read_log(self) -> None:
+        """Add the files listed in ``skipped_media.jsonl`` (by an earlier run, or by data-loader worker
+        processes, which append to the same file) to ``bad``."""
+        if self.path is None or not self.path.is_file():
+            return
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+                self.bad.setdefault(str(row["file"]), str(row["reason"]))
+            except (ValueError, KeyError, TypeError):
+                continue  # a line torn by a crash: the file is simply decoded (and logged) again
 
     def _note(self, row: dict[str, Any], exc: VideoDecodeError) -> None:
         if exc.path in self.bad:
@@ -105,11 +111,13 @@ class MediaSkips:
         )
 
     def summary(self) -> str | None:
-        """One paragraph for the end of training, or None when nothing was skipped."""
+        """One paragraph for the end of training, or None when nothing was skipped. Files that data-loader
+        worker processes skipped are read back from the log file; each bad file cost at least one sample."""
+        self._read_log()
         if not self.bad and not self.skipped_samples:
             return None
         lines = [
-            f"skipped {self.skipped_samples} sample(s) whose media failed to decode "
+            f"skipped {max(self.skipped_samples, len(self.bad))} sample(s) whose media failed to decode "
             f"({len(self.bad)} file(s); listed in {self.path or 'the log'}):"
         ]
         lines += [f"  {path}: {reason}" for path, reason in list(self.bad.items())[:10]]
