@@ -43,7 +43,7 @@ def test_demo_quick_end_to_end(tmp_path) -> None:
     # The eval example of docs/evaluation.md on the demo's checkpoint gives the demo's held-out
     # accuracy: eval takes the prompt, frame and token settings the checkpoint was trained with.
     docs = (Path(__file__).resolve().parents[2] / "docs" / "evaluation.md").read_text()
-    line = next(x for x in docs.splitlines() if x.startswith("videorft eval "))
+    line = next(x for x in docs.splitlines() if x.startswith("videorft eval ") and "checkpoints/rl" in x)
     line = line.replace("runs/demo", str(out)).replace("runs/eval-grpo", str(tmp_path / "eval-grpo"))
     assert main([*shlex.split(line)[1:], "--no-progress"]) == 0
     metrics = json.loads((tmp_path / "eval-grpo" / "metrics.json").read_text())
