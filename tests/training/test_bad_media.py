@@ -7,12 +7,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 
 from videorft.cli.main import main
 from videorft.training.media_skips import SKIPPED_MEDIA_FILE, MediaSkips, NoUsableMediaError
 from videorft.video import VideoDecodeError
 from videorft.video.synth import BROKEN_KINDS, render_broken_video
+
+from .test_pipeline import write_config
 
 #: The first temporal-grounding training videos of the synthetic suite, and how each is broken.
 BROKEN = {"tg_train_00000.mp4": "truncated_index_first", "tg_train_00001.mp4": "corrupt_middle"}
@@ -28,20 +29,13 @@ def broken_suite(synth_suite_dir: Path, tmp_path_factory: pytest.TempPathFactory
 
 
 def _config(path: Path, **fields) -> Path:
+    """test_pipeline's tiny-run config on the broken suite's grounding rows."""
     base = {
-        "nframes": 4,
-        "min_pixels": 56 * 56,
-        "max_pixels": 56 * 56,
-        "use_cpu": True,
-        "report_to": "none",
-        "logging_steps": 1,
-        "seed": 0,
         "save_strategy": "no",
         "tasks": ["temporal_grounding"],
         "limit": 4,  # tg_train_00000#0, 00001#0, 00002#0, 00002#1: two of four are broken
     }
-    path.write_text(yaml.safe_dump({**base, **fields}))
-    return path
+    return write_config(path, **{**base, **fields})
 
 
 def _skipped_files(out: Path) -> dict[str, str]:

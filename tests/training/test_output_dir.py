@@ -165,17 +165,13 @@ def test_train_refuses_a_non_empty_folder_before_loading_anything(tmp_path, caps
     assert err.startswith("error:") and "--overwrite" in err and len(err.splitlines()) == 1
 
 
-def test_full_disk_ends_with_one_line_and_a_resumable_folder(
-    tiny_model_dir, synth_suite_dir, tmp_path, monkeypatch, capsys
-):
-    import transformers
-
-    out = tmp_path / "run"
-    cfg = _grpo_config(
+def _tiny_training_config(tmp_path: Path, out: Path, model: Path, suite: Path, *, max_steps: int) -> Path:
+    """A GRPO run of the tiny model that saves a checkpoint every step (what the interruption tests cut)."""
+    return _grpo_config(
         tmp_path,
         out,
-        model=str(tiny_model_dir),
-        data=str(synth_suite_dir),
+        model=str(model),
+        data=str(suite),
         tasks=["multiple_choice"],
         nframes=4,
         min_pixels=3136,
@@ -183,9 +179,18 @@ def test_full_disk_ends_with_one_line_and_a_resumable_folder(
         per_device_train_batch_size=4,
         num_generations=4,
         max_completion_length=4,
-        max_steps=4,
+        max_steps=max_steps,
         save_steps=1,
     )
+
+
+def test_full_disk_ends_with_one_line_and_a_resumable_folder(
+    tiny_model_dir, synth_suite_dir, tmp_path, monkeypatch, capsys
+):
+    import transformers
+
+    out = tmp_path / "run"
+    cfg = _tiny_training_config(tmp_path, out, tiny_model_dir, synth_suite_dir, max_steps=4)
     original = transformers.Trainer._save_checkpoint
 
     def save(self, model, trial):
@@ -208,21 +213,7 @@ def test_full_disk_ends_with_one_line_and_a_resumable_folder(
 @pytest.mark.slow
 def test_ctrl_c_ends_with_one_line_and_resumes(tiny_model_dir, synth_suite_dir, tmp_path):
     out = tmp_path / "run"
-    cfg = _grpo_config(
-        tmp_path,
-        out,
-        model=str(tiny_model_dir),
-        data=str(synth_suite_dir),
-        tasks=["multiple_choice"],
-        nframes=4,
-        min_pixels=3136,
-        max_pixels=3136,
-        per_device_train_batch_size=4,
-        num_generations=4,
-        max_completion_length=4,
-        max_steps=200,
-        save_steps=1,
-    )
+    cfg = _tiny_training_config(tmp_path, out, tiny_model_dir, synth_suite_dir, max_steps=200)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
     cli = [sys.executable, "-m", "videorft.cli.main", "train", "grpo", str(cfg)]
     proc = subprocess.Popen(cli, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
