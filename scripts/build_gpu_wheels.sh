@@ -16,17 +16,25 @@ python="${PYTHON:-python3}"
 out="$root/wheels"
 names=(trl datasets av)
 [ "${1:-}" = "--device-transformers" ] || names+=(transformers)
-# exact pins from pyproject.toml; dill and multiprocess at datasets' own bounds (its metadata)
+# exact pins from pyproject.toml (a range pin: the version installed in \$PYTHON); dill and multiprocess at datasets' own bounds (its metadata)
 mapfile -t pins < <("$python" - "$root/pyproject.toml" "${names[@]}" <<'PY'
 import re, sys, tomllib
 deps = tomllib.load(open(sys.argv[1], "rb"))["project"]["dependencies"]
 pins = {re.split(r"[=<>!~ ]", d, maxsplit=1)[0].lower(): d for d in deps}
+from importlib.metadata import PackageNotFoundError, version
 for name in sys.argv[2:]:
-    if "==" not in pins.get(name, ""):
-        sys.exit(f"pyproject.toml does not pin {name} exactly")
-    print(pins[name])
+    if name not in pins:
+        sys.exit(f"pyproject.toml does not list {name}")
+    if "==" in pins[name]:
+        print(pins[name])
+        continue
+    try:  # a range pin (transformers): the version this Python resolved it to
+        print(f"{name}=={version(name)}")
+    except PackageNotFoundError:
+        sys.exit(f"pyproject.toml gives {name} a range and {sys.executable} does not have it installed")
 PY
 )
+[ "${#pins[@]}" -eq "${#names[@]}" ] || { echo "build_gpu_wheels: could not read the pins (see above)" >&2; exit 1; }
 pins+=("dill==0.4.1" "multiprocess==0.70.19")
 rm -rf "$out" && mkdir -p "$out"
 "$python" -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \

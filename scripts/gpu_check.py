@@ -25,6 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
+import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -451,11 +452,33 @@ def main(argv: list[str] | None = None) -> int:
                 results.append(run_config(name, mode, temporal, opts, suite, tmp))
             except torch.cuda.OutOfMemoryError as exc:
                 results.append(ConfigResult(name, mode, temporal, error=f"out of GPU memory: {exc}"[:400]))
+            except Exception as exc:  # noqa: BLE001 - one broken configuration must not lose the others' figures
+                tail = "".join(traceback.format_exception(exc)[-3:])
+                print(f"gpu_check: {name} failed:\n{traceback.format_exc()}", file=sys.stderr)
+                results.append(
+                    ConfigResult(name, mode, temporal, error=f"{type(exc).__name__}: {tail}"[-800:])
+                )
+            if results[-1].error:
                 gc.collect()
-                torch.cuda.empty_cache()
+                if cuda:
+                    torch.cuda.empty_cache()
             last = time.perf_counter() - t0
             print(f"gpu_check: {name} done in {last:.0f} s (model build {results[-1].build_s:.1f} s)")
+            write_report(opts.json, env, budget, results, skipped, started)  # a timeout keeps what ran
 
+    report = write_report(opts.json, env, budget, results, skipped, started)
+    print_table(report)
+    return 1 if any(r.error for r in results) else 0
+
+
+def write_report(
+    path: Path | None,
+    env: dict[str, Any],
+    budget: dict[str, Any],
+    results: list[ConfigResult],
+    skipped: list[str],
+    started: float,
+) -> dict[str, Any]:
     report = {
         "environment": env,
         "budget": budget,
@@ -464,11 +487,10 @@ def main(argv: list[str] | None = None) -> int:
         "skipped": skipped,
         "seconds": round(time.perf_counter() - started, 1),
     }
-    print_table(report)
-    if opts.json:
-        opts.json.parent.mkdir(parents=True, exist_ok=True)
-        opts.json.write_text(json.dumps(report, indent=2))
-    return 1 if any(r.error for r in results) else 0
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=2))
+    return report
 
 
 def print_table(report: dict[str, Any]) -> None:
