@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Wheels that scripts/gpu_check.sh needs on the lent GPU machine (Python 3.12, x86-64, no package index; torch
 # 2.11, transformers 5.17, peft and accelerate preinstalled). Writes wheels/ at the repo root (git-ignored,
-# ~49 MiB: under the 64 MiB a device call carries).
+# ~52 MiB: under the 64 MiB a device call carries).
 #
 #   scripts/build_gpu_wheels.sh                        # + transformers as pinned in pyproject.toml (default)
 #   scripts/build_gpu_wheels.sh --device-transformers  # use the machine's transformers 5.17 instead
@@ -9,12 +9,13 @@
 # Why transformers travels by default: 5.17 truncates Qwen2.5-VL's seconds-per-temporal-patch to an integer in
 # get_rope_index (`int(next(second_per_grid_ts))`), so a clip sampled faster than 2 fps gets one temporal
 # position for all its frames; 5.24, our pin, keeps the fraction. trl, datasets (+ dill, multiprocess: its
-# pure-Python needs the machine lacks) and av are absent there. Versions come from pyproject.toml / the venv.
+# pure-Python needs the machine lacks), av and dashscope (only its qwen.tiktoken is read) are absent there.
+# Versions come from pyproject.toml / the venv.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 python="${PYTHON:-python3}"
 out="$root/wheels"
-names=(trl datasets av)
+names=(trl datasets av dashscope)
 [ "${1:-}" = "--device-transformers" ] || names+=(transformers)
 # exact pins from pyproject.toml (a range pin: the version installed in \$PYTHON); dill and multiprocess at datasets' own bounds (its metadata)
 mapfile -t pins < <("$python" - "$root/pyproject.toml" "${names[@]}" <<'PY'
