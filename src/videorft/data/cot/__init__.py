@@ -19,7 +19,6 @@ from videorft.data.cot.pipeline import (
     generate_cot,
     score_sample,
     select_best,
-    write_json_atomic,
 )
 from videorft.data.cot.request import VIDEO_FORMATS, build_messages
 
@@ -43,5 +42,4 @@ __all__ = [
     "generate_cot",
     "score_sample",
     "select_best",
-    "write_json_atomic",
 ]

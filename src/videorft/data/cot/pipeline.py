@@ -11,7 +11,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import tempfile
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -25,9 +24,10 @@ from videorft.data.cot.client import ChatResult, SampleFailed, TeacherClient, Te
 from videorft.data.cot.request import VIDEO_FORMATS, build_messages, media_fingerprint
 from videorft.data.errors import SkipReport
 from videorft.data.record import Record
+from videorft.files import write_json
 from videorft.rewards import get_task_reward
 from videorft.rewards.parsing import extract_answer, last_block
-from videorft.rewards.tasks import reward_meta
+from videorft.rewards.tasks import get_task, reward_meta
 from videorft.video import FrameBudget
 
 __all__ = [
@@ -41,7 +41,6 @@ __all__ = [
     "generate_cot",
     "score_sample",
     "select_best",
-    "write_json_atomic",
 ]
 
 #: Why a record produced no CoT: every sample failed at the server; no sample had the think/answer
@@ -194,8 +193,6 @@ def _jsonable(value: Any) -> Any:
 def cot_row(record: Record, best: SampleScore, out_dir: Path) -> dict[str, Any]:
     """One Video-R1 COT item: the record's fields + ``process`` (the teacher's think block) + the
     ground-truth ``solution``; videorft extension fields (task, reward, ...) come after."""
-    from videorft.training.sft import answer_text  # the SFT target's own answer spelling
-
     think = (last_block(best.text, "think") or "").strip()
     meta = record.meta
     media = record.video if record.video is not None else record.image
@@ -206,7 +203,7 @@ def cot_row(record: Record, best: SampleScore, out_dir: Path) -> dict[str, Any]:
         "problem_type": meta.get("problem_type") or VIDEO_R1_TYPES.get(record.task, record.task),
         "options": list(record.options),
         "process": f"<think>{think}</think>",
-        "solution": f"<answer>{answer_text(record)}</answer>",
+        "solution": f"<answer>{get_task(record.task).answer(record.solution)}</answer>",  # as SFT targets
         "path": _relative_path(media, out_dir) if media is not None else None,
         "data_source": meta.get("data_source") or "videorft-cot",
         # videorft extensions; Video-R1 readers ignore them.
@@ -219,20 +216,6 @@ def cot_row(record: Record, best: SampleScore, out_dir: Path) -> dict[str, Any]:
         row["solution_value"] = _jsonable(record.solution)
         row["meta"] = {k: _jsonable(meta[k]) for k in META_KEYS if meta.get(k) is not None}
     return row
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to a temporary file beside ``path`` and rename it: readers see all or nothing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, ensure_ascii=False, indent=1)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # ------------------------------------------------------------------------------------------- report
@@ -486,7 +469,7 @@ def generate_cot(
     report.retries = client.stats["retries"]
     report.cache_hits = run.cache_hits
     report.truncated = run.truncated
-    write_json_atomic(out, rows)
+    write_json(out, rows, indent=1, ensure_ascii=False)
     return report
 
 
