@@ -1,4 +1,5 @@
-"""Writing and reading run files: atomic writes (readers see all or nothing) and JSONL append/read.
+"""Writing and reading run files: atomic writes (readers see all or nothing), JSONL append/read, and the
+one on-disk cache (:class:`SqliteCache`: judge verdicts, CoT teacher completions).
 
 JSONL logs (``train_log.jsonl``, ``rollouts.jsonl``, ``predictions.jsonl``, ...) are appended a row at a
 time, so a killed run may leave a torn last line: :func:`read_jsonl` skips (and reports) such lines.
@@ -6,14 +7,17 @@ time, so a killed run may leave a torn last line: :func:`read_jsonl` skips (and 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import sqlite3
 import tempfile
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_atomic", "write_json", "append_jsonl", "read_jsonl"]
+__all__ = ["write_atomic", "write_json", "append_jsonl", "read_jsonl", "cache_key", "SqliteCache"]
 
 
 def write_atomic(path: str | Path, text: str) -> None:
@@ -57,3 +61,43 @@ def read_jsonl(path: str | Path, bad_lines: list[int] | None = None) -> list[Any
             if bad_lines is not None:
                 bad_lines.append(number)
     return rows
+
+
+def cache_key(*parts: Any) -> str:
+    """sha256 of the canonical JSON of ``parts`` (ASCII-escaped, so lone surrogates hash too)."""
+    payload = json.dumps(list(parts), sort_keys=True, ensure_ascii=True, default=str)
+    return hashlib.sha256(payload.encode("ascii")).hexdigest()
+
+
+class SqliteCache:
+    """JSON values by key in one SQLite file: safe across threads and processes, committed per value, so a
+    killed run loses only the work in flight."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+            self._db.execute("CREATE TABLE IF NOT EXISTS cache (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            self._db.commit()
+        except sqlite3.DatabaseError as exc:
+            raise ValueError(f"{self.path}: not a usable cache ({exc}); delete it or pass another") from None
+
+    def get(self, key: str) -> Any | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM cache WHERE key = ?", (key,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def put(self, key: str, value: Any) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO cache VALUES (?, ?)", (key, json.dumps(value)))
+            self._db.commit()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM cache").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -107,10 +107,6 @@ def get_task_metric(task: str) -> TaskMetric:
         raise KeyError(f"no metric for task {task!r}; valid tasks: {', '.join(sorted(_METRICS))}") from None
 
 
-def metric_tasks() -> list[str]:
-    return sorted(_METRICS)
-
-
 # ------------------------------------------------------------------------------------------- helpers
 
 

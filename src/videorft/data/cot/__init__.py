@@ -1,6 +1,5 @@
 """CoT SFT data from a teacher behind an OpenAI-compatible API (Video-R1's COT-165k recipe). See docs/cot.md."""
 
-from videorft.data.cot.cache import CompletionCache, cache_key
 from videorft.data.cot.client import (
     ChatResult,
     SampleFailed,
@@ -26,7 +25,6 @@ __all__ = [
     "REASONS",
     "VIDEO_FORMATS",
     "ChatResult",
-    "CompletionCache",
     "CotConfig",
     "CotError",
     "CotReport",
@@ -36,7 +34,6 @@ __all__ = [
     "TeacherClient",
     "TeacherUnavailable",
     "build_messages",
-    "cache_key",
     "completion_text",
     "cot_row",
     "generate_cot",

@@ -19,12 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from videorft.data.cot.cache import CompletionCache, cache_key
 from videorft.data.cot.client import ChatResult, SampleFailed, TeacherClient, TeacherUnavailable
 from videorft.data.cot.request import VIDEO_FORMATS, build_messages, media_fingerprint
 from videorft.data.errors import SkipReport
 from videorft.data.record import Record
-from videorft.files import write_json
+from videorft.files import SqliteCache, cache_key, write_json
 from videorft.rewards import get_task_reward
 from videorft.rewards.parsing import extract_answer, last_block
 from videorft.rewards.tasks import get_task, reward_meta
@@ -146,6 +145,10 @@ class SampleScore:
     components: dict[str, float]
     finish_reason: str | None = None
     error: str | None = None  # the reward raised (e.g. judge down)
+
+
+#: Bump when the request layout changes in a way that makes old completions wrong to reuse.
+CACHE_VERSION = "cot-v1"
 
 
 def score_sample(record: Record, result: ChatResult, index: int, *, judge: Any = None) -> SampleScore:
@@ -304,7 +307,7 @@ class _Run:
     """Per-run state shared by the worker threads."""
 
     def __init__(
-        self, config: CotConfig, client: TeacherClient, cache: CompletionCache | None, judge: Any
+        self, config: CotConfig, client: TeacherClient, cache: SqliteCache | None, judge: Any
     ) -> None:
         self.config = config
         self.client = client
@@ -320,6 +323,7 @@ class _Run:
         """Everything that decides the teacher's input and sampling, without decoding the video."""
         c = self.config
         return cache_key(
+            CACHE_VERSION,
             {
                 "model": c.teacher_model,
                 "task": record.task,
@@ -332,7 +336,7 @@ class _Run:
                 "format": [c.video_format, c.jpeg_quality, c.timing, self.template_id, c.system],
                 "generation": c.generation(),
                 "sample": [k, c.seed + k],
-            }
+            },
         )
 
     def process(self, record: Record) -> tuple[RecordOutcome, SampleScore | None]:
@@ -347,7 +351,7 @@ class _Run:
             if hit is None:
                 missing.append(k)
             else:
-                results.append((k, hit))
+                results.append((k, ChatResult(*hit)))
         with self.lock:
             self.cache_hits += len(results)
         detail = ""
@@ -376,7 +380,7 @@ class _Run:
                     detail = str(exc)
                     continue
                 if self.cache is not None:
-                    self.cache.put(keys[k], result)
+                    self.cache.put(keys[k], [result.text, result.finish_reason])
                 results.append((k, result))
         results.sort(key=lambda kr: kr[0])
         scored = [score_sample(record, r, k, judge=self.judge) for k, r in results]
@@ -418,9 +422,7 @@ def generate_cot(
     out = Path(out)
     if not records:
         raise CotError("no records to generate CoT for")
-    cache = CompletionCache(
-        cache_path if cache_path is not None else out.with_name(out.name + ".cache.sqlite")
-    )
+    cache = SqliteCache(cache_path if cache_path is not None else out.with_name(out.name + ".cache.sqlite"))
     own_client = client is None
     client = client or TeacherClient(
         config.teacher_url,
