@@ -219,3 +219,11 @@ def test_top_level_fields_win_over_nested_meta_and_options_win_over_both() -> No
     f = TaskRewardFunction("multiple_choice", "accuracy", reward_options={"answer_block": "last"})
     two_blocks = "<think>t</think><answer>B</answer><answer>C</answer>"
     assert f(prompts=["q"], completions=[two_blocks], solution=["C"], answer_block=["first"]) == [1.0]
+
+
+def test_judge_by_name_is_built_only_when_a_caption_shows_up() -> None:
+    f = TaskRewardFunction(judge="no-such-judge")
+    mc = f(prompts=["q"], completions=["<think>t</think><answer>B</answer>"], task=["mc"], solution=["B"])
+    assert mc == [2.0]  # no caption: the judge was never needed
+    with pytest.raises(KeyError, match="unknown judge 'no-such-judge'"):
+        f(prompts=["q"], completions=["<answer>a cat</answer>"], task=["caption"], solution=[["a cat"]])

@@ -143,7 +143,7 @@ def reward_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from videorft.rewards import SolutionError, get_task_reward, normalize_solution
-    from videorft.rewards.caption import caption_judge_inputs
+    from videorft.rewards.caption import prefetch_captions
     from videorft.rewards.judges import JudgeError
     from videorft.rewards.tasks import get_task, reward_meta, task_names
 
@@ -220,14 +220,9 @@ def run(args: argparse.Namespace) -> int:
     summary: dict[str, dict[str, list[float]]] = {}
     try:
         if judge is not None:
-            items = []
-            for _number, obj, reward in rows:
-                if "recall" in reward.functions:
-                    inputs = caption_judge_inputs(obj["completion"], obj["solution"])
-                    if inputs is not None:
-                        items.append((list(inputs[0]), inputs[1]))
-            if items:
-                judge.entails_many(items)
+            prefetch_captions(
+                judge, [(o["completion"], o["solution"]) for _, o, r in rows if "recall" in r.functions]
+            )
         for number, obj, reward in rows:
             meta = reward_meta(obj)
             try:

@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from videorft.rewards.caption import caption_judge_inputs
+from videorft.rewards.caption import prefetch_captions
 from videorft.rewards.solutions import SolutionError
 from videorft.rewards.tasks import (
     TaskReward,
@@ -135,7 +135,9 @@ class TaskRewardFunction:
                 raise KeyError(f"sample {i}: no 'task' (or 'problem_type') column and no task given")
             else:
                 plans.append(self.reward(own))
-        self._prefetch_captions(plans, texts, solutions)
+        captions = [(t, s) for p, t, s in zip(plans, texts, solutions) if p and "recall" in p.functions]
+        if captions:  # the judge is built (a ~90 MB load for the offline one) only when captions show up
+            prefetch_captions(self.judge, captions)
         out: list[float | None] = []
         self.last_accuracy = []
         log_metric = columns.get("log_metric") if self.log_components and self.component is None else None
@@ -156,22 +158,3 @@ class TaskRewardFunction:
                 for name, value in values.items():
                     log_metric(f"rewards/{plan.task}/{name}", float(value))
         return out
-
-    def _prefetch_captions(
-        self, plans: list[TaskReward | None], texts: list[str], solutions: list[Any]
-    ) -> None:
-        """Ask the judge about every caption of the batch at once (concurrent requests / one embedding pass)."""
-        items = []
-        for plan, text, sol in zip(plans, texts, solutions):
-            if plan is not None and "recall" in plan.functions:
-                inputs = caption_judge_inputs(text, sol)
-                if inputs is not None:
-                    items.append((list(inputs[0]), inputs[1]))
-        if len(items) > 1:
-            judge = self.judge
-            if judge is None:
-                from videorft.rewards.judges import default_judge
-
-                judge = default_judge()
-            if hasattr(judge, "entails_many"):
-                judge.entails_many(items)
