@@ -66,16 +66,16 @@ def _naive_trainer_class() -> type:
 
 def _length_reward(prompts: list, completions: list, **_: Any) -> list[float]:
     """Varies within a group, so advantages (and the loss gradient) are non-zero with random weights."""
-    from videorft.training.rewards import completion_text
+    from videorft.rewards.trl import completion_text
 
     return [float(len(completion_text(c))) for c in completions]
 
 
 def _build(variant: str, model_dir: Path, suite: Path, out: Path, cfg: dict) -> Any:
     from videorft.models.loading import load_model, load_processor
+    from videorft.rewards.trl import TaskRewardFunction
     from videorft.training.config import VideoDataArguments, VideoGRPOConfig
     from videorft.training.grpo_trainer import VideoGRPOTrainer
-    from videorft.training.rewards import TaskRewardFunction
     from videorft.training.run import build_dataset
 
     side = cfg["side"]

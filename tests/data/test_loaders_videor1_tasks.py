@@ -226,7 +226,8 @@ def test_skip_invalid_counts_and_reports_bad_rows(ann_dir: Path) -> None:
 
 def test_cot_rows_of_loaded_records_round_trip(ann_dir: Path, put_video) -> None:
     """Real flow: records from the task loaders -> `cot_row` -> JSON -> the `videor1` loader."""
-    from videorft.data.cot.pipeline import META_KEYS, SampleScore, cot_row, write_json_atomic
+    from videorft.data.cot.pipeline import META_KEYS, SampleScore, cot_row
+    from videorft.files import write_json
 
     src = ann_dir / "src"
     for name in ("v_tg", "v_gqa", "v_q", "v_cap"):
@@ -270,7 +271,7 @@ def test_cot_rows_of_loaded_records_round_trip(ann_dir: Path, put_video) -> None
     out_dir = ann_dir / "cot"
     best = SampleScore(0, "<think>because</think><answer>x</answer>", True, 0.8, {})
     rows = [cot_row(rec, best, out_dir) for rec in originals]
-    write_json_atomic(out_dir / "cot.json", rows)
+    write_json(out_dir / "cot.json", rows, indent=1, ensure_ascii=False)
     loaded = load_spec(f"videor1:{out_dir / 'cot.json'}")
 
     assert not loaded.skipped

@@ -192,3 +192,37 @@ def test_length_bonus() -> None:
     assert length_bonus(acc, lengths, bonus=0.5, min_len=500, max_len=700) == [0.0, 0.0, 0.5, 0.0]
     with pytest.raises(ValueError, match="differ"):
         length_bonus([1.0], [1, 2])
+
+
+def test_register_task_is_the_one_place_a_task_is_added(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new task, registered once, is known to records, prompts, solutions, task rewards and the TRL adapter."""
+    from videorft.data.prompts import task_templates
+    from videorft.data.record import Record
+    from videorft.rewards import register_task, tasks
+    from videorft.rewards.solutions import SolutionError, as_number
+    from videorft.rewards.trl import TaskRewardFunction
+
+    monkeypatch.setattr(tasks, "_TASKS", dict(tasks._TASKS))
+    monkeypatch.setattr(tasks, "_ALIASES", dict(tasks._ALIASES))
+    register_task(
+        "counting",
+        components={"format": "format", "accuracy": "numerical_accuracy"},
+        accuracy="accuracy",
+        solution=as_number,
+        aliases=("how many",),
+    )
+    assert "counting" in task_names() and canonical_task("How Many") == "counting"
+    Record(id="c1", task="counting", problem="How many dots?", solution=3)  # accepted
+    assert task_templates()["counting"] == "reasoning.jinja"
+    assert normalize_solution("counting", "1,000") == 1000.0
+    with pytest.raises(SolutionError):
+        normalize_solution("counting", "many")
+    assert score("how many", f"{T}<answer>3</answer>", 3) == {"format": 1.0, "accuracy": 1.0, "total": 2.0}
+    f = TaskRewardFunction()
+    assert f(prompts=["q"], completions=[f"{T}<answer>4</answer>"], task=["counting"], solution=[3]) == [1.0]
+    with pytest.raises(ValueError, match="already registered: gqa"):
+        register_task("other", components={"a": "format"}, accuracy="a", solution=str, aliases=("gqa",))
+    with pytest.raises(KeyError, match="unknown reward 'nope'"):
+        register_task("other", components={"a": "nope"}, accuracy="a", solution=str)
+    with pytest.raises(ValueError, match="unknown task 'nope'; valid tasks: temporal_grounding"):
+        Record(id="x", task="nope", problem="?", solution=1)

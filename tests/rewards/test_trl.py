@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import inspect
+import json
+import math
 
 import pytest
 
 from videorft.rewards import SolutionError
-from videorft.rewards.trl import completion_text, make_reward_func
+from videorft.rewards.trl import TaskRewardFunction, completion_text
 
 GOOD_TG = "<think>t</think><answer>10 to 20</answer>"
 
@@ -23,7 +25,7 @@ def _trl_kwargs(n: int, logged: dict[str, list[float]]) -> dict[str, object]:
 
 
 def test_plain_text_completions_fixed_task() -> None:
-    f = make_reward_func("temporal_grounding")
+    f = TaskRewardFunction("temporal_grounding")
     logged: dict[str, list[float]] = {}
     out = f(
         prompts=["p", "p"],
@@ -33,13 +35,15 @@ def test_plain_text_completions_fixed_task() -> None:
         **_trl_kwargs(2, logged),
     )
     assert out == pytest.approx([1 + 1 / 3, 1.0])
-    assert f.__name__ == "videorft_temporal_grounding_total"
-    assert logged["rewards/temporal_grounding/iou"] == [pytest.approx((1 / 3 + 1) / 2)]
-    assert logged["rewards/temporal_grounding/format"] == [0.5]
+    assert f.__name__ == "task_reward_temporal_grounding"
+    # one value per sample: TRL averages them over the logging step (across processes, too)
+    assert logged["rewards/temporal_grounding/iou"] == [pytest.approx(1 / 3), 1.0]
+    assert logged["rewards/temporal_grounding/format"] == [1.0, 0.0]
+    assert f.last_accuracy == [pytest.approx(1 / 3), 1.0]
 
 
 def test_conversational_completions_and_component() -> None:
-    f = make_reward_func("multiple_choice", component="accuracy")
+    f = TaskRewardFunction("multiple_choice", component="accuracy")
     conv = [
         [{"role": "assistant", "content": "<think>t</think><answer>B</answer>"}],
         [{"role": "assistant", "content": [{"type": "text", "text": "<think>t</think><answer>C</answer>"}]}],
@@ -50,11 +54,11 @@ def test_conversational_completions_and_component() -> None:
         solution=["B", "<answer>B</answer>"],
     )
     assert out == [1.0, 0.0]
-    assert f.__name__ == "videorft_multiple_choice_accuracy"
+    assert f.__name__ == "task_reward_multiple_choice_accuracy"
 
 
 def test_task_from_column_and_video_r1_problem_type() -> None:
-    f = make_reward_func()
+    f = TaskRewardFunction()
     out = f(
         prompts=["a", "b"],
         completions=["<think>t</think><answer>B</answer>", "<think>t</think><answer>3.0</answer>"],
@@ -67,7 +71,7 @@ def test_task_from_column_and_video_r1_problem_type() -> None:
 
 
 def test_fixed_task_returns_none_for_other_tasks() -> None:
-    f = make_reward_func("multiple_choice")
+    f = TaskRewardFunction("multiple_choice")
     out = f(
         prompts=["a", "b"],
         completions=["<think>t</think><answer>B</answer>", GOOD_TG],
@@ -75,22 +79,23 @@ def test_fixed_task_returns_none_for_other_tasks() -> None:
         task=["multiple_choice", "temporal_grounding"],
     )
     assert out == [2.0, None]
+    assert f.last_accuracy[0] == 1.0 and math.isnan(f.last_accuracy[1])  # aligned with the batch
 
 
 def test_bad_solution_names_the_sample() -> None:
-    f = make_reward_func("temporal_grounding")
+    f = TaskRewardFunction("temporal_grounding")
     with pytest.raises(SolutionError, match="sample 1"):
         f(prompts=["a", "b"], completions=[GOOD_TG, GOOD_TG], solution=[[1, 2], [3, 1]])
 
 
 def test_unknown_component_fails_at_construction() -> None:
     with pytest.raises(KeyError, match="components: format, iou"):
-        make_reward_func("temporal_grounding", component="accuracy")
+        TaskRewardFunction("temporal_grounding", component="accuracy")
 
 
 def test_matches_trl_reward_function_protocol() -> None:
     # GRPOTrainer calls reward_func(prompts=..., completions=..., completion_ids=..., **columns).
-    params = inspect.signature(make_reward_func("caption")).parameters
+    params = inspect.signature(TaskRewardFunction("caption")).parameters
     assert {"prompts", "completions"} <= set(params)
     assert any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
@@ -108,7 +113,7 @@ def test_caption_batch_prefetches_through_the_judge() -> None:
             return [True] * len(events)
 
     judge = CountingJudge()
-    f = make_reward_func("caption", judge=judge)
+    f = TaskRewardFunction("caption", judge=judge)
     comps = [f"<think>t</think><answer>caption {i}</answer>" for i in range(4)]
     out = f(prompts=["p"] * 4, completions=comps, solution=[{"events": ["e1", "e2"]}] * 4)
     assert out == [2.0] * 4
@@ -123,7 +128,7 @@ def test_completion_text() -> None:
 
 
 def test_nested_meta_column_reaches_rewards() -> None:
-    f = make_reward_func("temporal_grounding", component="iou")
+    f = TaskRewardFunction("temporal_grounding", component="iou")
     out = f(
         prompts=["p"],
         completions=["<think>t</think><answer>20 to 40</answer>"],
@@ -159,14 +164,14 @@ def test_videochat_r1_dataset_rows_as_its_grpo_tasks_script_builds_them() -> Non
         "tg": ("temporal_grounding", [10.0, 20.0], {"duration": 100.0}),
         "gqa": ("grounding_qa", {"answer": "B", "intervals": [[1.0, 4.0]]}, {"duration": 30.0}),
     }
-    f = make_reward_func()
+    f = TaskRewardFunction()
     for name, row in rows.items():
         # one dataset per task, as the script makes them; TRL hands the reward columns as lists
         batch = datasets.Dataset.from_list([row, row])[:]
         batch.pop("problem")
         got = f(prompts=["p", "p"], completions=[completions[name]] * 2, **batch)
         task, solution, meta = canonical[name]
-        want = make_reward_func(task)(
+        want = TaskRewardFunction(task)(
             prompts=["p"], completions=[completions[name]], solution=[solution],
             **{k: [v] for k, v in meta.items()},
         )  # fmt: skip
@@ -180,11 +185,45 @@ def test_reward_options_reach_every_component() -> None:
         "<think>t</think><answer>[[0, 0, 1, 1]]</answer>",
     ]
     columns = {"solution": [[1000, 1200], [[0, 0, 1, 1]]], "task": ["temporal_grounding", "tracking"]}
-    assert make_reward_func()(prompts=["q"] * 2, completions=completions, **columns) == [2.0, 2.0]
-    original = make_reward_func(reward_options={"original_rule": True})
+    assert TaskRewardFunction()(prompts=["q"] * 2, completions=completions, **columns) == [2.0, 2.0]
+    original = TaskRewardFunction(reward_options={"original_rule": True})
     # VideoChat-R1: its time-pair regex rejects 1_000; tracking needs exactly 8 boxes (format and IoU)
     assert original(prompts=["q"] * 2, completions=completions, **columns) == [1.0, 0.0]
-    iou = make_reward_func("temporal_grounding", "iou", reward_options={"original_rule": True})
+    iou = TaskRewardFunction("temporal_grounding", "iou", reward_options={"original_rule": True})
     assert iou(prompts=["q"], completions=completions[:1], solution=[[1000, 1200]]) == [0.0]
     with pytest.raises(ValueError, match="answer_block"):
-        make_reward_func(reward_options={"answer_block": "middle"})
+        TaskRewardFunction(reward_options={"answer_block": "middle"})
+
+
+def test_videorft_dataset_rows_json_solution_and_meta() -> None:
+    """The trainer's rows (``to_hf_dataset``): solution and meta as JSON text, other columns ignored."""
+    f = TaskRewardFunction(json_solutions=True)
+    out = f(
+        prompts=["p"],
+        completions=["<think>t</think><answer>20 to 40</answer>"],
+        task=["temporal_grounding"],
+        solution=[json.dumps([25, 30])],
+        meta=[json.dumps({"duration": 30.0})],
+        problem=["when?"],
+        video=["v.mp4"],
+    )
+    assert out == [pytest.approx(1.5)]  # clipped to the 30 s duration from meta: IoU 0.5
+
+
+def test_top_level_fields_win_over_nested_meta_and_options_win_over_both() -> None:
+    from videorft.rewards.tasks import reward_meta
+
+    row = {"id": 1, "task": "tg", "duration": 30.0, "meta": json.dumps({"duration": 99.0, "first_box": [0]})}
+    assert reward_meta(row) == {"duration": 30.0, "first_box": [0]}
+    assert reward_meta({"durations": 12.0}) == {"duration": 12.0}
+    f = TaskRewardFunction("multiple_choice", "accuracy", reward_options={"answer_block": "last"})
+    two_blocks = "<think>t</think><answer>B</answer><answer>C</answer>"
+    assert f(prompts=["q"], completions=[two_blocks], solution=["C"], answer_block=["first"]) == [1.0]
+
+
+def test_judge_by_name_is_built_only_when_a_caption_shows_up() -> None:
+    f = TaskRewardFunction(judge="no-such-judge")
+    mc = f(prompts=["q"], completions=["<think>t</think><answer>B</answer>"], task=["mc"], solution=["B"])
+    assert mc == [2.0]  # no caption: the judge was never needed
+    with pytest.raises(KeyError, match="unknown judge 'no-such-judge'"):
+        f(prompts=["q"], completions=["<answer>a cat</answer>"], task=["caption"], solution=[["a cat"]])

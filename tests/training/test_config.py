@@ -74,7 +74,7 @@ def test_configuration_reference_is_current() -> None:
 
 
 def test_reward_switches_reach_the_task_reward_from_yaml_and_flags(tmp_path: Path) -> None:
-    from videorft.training.rewards import TaskRewardFunction
+    from videorft.rewards.trl import TaskRewardFunction
 
     cfg = tmp_path / "grpo.yaml"
     base = (ROOT / "configs/cpu_tiny_grpo.yaml").read_text()
@@ -115,3 +115,29 @@ def test_reward_switches_reach_the_task_reward_from_yaml_and_flags(tmp_path: Pat
         VideoDataArguments(reward_answer_block="middle")
     with pytest.raises(ValueError, match="unknown reward option 'strict'"):
         TaskRewardFunction(reward_options={"strict": True})
+
+
+def test_reward_funcs_by_path_load_or_name_the_missing_path(tmp_path: Path) -> None:
+    from videorft.rewards.registry import load_function
+
+    rewards = tmp_path / "my_rewards.py"
+    rewards.write_text(
+        "def shout(prompts, completions, **columns):\n    return [float(c.isupper()) for c in completions]\n"
+    )
+    assert load_function(f"{rewards}:shout")(prompts=["q", "q"], completions=["HI", "hi"]) == [1.0, 0.0]
+    assert VideoDataArguments(reward_funcs=[f"{rewards}:shout"]).reward_funcs == [f"{rewards}:shout"]
+    with pytest.raises(FileNotFoundError, match="nowhere.py not found"):
+        VideoDataArguments(reward_funcs=[f"{tmp_path}/nowhere.py:shout"])
+    with pytest.raises(
+        AttributeError, match=r"my_rewards.py defines no function 'whisper'; it defines: shout"
+    ):
+        VideoDataArguments(reward_funcs=[f"{rewards}:whisper"])
+    with pytest.raises(ValueError, match="expected 'path/to/file.py:function'"):
+        VideoDataArguments(reward_funcs=[str(rewards)])
+    # YAML and the command line reach the field like every other one
+    cfg = tmp_path / "grpo.yaml"
+    cfg.write_text(
+        (ROOT / "configs/cpu_tiny_grpo.yaml").read_text() + f"\nreward_funcs: ['{rewards}:shout']\n"
+    )
+    data_args = parse("grpo", [str(cfg)])[0]
+    assert data_args.reward_funcs == [f"{rewards}:shout"]

@@ -11,11 +11,11 @@ import torch
 from videorft.models.loading import load_model, load_processor
 from videorft.models.processing import rope_position_ids
 from videorft.rewards import length_bonus, temporal_bonus
+from videorft.rewards.trl import TaskRewardFunction, completion_text
 from videorft.training.algos import group_advantages
 from videorft.training.config import VideoDataArguments, VideoGRPOConfig
 from videorft.training.grpo_trainer import VideoGRPOTrainer
 from videorft.training.media import RowVision
-from videorft.training.rewards import TaskRewardFunction, completion_text
 from videorft.training.run import build_dataset
 
 G = 4
@@ -27,7 +27,7 @@ def length_reward(prompts, completions, **_):
 
 
 def make_trainer(
-    model_dir: Path, suite: Path, out: Path, tasks=("multiple_choice",), **overrides
+    model_dir: Path, suite: Path, out: Path, tasks=("multiple_choice",), data=None, **overrides
 ) -> VideoGRPOTrainer:
     data_args = VideoDataArguments(
         data=str(suite),
@@ -36,6 +36,7 @@ def make_trainer(
         min_pixels=56 * 56,
         max_pixels=56 * 56,
         skip_invalid=False,
+        **(data or {}),
     )
     kw = dict(
         output_dir=str(out),
@@ -214,6 +215,25 @@ def test_len_control_fills_the_length_bonus_column_per_group(
     trainer.model.train()
     trainer._generate_and_score_completions(first_batch(trainer))
     assert trainer._metrics["train"]["rewards/length_bonus/mean"] == [0.0]  # 6-token completions
+
+
+def test_reward_function_by_path_joins_the_task_reward(tiny_model_dir, synth_suite_dir, tmp_path) -> None:
+    (tmp_path / "my_rewards.py").write_text(
+        "def brevity(prompts, completions, completion_ids, **columns):\n"
+        "    return [1.0 / (1 + len(ids)) for ids in completion_ids]\n"
+    )
+    trainer = make_trainer(
+        tiny_model_dir,
+        synth_suite_dir,
+        tmp_path,
+        data={"reward_funcs": [f"{tmp_path}/my_rewards.py:brevity"]},
+    )
+    assert trainer.reward_func_names == ["task_reward", "brevity"]
+    trainer.model.train()
+    out = trainer._generate_and_score_completions(first_batch(trainer))
+    lengths = out["completion_mask"].sum(dim=1).tolist()
+    logged = trainer._metrics["train"]["rewards/brevity/mean"]
+    assert logged == [pytest.approx(sum(1.0 / (1 + n) for n in lengths) / len(lengths))]
 
 
 def test_unsupported_setups_fail_before_anything_loads(tmp_path) -> None:

@@ -14,7 +14,7 @@ import pytest
 from videorft.data.loaders import load_spec
 from videorft.data.record import TASKS, Record
 from videorft.rewards.tasks import get_task_reward
-from videorft.training.rewards import TaskRewardFunction
+from videorft.rewards.trl import TaskRewardFunction
 from videorft.training.sft import sft_target
 
 #: Video-R1 problem types the synthetic suite does not render, with gold solutions as its loader makes them.

@@ -11,10 +11,10 @@ import torch
 
 from videorft.models.loading import load_model, load_processor
 from videorft.models.processing import encode
+from videorft.rewards.trl import TaskRewardFunction, completion_text
 from videorft.training.config import VideoDataArguments, VideoGRPOConfig
 from videorft.training.grpo_trainer import VideoGRPOTrainer
 from videorft.training.media import permute_frames
-from videorft.training.rewards import TaskRewardFunction, completion_text
 from videorft.training.run import build_dataset
 from videorft.training.vision_cache import SharingStats, plan_sharing, share_vision_features
 from videorft.video import VideoClip

@@ -17,10 +17,10 @@ import torch
 
 from videorft.models.loading import load_model, load_processor
 from videorft.models.processing import mm_token_type_ids
+from videorft.rewards.trl import completion_text
 from videorft.training.config import VideoDataArguments, VideoGRPOConfig
 from videorft.training.grpo_trainer import VideoGRPOTrainer
 from videorft.training.media import SampleEncoder, row_record
-from videorft.training.rewards import completion_text
 from videorft.training.run import build_dataset
 
 G = 4

@@ -13,7 +13,7 @@ import vllm  # noqa: F401, E402 - conftest leaves this module out where vLLM is 
 
 from videorft.models import vllm_engine
 from videorft.models.processing import mm_token_type_ids
-from videorft.training.rewards import TaskRewardFunction, completion_text
+from videorft.rewards.trl import TaskRewardFunction, completion_text
 from videorft.training.vllm_rollouts import rollout_media
 
 from .conftest import LOGPROB_TOL

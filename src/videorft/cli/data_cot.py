@@ -91,11 +91,11 @@ def _fail(message: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
 
-    from videorft.data.cot import CotConfig, CotError, generate_cot, write_json_atomic
+    from videorft.data.cot import CotConfig, CotError, generate_cot
     from videorft.data.errors import DataError
     from videorft.data.loaders import load_spec
+    from videorft.files import write_json
     from videorft.video import FrameBudget
 
     try:
@@ -162,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     report.load_skipped = list(loaded.skipped)
     report_path = args.report or os.fspath(args.out) + ".report.json"
-    write_json_atomic(Path(report_path), report.to_dict())
+    write_json(report_path, report.to_dict(), indent=1, ensure_ascii=False)
     print(report.summary())
     if not report.kept:
         return _fail(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
+
+from videorft.files import write_json
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,7 +64,7 @@ def _run(cfg: Any) -> int:
         print(f"error: {cfg.data}: no usable samples, nothing was predicted", file=sys.stderr)
         return 1
     metrics, bad = metrics_of_file(out / PREDICTIONS_FILE, skip_invalid=True)
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    write_json(out / "metrics.json", metrics)
     if bad:
         print(f"metrics: {len(bad)} row(s) could not be scored, e.g. {bad[0]}", file=sys.stderr)
     print(format_table(metrics))

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 from pathlib import Path
 from typing import Any
+
+from videorft.files import write_json
 
 # VideoDataArguments fields that are not about data or prompts (rewards are verl's compute_score options)
 _NOT_FLAGS = {"use_format_reward", "judge"}
@@ -120,6 +121,6 @@ def run(args: argparse.Namespace) -> int:
         "skipped_at_load": len(loaded.skipped),
         "skipped_at_export": result.skipped,
     }
-    out.with_suffix(".export.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    write_json(out.with_suffix(".export.json"), info)
     print(result.summary())
     return 0

@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
                 )
             sub = groups[group].add_parser(name, help=help_text, description=help_text, **own_help)
         sub.set_defaults(_module=module, _command=path)
-        _LazyArguments(module).attach(sub, path)
+        _LazyArguments(module).attach(sub)
     return parser
 
 
@@ -74,7 +74,7 @@ class _LazyArguments:
     def __init__(self, module: str) -> None:
         self.module = module
 
-    def attach(self, parser: argparse.ArgumentParser, path: str) -> None:
+    def attach(self, parser: argparse.ArgumentParser) -> None:
         try:
             mod = importlib.import_module(self.module)
         except ModuleNotFoundError as exc:
@@ -83,10 +83,7 @@ class _LazyArguments:
             parser.set_defaults(_missing=True)
             return
         if hasattr(mod, "add_arguments"):
-            if "path" in mod.add_arguments.__code__.co_varnames:
-                mod.add_arguments(parser, path=path)
-            else:
-                mod.add_arguments(parser)
+            mod.add_arguments(parser)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,6 +14,8 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+from videorft.files import write_atomic
+
 _MAX_LISTED_ERRORS = 20
 
 
@@ -141,12 +143,12 @@ def reward_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from videorft.rewards import SolutionError, get_task_reward, normalize_solution
-    from videorft.rewards.caption import caption_judge_inputs
+    from videorft.rewards.caption import prefetch_captions
     from videorft.rewards.judges import JudgeError
-    from videorft.rewards.tasks import TASK_COMPONENTS, reward_meta
+    from videorft.rewards.tasks import get_task, reward_meta, task_names
 
     weights = _parse_weights(args.weight)
-    known = {c for functions, _ in TASK_COMPONENTS.values() for c in functions}
+    known = {c for t in task_names() for c in get_task(t).components}
     for comp in weights:
         if comp not in known:
             print(
@@ -163,11 +165,9 @@ def run(args: argparse.Namespace) -> int:
 
     def task_reward(task: str) -> Any:
         if task not in rewards:
-            from videorft.rewards.tasks import canonical_task
-
-            canon = canonical_task(task)
-            own = {c: w for c, w in weights.items() if c in TASK_COMPONENTS[canon][0]}
-            rewards[task] = get_task_reward(canon, weights=own, think=think, reward_options=options)
+            spec = get_task(task)
+            own = {c: w for c, w in weights.items() if c in spec.components}
+            rewards[task] = get_task_reward(spec.name, weights=own, think=think, reward_options=options)
         return rewards[task]
 
     # Pass 1: parse and validate every line, so errors surface before any judge call.
@@ -220,14 +220,9 @@ def run(args: argparse.Namespace) -> int:
     summary: dict[str, dict[str, list[float]]] = {}
     try:
         if judge is not None:
-            items = []
-            for _number, obj, reward in rows:
-                if "recall" in reward.functions:
-                    inputs = caption_judge_inputs(obj["completion"], obj["solution"])
-                    if inputs is not None:
-                        items.append((list(inputs[0]), inputs[1]))
-            if items:
-                judge.entails_many(items)
+            prefetch_captions(
+                judge, [(o["completion"], o["solution"]) for _, o, r in rows if "recall" in r.functions]
+            )
         for number, obj, reward in rows:
             meta = reward_meta(obj)
             try:
@@ -275,11 +270,7 @@ def _write(path: str | None, results: list[dict[str, Any]]) -> None:
             sys.stdout.write(_dumps(obj) + "\n")
         sys.stdout.flush()
         return
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        for obj in results:
-            f.write(_dumps(obj) + "\n")
-    os.replace(tmp, path)  # never leave a half-written output behind
+    write_atomic(path, "".join(_dumps(obj) + "\n" for obj in results))  # never a half-written output
 
 
 def _dumps(obj: dict[str, Any]) -> str:

@@ -1,6 +1,6 @@
 """Prompts from Jinja templates (data files under ``videorft/templates/``), and Qwen chat messages.
 
-Each task maps to a template in ``templates/tasks.yaml``; a user template is given by path.
+Each task names its default template (``register_task(..., template=)``); a user template is given by path.
 Templates see: ``problem, options, task, media ("video"|"image"), object, first_box, nframes,
 meta, record, think (bool), timing (TimingInfo | None)`` and the filters ``secs``, ``box``.
 """
@@ -58,12 +58,11 @@ def list_templates() -> list[str]:
     return sorted(p.stem for p in TEMPLATE_DIR.glob("*.jinja") if not p.name.startswith("_"))
 
 
-@functools.cache
 def task_templates() -> dict[str, str]:
-    """Task -> default template file, from ``templates/tasks.yaml``."""
-    import yaml
+    """Task -> default template file (``videorft.rewards.tasks.register_task``)."""
+    from videorft.rewards.tasks import get_task, task_names
 
-    return dict(yaml.safe_load((TEMPLATE_DIR / "tasks.yaml").read_text(encoding="utf-8")))
+    return {t: get_task(t).template for t in task_names()}
 
 
 @functools.cache

@@ -6,19 +6,10 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Canonical task names. Each picks a prompt template and a reward composition.
-TASKS: tuple[str, ...] = (
-    "temporal_grounding",
-    "tracking",
-    "multiple_choice",
-    "numerical",
-    "ocr",
-    "free_form",
-    "regression",
-    "quality",
-    "grounding_qa",
-    "caption",
-)
+from videorft.rewards.tasks import task_names
+
+#: The built-in canonical task names (``videorft.rewards.tasks.register_task`` adds more).
+TASKS: tuple[str, ...] = tuple(task_names())
 
 
 @dataclass
@@ -40,8 +31,8 @@ class Record:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.task not in TASKS:
-            raise ValueError(f"unknown task {self.task!r}; valid tasks: {', '.join(TASKS)}")
+        if self.task not in task_names():
+            raise ValueError(f"unknown task {self.task!r}; valid tasks: {', '.join(task_names())}")
 
     @property
     def data_type(self) -> str:

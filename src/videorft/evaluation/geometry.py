@@ -82,13 +82,6 @@ def span_hull(intervals: Sequence[Interval]) -> tuple[float, float]:
     return min(float(i[0]) for i in intervals), max(float(i[1]) for i in intervals)
 
 
-def relative_error(pred: float, gt: float) -> float:
-    """|pred - gt| / |gt|; with gt == 0 it is 0 for an exact answer and infinite otherwise."""
-    if gt == 0:
-        return 0.0 if pred == 0 else math.inf
-    return abs(pred - gt) / abs(gt)
-
-
 #: How MRA counts a threshold, by name (``MetricOptions.mra``):
 #: ``vsibench`` — VSI-Bench's official lmms-eval code (thinking-in-space
 #: ``lmms_eval/tasks/vsibench/utils.py``), which produced the published numbers:

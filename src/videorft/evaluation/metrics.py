@@ -26,12 +26,12 @@ from videorft.evaluation.geometry import (
     nextgqa_best_overlap,
     span_hull,
 )
-from videorft.evaluation.predictions import row_meta
 from videorft.rewards import rules
 from videorft.rewards.parsing import extract_answer, extract_letter, last_block, parse_number, parse_time_pair
 from videorft.rewards.parsing import parse_number_groups as _groups
 from videorft.rewards.registry import get_reward
-from videorft.rewards.solutions import SolutionError, check_inside_video, normalize_solution
+from videorft.rewards.solutions import SolutionError, check_inside_video
+from videorft.rewards.tasks import normalize_solution, reward_meta
 
 
 @dataclass(frozen=True)
@@ -105,10 +105,6 @@ def get_task_metric(task: str) -> TaskMetric:
         return _METRICS[task]
     except KeyError:
         raise KeyError(f"no metric for task {task!r}; valid tasks: {', '.join(sorted(_METRICS))}") from None
-
-
-def metric_tasks() -> list[str]:
-    return sorted(_METRICS)
 
 
 # ------------------------------------------------------------------------------------------- helpers
@@ -360,7 +356,7 @@ def score_rows(
             )
         else:
             try:
-                meta = row_meta(dict(row))
+                meta = reward_meta(row)
                 if task == "caption" and judge is not None:
                     meta["judge"] = judge
                 item = _METRICS[task].score_item(

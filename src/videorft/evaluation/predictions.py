@@ -7,32 +7,23 @@ One JSON object per line::
 
 ``task``, ``completion`` and ``solution`` are required; ``solution`` is in the task's canonical
 form (docs/architecture.md). As in `videorft score`, every other top-level key is reward meta
-(``duration``, ``first_box``, ...); a nested ``"meta"`` object is merged in as well.
+(``duration``, ``first_box``, ...); a nested ``"meta"`` object is merged in as well
+(``videorft.rewards.tasks.reward_meta``).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from videorft.data.errors import DataError, SkipReport
+from videorft.files import append_jsonl, read_jsonl
 from videorft.rewards.tasks import canonical_task
 
 REQUIRED_FIELDS: tuple[str, ...] = ("task", "completion", "solution")
-#: Keys that are not reward meta (the rest of a row is, as in `videorft score`).
-NON_META_KEYS = frozenset({"id", "task", "completion", "solution", "rewards", "meta", "prompt"})
-
-
-def row_meta(row: dict[str, Any]) -> dict[str, Any]:
-    """The reward meta of a row: its extra top-level keys plus a nested ``"meta"`` object."""
-    meta = {k: v for k, v in row.items() if k not in NON_META_KEYS}
-    nested = row.get("meta")
-    if isinstance(nested, dict):
-        meta.update(nested)
-    return meta
 
 
 @dataclass
@@ -68,18 +59,6 @@ class _FieldProblem(ValueError):
         self.field_name = field_name
         self.reason = reason
         super().__init__(reason)
-
-
-def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
-    """Yield (1-based line number, parsed object) for non-blank lines; bad JSON raises DataError."""
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield lineno, json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(str(path), lineno, None, f"invalid JSON: {exc.msg}", unit="line") from None
 
 
 def read_predictions(path: str | Path, *, skip_invalid: bool = False) -> PredictionFile:
@@ -124,10 +103,9 @@ def read_predictions(path: str | Path, *, skip_invalid: bool = False) -> Predict
 
 def write_rows(path: str | Path, rows: Iterable[dict[str, Any]], *, append: bool = False) -> None:
     """Write (or append) rows as JSONL, flushing so an interrupted run keeps what it finished."""
-    with open(path, "a" if append else "w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-        fh.flush()
+    if not append:
+        Path(path).write_text("", encoding="utf-8")
+    append_jsonl(path, rows, ensure_ascii=False)
 
 
 def rows_by_id(path: str | Path) -> dict[str, dict[str, Any]]:
@@ -137,12 +115,7 @@ def rows_by_id(path: str | Path) -> dict[str, dict[str, Any]]:
     rows: dict[str, dict[str, Any]] = {}
     if not path.is_file():
         return rows
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a run killed mid-write leaves a partial last line
-            if isinstance(row, dict) and "id" in row:
-                rows[str(row["id"])] = row
+    for row in read_jsonl(path):  # a run killed mid-write leaves a partial last line: skipped
+        if isinstance(row, dict) and "id" in row:
+            rows[str(row["id"])] = row
     return rows

@@ -8,7 +8,6 @@ A model that ignores temporal order has a gap whose interval covers 0.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from videorft.data.record import Record
 from videorft.evaluation.config import PROBE_VARIANTS
 from videorft.evaluation.metrics import aggregate, get_task_metric, score_rows
 from videorft.evaluation.runner import Decoding, as_generator, run_eval
+from videorft.files import write_json
 from videorft.run_folder import locks_out_dir
 from videorft.video import FrameBudget
 
@@ -186,7 +186,7 @@ def probe(
     }
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        (out / PROBE_FILE).write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+        write_json(out / PROBE_FILE, report, default=str)
     return report
 
 

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from videorft.files import write_json
+
 PROTOCOL_FILE = "protocol.json"
 
 #: Packages whose versions can move a score (tokenisation, video decoding, generation).
@@ -101,5 +103,5 @@ def read_protocol(run_dir: str | Path) -> dict[str, Any] | None:
 
 def write_protocol(run_dir: str | Path, protocol: Mapping[str, Any]) -> Path:
     path = Path(run_dir) / PROTOCOL_FILE
-    path.write_text(json.dumps(protocol, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    write_json(path, protocol, sort_keys=True, default=str)
     return path

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from videorft.evaluation.protocol import protocol_diff, read_protocol
+from videorft.files import read_jsonl
 
 PREDICTIONS_FILE = "predictions.jsonl"
 METRICS_FILE = "metrics.json"
@@ -75,19 +76,10 @@ def read_train_log(run_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
     """
     path = run_dir / TRAIN_LOG_FILE
     if path.is_file():
-        rows, bad = [], 0
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                bad += 1
-                continue
-            if isinstance(row, dict):
-                rows.append(row)
-            else:
-                bad += 1
+        torn: list[int] = []
+        values = read_jsonl(path, torn)
+        rows = [row for row in values if isinstance(row, dict)]
+        bad = len(torn) + len(values) - len(rows)
         notes = [f"{path}: {bad} unreadable line(s) skipped"] if bad else []
         return rows, notes
     state = run_dir / "trainer_state.json"

@@ -225,16 +225,20 @@ def compute_score(
     Keyword options come from verl's ``reward.custom_reward_function.reward_kwargs``.
     """
     from videorft.rewards import get_task_reward
-    from videorft.rewards.tasks import TASK_COMPONENTS, canonical_task, reward_meta
+    from videorft.rewards.tasks import get_task, reward_meta
 
-    task = canonical_task(data_source)
+    task = get_task(data_source)
     solution = json.loads(ground_truth) if isinstance(ground_truth, str) else ground_truth
-    meta = (extra_info or {}).get("meta") or {}
-    meta = json.loads(meta) if isinstance(meta, str) else dict(meta)
-    own = {c: w for c, w in (weights or {}).items() if c in TASK_COMPONENTS[task][0]}
-    reward = get_task_reward(task, weights=own, think=think)
+    own = {c: w for c, w in (weights or {}).items() if c in task.components}
+    reward = get_task_reward(task.name, weights=own, think=think)
     judge_obj = _judge(judge, dict(judge_options or {})) if "recall" in reward.functions else None
-    parts = reward.score(solution_str, solution, judge=judge_obj, use_format=use_format, **reward_meta(meta))
+    parts = reward.score(
+        solution_str,
+        solution,
+        judge=judge_obj,
+        use_format=use_format,
+        **reward_meta({"meta": (extra_info or {}).get("meta")}),
+    )
     return {
         "score": float(parts["total"]),
         "format": float(parts.get("format", 0.0)),

@@ -8,10 +8,10 @@ generation_config.json, model.safetensors, tokenizer files, chat_template.jinja,
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from videorft.files import write_json
 from videorft.models.sizes import ModelSize, get_size
 from videorft.models.tokenizer import CHAT_TEMPLATE, SPECIAL_TOKENS, build_qwen_tokenizer
 
@@ -166,5 +166,5 @@ def init_model(size: str, out: str | Path, seed: int = 0, *, overwrite: bool = F
         "num_parameters": sum(p.numel() for p in model.parameters()),
         "dtype": spec.dtype,
     }
-    (out / METADATA_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    write_json(out / METADATA_FILE, meta)
     return out

@@ -13,10 +13,11 @@ import hashlib
 import importlib.util
 import logging
 import os
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from videorft.files import write_atomic
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast
@@ -191,11 +192,7 @@ def _vocab_and_merges(path: str) -> tuple[dict[str, int], tuple[tuple[str, str],
 def _write_atomic(path: Path, text: str) -> None:
     """Best effort: a read-only home must not stop the build, it only makes it slower."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, delete=False) as fh:
-            fh.write(text)
-        os.chmod(fh.name, 0o644)  # NamedTemporaryFile creates 0600; the cache may be shared
-        os.replace(fh.name, path)
+        write_atomic(path, text)
     except OSError as exc:
         log.info("could not cache tokenizer merges at %s: %s", path, exc)
 

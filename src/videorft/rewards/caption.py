@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from videorft.rewards.parsing import extract_answer
 from videorft.rewards.registry import register_reward
 from videorft.rewards.solutions import as_events
 
-__all__ = ["caption_recall", "caption_judge_inputs"]
+__all__ = ["caption_recall", "caption_judge_inputs", "prefetch_captions"]
 
 
 def caption_judge_inputs(completion: str, solution: Any) -> tuple[tuple[str, ...], str] | None:
@@ -23,6 +24,19 @@ def caption_judge_inputs(completion: str, solution: Any) -> tuple[tuple[str, ...
     if not prediction:
         return None
     return events, prediction
+
+
+def prefetch_captions(judge: Any, pairs: Iterable[tuple[str, Any]]) -> None:
+    """Ask ``judge`` (None: the shared offline one) about every ``(completion, solution)`` caption at once
+    (concurrent requests, one embedding pass); the ``caption_recall`` calls that follow hit its cache."""
+    items = [(list(i[0]), i[1]) for c, s in pairs if (i := caption_judge_inputs(c, s)) is not None]
+    if len(items) > 1:
+        if judge is None:
+            from videorft.rewards.judges import default_judge
+
+            judge = default_judge()
+        if hasattr(judge, "entails_many"):
+            judge.entails_many(items)
 
 
 @register_reward("caption_recall")

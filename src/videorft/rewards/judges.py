@@ -16,9 +16,7 @@ instructions at all.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import sqlite3
 import threading
 import time
 from collections import OrderedDict
@@ -28,6 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from videorft.chat_client import ChatCompletionsClient, RetriesExhausted, Retry
+from videorft.files import SqliteCache, cache_key
 from videorft.rewards.solutions import split_sentences
 
 __all__ = [
@@ -144,10 +143,6 @@ class OfflineEmbeddingJudge:
         sents = split_sentences(prediction[: self.max_prediction_sentences * self.max_sentence_chars])
         return [s[: self.max_sentence_chars] for s in sents[: self.max_prediction_sentences]]
 
-    def similarities(self, events: list[str], prediction: str) -> list[float]:
-        """For each event, the best cosine similarity with any sentence of the prediction."""
-        return self._similarities_many([(events, prediction)])[0]
-
     def _similarities_many(self, items: Sequence[tuple[Sequence[str], str]]) -> list[list[float]]:
         import numpy as np
 
@@ -210,34 +205,6 @@ def parse_verdict(content: Any) -> bool | None:
     return None
 
 
-class _DiskCache:
-    """Verdicts keyed by a content hash, in one SQLite file (safe across threads and processes)."""
-
-    def __init__(self, folder: str | Path) -> None:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        self.path = Path(folder) / "judge_cache.sqlite"
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS verdicts (key TEXT PRIMARY KEY, entailed INTEGER NOT NULL)"
-        )
-        self._db.commit()
-
-    def get(self, key: str) -> bool | None:
-        with self._lock:
-            row = self._db.execute("SELECT entailed FROM verdicts WHERE key = ?", (key,)).fetchone()
-        return None if row is None else bool(row[0])
-
-    def put(self, key: str, value: bool) -> None:
-        with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO verdicts VALUES (?, ?)", (key, int(value)))
-            self._db.commit()
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-
 class OpenAIChatJudge(ChatCompletionsClient):
     """LLM judge behind an OpenAI-compatible chat-completions endpoint.
 
@@ -293,7 +260,7 @@ class OpenAIChatJudge(ChatCompletionsClient):
         self.temperature = temperature
         self.max_tokens = max_tokens
         self._memory: dict[str, bool] = {}
-        self._disk = _DiskCache(cache_dir) if cache_dir is not None else None
+        self._disk = SqliteCache(Path(cache_dir) / "judge_cache.sqlite") if cache_dir is not None else None
         self._pool: ThreadPoolExecutor | None = None
         self._sleep: Callable[[float], None] = time.sleep  # replaced in tests to observe backoff
         self.stats.update(cache_hits=0, cache_misses=0, failures=0)
@@ -326,8 +293,7 @@ class OpenAIChatJudge(ChatCompletionsClient):
         return self.stats["cache_hits"] / looked if looked else 0.0
 
     def _key(self, event: str, prediction: str) -> str:
-        payload = json.dumps([PROMPT_VERSION, self.model, event, prediction])  # ASCII-escaped: surrogate-safe
-        return hashlib.sha256(payload.encode("ascii")).hexdigest()
+        return cache_key(PROMPT_VERSION, self.model, event, prediction)
 
     def messages(self, event: str, prediction: str) -> list[dict[str, str]]:
         """The chat messages for one (event, caption) pair; the caption travels JSON-encoded."""

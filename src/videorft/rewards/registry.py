@@ -1,11 +1,17 @@
-"""Name -> reward function registry. A reward is ``(completion: str, solution, **meta) -> float``."""
+"""Name -> reward function registry. A reward is ``(completion: str, solution, **meta) -> float``.
+
+User code may also be named by file path, as EasyR1 does: :func:`load_function` (``"my_rewards.py:fn"``).
+"""
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-__all__ = ["RewardFn", "register_reward", "get_reward", "reward_names"]
+__all__ = ["RewardFn", "register_reward", "get_reward", "reward_names", "load_function"]
 
 RewardFn = Callable[..., float]
 
@@ -26,7 +32,6 @@ def register_reward(name: str) -> Callable[[RewardFn], RewardFn]:
 
 def get_reward(name: str) -> RewardFn:
     """The reward function registered as ``name``; the error lists the valid names."""
-    _load_builtins()
     try:
         return _REWARDS[name]
     except KeyError:
@@ -35,10 +40,31 @@ def get_reward(name: str) -> RewardFn:
 
 def reward_names() -> list[str]:
     """Sorted names of all registered rewards."""
-    _load_builtins()
     return sorted(_REWARDS)
 
 
-def _load_builtins() -> Any:
-    # Importing the modules runs their @register_reward decorators.
-    from videorft.rewards import caption, rules  # noqa: F401
+def load_function(spec: str) -> Callable[..., Any]:
+    """The function ``fn`` of the Python file in ``"path/to/file.py:fn"`` (a path relative to the working
+    directory); the file runs once per process. Errors name the path and what is missing."""
+    path, sep, name = spec.rpartition(":")
+    if not sep or not path or not name.isidentifier():
+        raise ValueError(f"{spec!r}: expected 'path/to/file.py:function'")
+    file = Path(path).resolve()
+    if not file.is_file():
+        raise FileNotFoundError(f"{spec!r}: file {path} not found")
+    key = f"videorft_user_{abs(hash(str(file)))}"
+    module = sys.modules.get(key)
+    if module is None:
+        loader = importlib.util.spec_from_file_location(key, file)
+        if loader is None or loader.loader is None:
+            raise ValueError(f"{spec!r}: {path} is not a Python file")
+        module = importlib.util.module_from_spec(loader)
+        loader.loader.exec_module(module)
+        sys.modules[key] = module
+    fn = getattr(module, name, None)
+    if not callable(fn):
+        defined = sorted(k for k, v in vars(module).items() if callable(v) and not k.startswith("_"))
+        raise AttributeError(
+            f"{spec!r}: {path} defines no function {name!r}; it defines: {', '.join(defined)}"
+        )
+    return fn

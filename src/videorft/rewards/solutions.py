@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from videorft.rewards.parsing import (
@@ -30,7 +30,6 @@ __all__ = [
     "as_gqa",
     "as_events",
     "check_inside_video",
-    "normalize_solution",
 ]
 
 Interval = tuple[float, float]
@@ -189,30 +188,6 @@ def as_events(solution: Any) -> tuple[str, ...]:
     if not events:
         raise SolutionError("no events (empty reference caption)")
     return tuple(events)
-
-
-#: canonical task -> validator producing its canonical solution
-NORMALIZERS: dict[str, Callable[[Any], Any]] = {
-    "temporal_grounding": as_interval,
-    "tracking": as_boxes,
-    "multiple_choice": as_letter,
-    "numerical": as_number,
-    "ocr": as_text,
-    "free_form": as_text,
-    "regression": as_number,
-    "quality": as_text,
-    "grounding_qa": as_gqa,
-    "caption": as_events,
-}
-
-
-def normalize_solution(task: str, solution: Any) -> Any:
-    """Validate ``solution`` for a canonical task name and return its canonical form."""
-    try:
-        fn = NORMALIZERS[task]
-    except KeyError:
-        raise ValueError(f"unknown task {task!r}; valid tasks: {', '.join(NORMALIZERS)}") from None
-    return fn(solution)
 
 
 def _short(value: Any, limit: int = 80) -> str:

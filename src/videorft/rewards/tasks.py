@@ -1,19 +1,29 @@
-"""Per-task reward compositions: R_st, R_qa, R_gqa and R_cap as weighted sums of named components."""
+"""Tasks, registered in one place (:func:`register_task`): each task's reward composition (R_st, R_qa,
+R_gqa, R_cap as weighted sums of named components), aliases, solution form, answer spelling and prompt.
+
+Adding a task is one ``register_task`` call (here, or in your own module before loading data).
+"""
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from videorft.rewards import caption, rules  # noqa: F401  (register the rewards the tasks below name)
+from videorft.rewards import solutions as sol
 from videorft.rewards.registry import get_reward
 
 __all__ = [
+    "TaskSpec",
     "TaskReward",
-    "TASK_COMPONENTS",
+    "register_task",
+    "get_task",
     "canonical_task",
     "task_names",
+    "normalize_solution",
     "get_task_reward",
     "score",
     "REWARD_OPTIONS",
@@ -21,48 +31,125 @@ __all__ = [
     "reward_meta",
 ]
 
-#: task -> (component -> registered reward), accuracy component used by T-GRPO. "format" first.
-TASK_COMPONENTS: dict[str, tuple[dict[str, str], str]] = {
-    "temporal_grounding": ({"format": "format", "iou": "temporal_iou"}, "iou"),
-    "tracking": ({"format": "format_tracking", "iou": "tracking_iou"}, "iou"),
-    "multiple_choice": ({"format": "format", "accuracy": "mc_accuracy"}, "accuracy"),
-    "numerical": ({"format": "format", "accuracy": "numerical_accuracy"}, "accuracy"),
-    "ocr": ({"format": "format", "accuracy": "ocr_accuracy"}, "accuracy"),
-    "free_form": ({"format": "format", "accuracy": "free_form_accuracy"}, "accuracy"),
-    "regression": ({"format": "format", "accuracy": "regression_accuracy"}, "accuracy"),
-    "quality": ({"format": "format", "accuracy": "quality_accuracy"}, "accuracy"),
-    "grounding_qa": ({"format": "format_glue", "iou": "gqa_iou", "accuracy": "gqa_accuracy"}, "accuracy"),
-    "caption": ({"format": "format", "recall": "caption_recall"}, "recall"),
-}
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """Everything videorft knows about one task.
+
+    ``components``: component -> registered reward ("format" first); ``accuracy``: the component T-GRPO
+    and the length bonus read; ``solution``: validates a solution into its canonical form (raises
+    ``SolutionError``); ``answer``: writes a canonical solution as the ``<answer>`` text its reward reads
+    (SFT targets, CoT hints); ``template``: the default prompt template (a file in ``data/templates``).
+    """
+
+    name: str
+    components: dict[str, str]
+    accuracy: str
+    solution: Callable[[Any], Any]
+    answer: Callable[[Any], str] = str
+    aliases: tuple[str, ...] = ()
+    template: str = "reasoning.jinja"
+
+
+_TASKS: dict[str, TaskSpec] = {}
+_ALIASES: dict[str, str] = {}
+
+
+def _alias_key(name: str) -> str:
+    return re.sub(r"[\s\-]+", "_", str(name).strip().lower())
+
+
+def register_task(
+    name: str,
+    *,
+    components: Mapping[str, str],
+    accuracy: str,
+    solution: Callable[[Any], Any],
+    answer: Callable[[Any], str] = str,
+    aliases: tuple[str, ...] = (),
+    template: str = "reasoning.jinja",
+) -> TaskSpec:
+    """Register a task; its name and aliases must be new, its components registered rewards."""
+    if accuracy not in components:
+        raise ValueError(
+            f"task {name!r}: accuracy component {accuracy!r} is not one of {', '.join(components)}"
+        )
+    for fn in components.values():
+        get_reward(fn)  # unknown reward: the error lists the valid ones
+    keys = {_alias_key(a) for a in (name, *aliases)}
+    taken = sorted(k for k in keys if _ALIASES.get(k, name) != name)
+    if taken or (name in _TASKS):
+        raise ValueError(f"task {name!r}: name or alias already registered: {', '.join(taken) or name}")
+    spec = TaskSpec(name, dict(components), accuracy, solution, answer, tuple(aliases), template)
+    _TASKS[name] = spec
+    _ALIASES.update(dict.fromkeys(keys, name))
+    return spec
+
+
+def task_names() -> list[str]:
+    """Canonical task names, in registration order."""
+    return list(_TASKS)
+
+
+def canonical_task(name: str) -> str:
+    """Canonical task name for ``name`` ("multiple choice", "OCR", "free-form", ... are aliases)."""
+    try:
+        return _ALIASES[_alias_key(name)]
+    except KeyError:
+        raise ValueError(f"unknown task {name!r}; valid tasks: {', '.join(task_names())}") from None
+
+
+def get_task(name: str) -> TaskSpec:
+    """The registered task ``name`` (aliases accepted); the error lists the valid tasks."""
+    return _TASKS[canonical_task(name)]
+
+
+def normalize_solution(task: str, solution: Any) -> Any:
+    """Validate ``solution`` for ``task`` and return its canonical form (``SolutionError`` names the field)."""
+    return get_task(task).solution(solution)
+
+
+def _interval_answer(s: Any) -> str:
+    return f"{float(s[0]):.2f} to {float(s[1]):.2f}"
+
+
+def _boxes_answer(s: Any) -> str:
+    return json.dumps([[round(float(v), 3) for v in box] for box in s])
+
+
+def _caption_answer(s: Any) -> str:
+    return " ".join(s["events"] if isinstance(s, dict) else [str(s)])
+
+
+# fmt: off
+register_task("temporal_grounding", components={"format": "format", "iou": "temporal_iou"}, accuracy="iou",
+              solution=sol.as_interval, answer=_interval_answer, aliases=("tg",), template="grounding.jinja")
+register_task("tracking", components={"format": "format_tracking", "iou": "tracking_iou"}, accuracy="iou",
+              solution=sol.as_boxes, answer=_boxes_answer, template="tracking.jinja")
+register_task("multiple_choice", components={"format": "format", "accuracy": "mc_accuracy"}, accuracy="accuracy",
+              solution=sol.as_letter, aliases=("mc", "mcq", "multi_choice"))
+register_task("numerical", components={"format": "format", "accuracy": "numerical_accuracy"}, accuracy="accuracy",
+              solution=sol.as_number, aliases=("numeric",))
+register_task("ocr", components={"format": "format", "accuracy": "ocr_accuracy"}, accuracy="accuracy",
+              solution=sol.as_text)
+register_task("free_form", components={"format": "format", "accuracy": "free_form_accuracy"}, accuracy="accuracy",
+              solution=sol.as_text, aliases=("freeform", "open_ended"))
+register_task("regression", components={"format": "format", "accuracy": "regression_accuracy"},
+              accuracy="accuracy", solution=sol.as_number)
+register_task("quality", components={"format": "format", "accuracy": "quality_accuracy"}, accuracy="accuracy",
+              solution=sol.as_text, aliases=("quality_assessment",), template="quality.jinja")
+register_task("grounding_qa",
+              components={"format": "format_glue", "iou": "gqa_iou", "accuracy": "gqa_accuracy"},
+              accuracy="accuracy", solution=sol.as_gqa, answer=lambda s: str(s["answer"]), aliases=("gqa",),
+              template="grounding_qa.jinja")
+register_task("caption", components={"format": "format", "recall": "caption_recall"}, accuracy="recall",
+              solution=sol.as_events, answer=_caption_answer, aliases=("captioning",), template="caption.jinja")
+# fmt: on
 
 _NO_THINK = {
     "format": "format_nothink",
     "format_glue": "format_glue_nothink",
     "format_tracking": "format_tracking_nothink",
-}
-
-# Video-R1 problem_type spellings and other common names, after normalisation (lower, '_' joins).
-_ALIASES = {
-    "multiple_choice": "multiple_choice",
-    "mc": "multiple_choice",
-    "mcq": "multiple_choice",
-    "multi_choice": "multiple_choice",
-    "free_form": "free_form",
-    "freeform": "free_form",
-    "open_ended": "free_form",
-    "ocr": "ocr",
-    "numerical": "numerical",
-    "numeric": "numerical",
-    "regression": "regression",
-    "temporal_grounding": "temporal_grounding",
-    "tg": "temporal_grounding",
-    "tracking": "tracking",
-    "quality": "quality",
-    "quality_assessment": "quality",
-    "grounding_qa": "grounding_qa",
-    "gqa": "grounding_qa",
-    "caption": "caption",
-    "captioning": "caption",
 }
 
 
@@ -87,20 +174,6 @@ def check_reward_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
                 f"reward option {name}={value!r}: expected one of {', '.join(map(repr, allowed))}"
             )
     return out
-
-
-def task_names() -> list[str]:
-    """Canonical task names."""
-    return list(TASK_COMPONENTS)
-
-
-def canonical_task(name: str) -> str:
-    """Canonical task name for ``name`` ("multiple choice", "OCR", "free-form", ... are aliases)."""
-    key = re.sub(r"[\s\-]+", "_", str(name).strip().lower())
-    try:
-        return _ALIASES[key]
-    except KeyError:
-        raise ValueError(f"unknown task {name!r}; valid tasks: {', '.join(task_names())}") from None
 
 
 @dataclass(frozen=True)
@@ -163,8 +236,8 @@ def get_task_reward(
     variants without a think block; ``reward_options`` are reward switches (:data:`REWARD_OPTIONS`,
     e.g. ``{"original_rule": True}``) given to every component.
     """
-    name = canonical_task(task)
-    functions, accuracy = TASK_COMPONENTS[name]
+    spec = get_task(task)
+    name, functions, accuracy = spec.name, spec.components, spec.accuracy
     comp_weights = {c: 1.0 for c in functions}
     for c, w in (weights or {}).items():
         if c not in comp_weights:
@@ -191,7 +264,7 @@ def score(
     return reward.score(completion, solution, judge=judge, use_format=use_format, **meta)
 
 
-#: Fields of a scored row that are not reward metadata.
+#: Fields of a row that are not reward metadata.
 RESERVED_FIELDS = frozenset(
     {"id", "task", "completion", "completions", "prompt", "prompts", "completion_ids", "solution", "rewards",
      "judge", "use_format"}
@@ -199,9 +272,18 @@ RESERVED_FIELDS = frozenset(
 
 
 def reward_meta(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``**meta`` for a row: its fields minus the reserved ones, with a nested ``meta`` dict
-    (``Record.meta``, e.g. ``duration``) flattened in; top-level fields win."""
+    """The ``**meta`` of one row: the one rule of the TRL adapter, `videorft score`, metrics, verl and CoT.
+
+    The row's fields minus the reserved ones, with a nested ``meta`` (``Record.meta``: a dict, or JSON
+    text as in videorft's datasets) flattened in; top-level fields win. VideoChat-R1's ``durations``
+    stands for ``duration``. Reward options (``REWARD_OPTIONS``) are applied after, and win over both.
+    """
     nested = fields.get("meta")
+    if isinstance(nested, str) and nested:
+        nested = json.loads(nested)
     out = {k: v for k, v in nested.items() if k not in RESERVED_FIELDS} if isinstance(nested, Mapping) else {}
     out.update((k, v) for k, v in fields.items() if k not in RESERVED_FIELDS and k != "meta")
+    durations = out.get("durations")
+    if "duration" not in out and isinstance(durations, int | float) and not isinstance(durations, bool):
+        out["duration"] = out.pop("durations")  # VideoChat-R1's column name
     return out

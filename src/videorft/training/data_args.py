@@ -87,6 +87,14 @@ class VideoDataArguments:
         default=True, metadata={"help": "Include the format component in the reward."}
     )
     judge: str = field(default="offline", metadata={"help": "Caption judge: 'offline' (MiniLM) or 'openai'."})
+    reward_funcs: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "More reward functions, each named by file path and function ('my_rewards.py:fn', as EasyR1): "
+            "TRL reward functions (prompts, completions, **columns) -> list[float | None], added to the task "
+            "reward (GRPOConfig's reward_weights can weigh them)."
+        },
+    )
     reward_original_rule: bool = field(
         default=False,
         metadata={
@@ -120,6 +128,10 @@ class VideoDataArguments:
             )
         if self.min_frames > self.max_frames:
             raise ValueError(f"min_frames ({self.min_frames}) > max_frames ({self.max_frames})")
+        from videorft.rewards.registry import load_function
+
+        for spec in self.reward_funcs:
+            load_function(spec)  # a missing file or function fails here, before any model loads
         if self.reward_answer_block not in (None, "first", "last"):
             raise ValueError(
                 f"reward_answer_block must be 'first' or 'last', got {self.reward_answer_block!r}"

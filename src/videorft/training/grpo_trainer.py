@@ -20,7 +20,6 @@ Everything else (advantages per group, loss variants, KL, LoRA, DeepSpeed, loggi
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,10 @@ from trl import GRPOTrainer
 from trl.extras.profiling import profiling_context
 from trl.trainer.utils import selective_log_softmax_and_entropy
 
+from videorft.files import append_jsonl
 from videorft.models.processing import mm_token_type_ids, vision_token_ids
+from videorft.rewards.registry import load_function
+from videorft.rewards.trl import TaskRewardFunction
 from videorft.training.algos import length_bonus_groups, temporal_bonus_groups
 from videorft.training.config import VideoDataArguments, VideoGRPOConfig
 from videorft.training.media import (
@@ -44,7 +46,7 @@ from videorft.training.media import (
 )
 from videorft.training.media_skips import MediaSkips, replace_undecodable
 from videorft.training.prompt_order import AnswerBalancedSampler, dataset_stratum_keys
-from videorft.training.rewards import TaskRewardFunction, length_bonus_placeholder, temporal_bonus_placeholder
+from videorft.training.rewards import length_bonus_placeholder, temporal_bonus_placeholder
 from videorft.training.sampling import fast_cpu_sampling, restrict_to_sampler
 from videorft.training.vision_cache import maybe_share_vision_features
 from videorft.training.vllm_rollouts import (
@@ -88,14 +90,16 @@ class VideoGRPOTrainer(GRPOTrainer):
             think=data_args.prompt_style == "think",
             reward_options=data_args.reward_options(),
         )
-        funcs = reward_funcs or [self.task_reward]
+        funcs = reward_funcs or [self.task_reward, *map(load_function, data_args.reward_funcs)]
         given = [f for f in funcs if isinstance(f, TaskRewardFunction)]
+        for f in given:
+            f.json_solutions = True  # this trainer's rows are `to_hf_dataset` rows: solutions as JSON text
         if given:
             self.task_reward = given[0]  # T-GRPO's accuracy comes from the task reward actually used
         elif args.temporal or args.len_control:
             raise ValueError(
                 "temporal=True and len_control=True read each completion's accuracy: include a "
-                "videorft.training.rewards.TaskRewardFunction in reward_funcs (or leave reward_funcs unset)"
+                "videorft.rewards.trl.TaskRewardFunction in reward_funcs (or leave reward_funcs unset)"
             )
         if args.temporal:
             funcs = [*funcs, temporal_bonus_placeholder]
@@ -352,10 +356,9 @@ class VideoGRPOTrainer(GRPOTrainer):
         """``rollouts.jsonl``: which records each step trained on (data order survives a resume)."""
         ids = gather_object([row["id"] for row in inputs])
         if self.accelerator.is_main_process:
-            path = Path(self.args.output_dir) / "rollouts.jsonl"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("a") as f:
-                f.write(json.dumps({"step": self.state.global_step, "ids": ids}) + "\n")
+            append_jsonl(
+                Path(self.args.output_dir) / "rollouts.jsonl", [{"step": self.state.global_step, "ids": ids}]
+            )
 
     def _temporal_active(self) -> bool:
         return bool(self.args.temporal) and self.model.training

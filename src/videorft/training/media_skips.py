@@ -10,13 +10,13 @@ every process, gets the same replacement. ``summary()`` is printed when training
 
 from __future__ import annotations
 
-import json
 import logging
 import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from videorft.files import append_jsonl, read_jsonl
 from videorft.video import VideoDecodeError
 
 logger = logging.getLogger(__name__)
@@ -53,12 +53,13 @@ class MediaSkips:
         processes, which append to the same file) to ``bad``."""
         if self.path is None or not self.path.is_file():
             return
-        for line in self.path.read_text(encoding="utf-8").splitlines():
+        for row in read_jsonl(
+            self.path
+        ):  # a line torn by a crash: the file is simply decoded (and logged) again
             try:
-                row = json.loads(line)
                 self.bad.setdefault(str(row["file"]), str(row["reason"]))
-            except (ValueError, KeyError, TypeError):
-                continue  # a line torn by a crash: the file is simply decoded (and logged) again
+            except (KeyError, TypeError):
+                continue
 
     def _note(self, row: dict[str, Any], exc: VideoDecodeError) -> None:
         if exc.path in self.bad:
@@ -66,9 +67,7 @@ class MediaSkips:
         self.bad[exc.path] = exc.reason
         logger.warning("skipping sample %s: %s: %s", row.get("id"), exc.path, exc.reason)
         if self.path is not None and self.write:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as f:
-                f.write(json.dumps({"file": exc.path, "reason": exc.reason, "id": row.get("id")}) + "\n")
+            append_jsonl(self.path, [{"file": exc.path, "reason": exc.reason, "id": row.get("id")}])
 
     def _media_of(self, row: dict[str, Any]) -> list[str]:
         return [str(row[k]) for k in ("video", "image_path", "image") if row.get(k)]

@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from videorft.files import read_jsonl, write_atomic
 from videorft.run_folder import LOCK_NAME, RunFolderError, run_lock
 
 logger = logging.getLogger(__name__)
@@ -132,16 +133,13 @@ def trim_logs(output_dir: str | Path, step: int) -> None:
         if not path.is_file():
             continue
         kept = []
-        for line in path.read_text(encoding="utf-8").splitlines():
+        for row in read_jsonl(path):
             try:
-                row = json.loads(line)
                 if keep(int(row["step"])):
-                    kept.append(line)
+                    kept.append(row)
             except (ValueError, KeyError, TypeError):
                 continue
-        tmp = path.with_suffix(".jsonl.tmp")
-        tmp.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
-        tmp.replace(path)
+        write_atomic(path, "".join(json.dumps(row) + "\n" for row in kept))
 
 
 def prepare_output_dir(

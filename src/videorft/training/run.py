@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from trl import ModelConfig, get_peft_config
 
 from videorft.data.loaders import LoadResult, load_spec, to_hf_dataset
 from videorft.data.prompts import build_conversation, render_prompt
+from videorft.files import append_jsonl
 from videorft.models.loading import load_model, load_processor
 from videorft.training.config import VideoDataArguments, VideoGRPOConfig, VideoSFTConfig
 from videorft.training.media import SampleEncoder
@@ -35,8 +35,7 @@ class JsonlLogCallback(TrainerCallback):
                 "step": state.global_step,
                 **{k: v for k, v in logs.items() if isinstance(v, (int, float))},
             }
-            with self.path.open("a") as f:
-                f.write(json.dumps(row) + "\n")
+            append_jsonl(self.path, [row])
 
 
 def build_dataset(data_args: VideoDataArguments, *, split: str | None = None) -> tuple[Any, LoadResult]:

@@ -7,7 +7,6 @@ TRL's own VLM collator takes images only; ``VideoSFTCollator`` samples frames wi
 from __future__ import annotations
 
 import dataclasses
-import json
 import random
 from typing import Any
 
@@ -17,6 +16,7 @@ from trl import SFTTrainer
 
 from videorft.data.record import Record
 from videorft.models.processing import mm_token_type_ids
+from videorft.rewards.tasks import get_task
 from videorft.training.media import RowVision, SampleEncoder, row_record
 from videorft.training.media_skips import MediaSkips, NoUsableMediaError
 
@@ -26,19 +26,8 @@ DEFAULT_THINK = "I look at the frames in order."
 
 
 def answer_text(record: Record) -> str:
-    """The canonical solution written the way the task's reward parser reads it."""
-    sol = record.solution
-    task = record.task
-    if task == "temporal_grounding":
-        return f"{float(sol[0]):.2f} to {float(sol[1]):.2f}"
-    if task == "tracking":
-        return json.dumps([[round(float(v), 3) for v in box] for box in sol])
-    if task == "grounding_qa":
-        return str(sol["answer"])
-    if task == "caption":
-        events = sol["events"] if isinstance(sol, dict) else [str(sol)]
-        return " ".join(events)
-    return str(sol)
+    """The canonical solution written the way the task's reward parser reads it (``TaskSpec.answer``)."""
+    return get_task(record.task).answer(record.solution)
 
 
 def random_answer(record: Record, rng: random.Random) -> Record:

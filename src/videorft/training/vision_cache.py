@@ -47,10 +47,6 @@ class SharingStats:
     unshared_calls: int = 0  # calls that fell back to the original method
     per_call: list[tuple[int, int]] = field(default_factory=list)  # (inputs, computed) per call
 
-    @property
-    def saved_fraction(self) -> float:
-        return 1.0 - self.computed / self.inputs if self.inputs else 0.0
-
 
 @dataclass(frozen=True)
 class SharingPlan:

@@ -1,6 +1,5 @@
 """CoT SFT data from a teacher behind an OpenAI-compatible API (Video-R1's COT-165k recipe). See docs/cot.md."""
 
-from videorft.data.cot.cache import CompletionCache, cache_key
 from videorft.data.cot.client import (
     ChatResult,
     SampleFailed,
@@ -19,7 +18,6 @@ from videorft.data.cot.pipeline import (
     generate_cot,
     score_sample,
     select_best,
-    write_json_atomic,
 )
 from videorft.data.cot.request import VIDEO_FORMATS, build_messages
 
@@ -27,7 +25,6 @@ __all__ = [
     "REASONS",
     "VIDEO_FORMATS",
     "ChatResult",
-    "CompletionCache",
     "CotConfig",
     "CotError",
     "CotReport",
@@ -37,11 +34,9 @@ __all__ = [
     "TeacherClient",
     "TeacherUnavailable",
     "build_messages",
-    "cache_key",
     "completion_text",
     "cot_row",
     "generate_cot",
     "score_sample",
     "select_best",
-    "write_json_atomic",
 ]

@@ -11,7 +11,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import tempfile
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -20,14 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from videorft.data.cot.cache import CompletionCache, cache_key
 from videorft.data.cot.client import ChatResult, SampleFailed, TeacherClient, TeacherUnavailable
 from videorft.data.cot.request import VIDEO_FORMATS, build_messages, media_fingerprint
 from videorft.data.errors import SkipReport
 from videorft.data.record import Record
+from videorft.files import SqliteCache, cache_key, write_json
 from videorft.rewards import get_task_reward
 from videorft.rewards.parsing import extract_answer, last_block
-from videorft.rewards.tasks import reward_meta
+from videorft.rewards.tasks import get_task, reward_meta
 from videorft.video import FrameBudget
 
 __all__ = [
@@ -41,7 +40,6 @@ __all__ = [
     "generate_cot",
     "score_sample",
     "select_best",
-    "write_json_atomic",
 ]
 
 #: Why a record produced no CoT: every sample failed at the server; no sample had the think/answer
@@ -149,6 +147,10 @@ class SampleScore:
     error: str | None = None  # the reward raised (e.g. judge down)
 
 
+#: Bump when the request layout changes in a way that makes old completions wrong to reuse.
+CACHE_VERSION = "cot-v1"
+
+
 def score_sample(record: Record, result: ChatResult, index: int, *, judge: Any = None) -> SampleScore:
     """Score one completion with the record's task reward; never raises on malformed text."""
     try:
@@ -194,8 +196,6 @@ def _jsonable(value: Any) -> Any:
 def cot_row(record: Record, best: SampleScore, out_dir: Path) -> dict[str, Any]:
     """One Video-R1 COT item: the record's fields + ``process`` (the teacher's think block) + the
     ground-truth ``solution``; videorft extension fields (task, reward, ...) come after."""
-    from videorft.training.sft import answer_text  # the SFT target's own answer spelling
-
     think = (last_block(best.text, "think") or "").strip()
     meta = record.meta
     media = record.video if record.video is not None else record.image
@@ -206,7 +206,7 @@ def cot_row(record: Record, best: SampleScore, out_dir: Path) -> dict[str, Any]:
         "problem_type": meta.get("problem_type") or VIDEO_R1_TYPES.get(record.task, record.task),
         "options": list(record.options),
         "process": f"<think>{think}</think>",
-        "solution": f"<answer>{answer_text(record)}</answer>",
+        "solution": f"<answer>{get_task(record.task).answer(record.solution)}</answer>",  # as SFT targets
         "path": _relative_path(media, out_dir) if media is not None else None,
         "data_source": meta.get("data_source") or "videorft-cot",
         # videorft extensions; Video-R1 readers ignore them.
@@ -219,20 +219,6 @@ def cot_row(record: Record, best: SampleScore, out_dir: Path) -> dict[str, Any]:
         row["solution_value"] = _jsonable(record.solution)
         row["meta"] = {k: _jsonable(meta[k]) for k in META_KEYS if meta.get(k) is not None}
     return row
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to a temporary file beside ``path`` and rename it: readers see all or nothing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, ensure_ascii=False, indent=1)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # ------------------------------------------------------------------------------------------- report
@@ -321,7 +307,7 @@ class _Run:
     """Per-run state shared by the worker threads."""
 
     def __init__(
-        self, config: CotConfig, client: TeacherClient, cache: CompletionCache | None, judge: Any
+        self, config: CotConfig, client: TeacherClient, cache: SqliteCache | None, judge: Any
     ) -> None:
         self.config = config
         self.client = client
@@ -337,6 +323,7 @@ class _Run:
         """Everything that decides the teacher's input and sampling, without decoding the video."""
         c = self.config
         return cache_key(
+            CACHE_VERSION,
             {
                 "model": c.teacher_model,
                 "task": record.task,
@@ -349,7 +336,7 @@ class _Run:
                 "format": [c.video_format, c.jpeg_quality, c.timing, self.template_id, c.system],
                 "generation": c.generation(),
                 "sample": [k, c.seed + k],
-            }
+            },
         )
 
     def process(self, record: Record) -> tuple[RecordOutcome, SampleScore | None]:
@@ -364,7 +351,7 @@ class _Run:
             if hit is None:
                 missing.append(k)
             else:
-                results.append((k, hit))
+                results.append((k, ChatResult(*hit)))
         with self.lock:
             self.cache_hits += len(results)
         detail = ""
@@ -393,7 +380,7 @@ class _Run:
                     detail = str(exc)
                     continue
                 if self.cache is not None:
-                    self.cache.put(keys[k], result)
+                    self.cache.put(keys[k], [result.text, result.finish_reason])
                 results.append((k, result))
         results.sort(key=lambda kr: kr[0])
         scored = [score_sample(record, r, k, judge=self.judge) for k, r in results]
@@ -435,9 +422,7 @@ def generate_cot(
     out = Path(out)
     if not records:
         raise CotError("no records to generate CoT for")
-    cache = CompletionCache(
-        cache_path if cache_path is not None else out.with_name(out.name + ".cache.sqlite")
-    )
+    cache = SqliteCache(cache_path if cache_path is not None else out.with_name(out.name + ".cache.sqlite"))
     own_client = client is None
     client = client or TeacherClient(
         config.teacher_url,
@@ -486,7 +471,7 @@ def generate_cot(
     report.retries = client.stats["retries"]
     report.cache_hits = run.cache_hits
     report.truncated = run.truncated
-    write_json_atomic(out, rows)
+    write_json(out, rows, indent=1, ensure_ascii=False)
     return report
 
 

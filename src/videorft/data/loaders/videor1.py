@@ -28,7 +28,8 @@ from videorft.data.loaders.base import (
     to_float,
 )
 from videorft.data.record import TASKS, Record
-from videorft.rewards.solutions import SolutionError, check_inside_video, normalize_solution
+from videorft.rewards.solutions import SolutionError, check_inside_video
+from videorft.rewards.tasks import normalize_solution
 
 #: Video-R1 problem_type spelling -> canonical task name.
 PROBLEM_TYPES: dict[str, str] = {

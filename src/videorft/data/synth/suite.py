@@ -11,7 +11,6 @@ Layout under ``out``::
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import shutil
@@ -27,6 +26,7 @@ import numpy as np
 from videorft.data.synth.config import SynthConfig
 from videorft.data.synth.render import render_frames, write_got10k_sequence, write_mp4
 from videorft.data.synth.tasks import GOT10K_SEQUENCE, TASK_NAMES, VIDEO_DIR, TaskSpec, get_task
+from videorft.files import write_json
 
 MANIFEST = "videorft_data.yaml"
 INFO = "synth_info.json"
@@ -157,7 +157,7 @@ def _progress(it: Iterator[Any], total: int, enabled: bool) -> Iterator[Any]:
 
 def _dump(path: Path, obj: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(obj, indent=1, ensure_ascii=False) + "\n")
+    write_json(path, obj, indent=1, ensure_ascii=False)
 
 
 def _write_annotations(out: Path, rows: dict[tuple[str, str], list[dict[str, Any]]]) -> dict[str, list]:
