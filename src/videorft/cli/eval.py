@@ -9,10 +9,10 @@ from typing import Any
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    # config.py is standard-library only, so building --help stays light.
-    from videorft.evaluation.config import EvalConfig, add_config_arguments
+    from videorft.dataclass_cli import add_config_options
+    from videorft.evaluation.config import EvalConfig
 
-    add_config_arguments(parser, EvalConfig)
+    add_config_options(parser, EvalConfig)
 
 
 def run(args: argparse.Namespace) -> int:

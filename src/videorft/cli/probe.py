@@ -8,10 +8,10 @@ from typing import Any
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    # config.py is standard-library only, so building --help stays light.
-    from videorft.evaluation.config import ProbeConfig, add_config_arguments
+    from videorft.dataclass_cli import add_config_options
+    from videorft.evaluation.config import ProbeConfig
 
-    add_config_arguments(parser, ProbeConfig)
+    add_config_options(parser, ProbeConfig)
 
 
 def run(args: argparse.Namespace) -> int:
