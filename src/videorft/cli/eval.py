@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
 
@@ -16,23 +17,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from videorft.evaluation.config import EvalConfig
+
+    return run_locked(EvalConfig, args, _run)
+
+
+def run_locked(cls: type, args: argparse.Namespace, body: Callable[[Any], int]) -> int:
+    """``body(config)`` under the run folder's lock; a bad setting, dataset or model is one error line."""
     from videorft.data.errors import DataError
     from videorft.evaluation import session
-    from videorft.evaluation.config import EvalConfig
+    from videorft.models.loading import ModelLoadError
     from videorft.run_folder import run_lock
 
     try:
-        cfg = session.cli_config(EvalConfig, args)
+        cfg = session.cli_config(cls, args)
     except (ValueError, TypeError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-
-    from videorft.models.loading import ModelLoadError
-
     try:
         # held until the command ends, taken before the model loads: a second writer of --out is refused
         with run_lock(cfg.out):
-            return _run(cfg)
+            return body(cfg)
     except (DataError, ModelLoadError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

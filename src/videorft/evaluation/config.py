@@ -145,6 +145,8 @@ class ProbeConfig(EvalConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.frame_order != "ordered":
+            raise ValueError("--frame-order does not apply to the probe; choose --variants")
         for v in self.variants:
             _choice("variants", v, PROBE_VARIANTS)
         if "ordered" not in self.variants or "shuffled" not in self.variants:
