@@ -49,126 +49,82 @@ GROUNDING_SUITE: dict[str, Any] = {
 }
 
 
+def _help(text: str) -> dict[str, str]:
+    return {"help": text}
+
+
 @dataclass
 class DemoConfig:
-    """Sizes and budgets of the demo (defaults: the full demo, ~10 minutes on 2 cores)."""
+    """Sizes and budgets of the demo; the defaults equal configs/demo.yaml (why each value: its comments and
+    docs/deviations.md, "Demo and study")."""
 
-    out: str = field(default="runs/demo", metadata={"help": "Output folder."})
-    seed: int = field(default=0, metadata={"help": "Seed of the suite, the model and training."})
+    out: str = field(default="runs/demo", metadata=_help("Output folder."))
+    seed: int = field(default=0, metadata=_help("Seed of the suite, the model and training."))
     tasks: tuple[str, ...] = field(
-        default=("multiple_choice",), metadata={"help": "Tasks trained and evaluated."}
+        default=("multiple_choice",), metadata=_help("Tasks trained and evaluated.")
     )
-    n_videos: int = field(default=1000, metadata={"help": "Synthetic videos per task (80/10/10 split)."})
+    n_videos: int = field(default=1000, metadata=_help("Synthetic videos per task (80/10/10 split)."))
     suite: dict[str, Any] = field(
         default_factory=lambda: dict(DEMO_SUITE),
-        metadata={"help": "Options of the synthetic suite (`SynthConfig` fields); frames come from nframes."},
+        metadata=_help("Options of the synthetic suite (`SynthConfig` fields); frames come from nframes."),
     )
-    eval_limit: int = field(default=120, metadata={"help": "Held-out test questions per task and stage."})
+    eval_limit: int = field(default=120, metadata=_help("Held-out test questions per task and stage."))
     eval_max_new_tokens: int = field(
-        default=0,
-        metadata={
-            "help": "Greedy decoding length at evaluation, same for every stage (0: completion tokens + 6)."
-        },
+        default=0, metadata=_help("Greedy decoding length at evaluation (0: completion tokens + 6).")
     )
-    nframes: int = field(default=8, metadata={"help": "Frames the model sees (56x56 each)."})
-    template: str = field(
-        default="short", metadata={"help": "Prompt template (short: the question, options, one line)."}
-    )
+    nframes: int = field(default=8, metadata=_help("Frames the model sees (56x56 each)."))
+    template: str = field(default="short", metadata=_help("Prompt template (short: question, options)."))
     prompt_style: str = field(
         default="no_think",
-        metadata={
-            "help": "no_think: '<answer>X</answer>' only. A reasoning trace from a 20M-parameter random model "
-            "is noise, and on CPU every generated token costs a 152k-way softmax; 'think' is the papers' format."
-        },
+        metadata=_help("no_think: '<answer>X</answer>' only (cheap on CPU); think: the papers' format."),
     )
-    sft_steps: int = field(
-        default=120,
-        metadata={
-            "help": "SFT cold-start steps (enough to learn the answer format: the loss floor at ~120)."
-        },
-    )
-    sft_lr: float = field(default=1e-3, metadata={"help": "SFT learning rate."})
+    sft_steps: int = field(default=120, metadata=_help("SFT cold-start steps."))
+    sft_lr: float = field(default=1e-3, metadata=_help("SFT learning rate."))
     sft_answers: str = field(
         default="random",
-        metadata={
-            "help": "random: a format-only cold start (the option letters are drawn at random, so SFT teaches "
-            "the format and RL has to find the answer); gold: train on the answers."
-        },
+        metadata=_help("random: format-only cold start (random option letters); gold: train on the answers."),
     )
-    sft_batch: int = field(default=16, metadata={"help": "SFT batch size."})
-    rl_steps: int = field(
-        default=300,
-        metadata={
-            "help": "GRPO / T-GRPO steps. Learning comes as a jump after a plateau of 100-200 steps whose length "
-            "varies with the seed: at the same cost, 300 steps of 4 prompts reached it on seeds where 160 steps "
-            "of 8 did not."
-        },
-    )
-    rl_lr: float = field(default=3e-4, metadata={"help": "GRPO learning rate."})
-    rl_lr_scheduler: str = field(
-        default="constant",
-        metadata={
-            "help": "transformers lr_scheduler_type of RL. A cosine decay delayed the jump past 300 steps on one "
-            "seed of three (docs/deviations.md, 'Demo and study')."
-        },
-    )
-    rl_prompts: int = field(default=4, metadata={"help": "Prompts per GRPO step."})
-    num_generations: int = field(default=4, metadata={"help": "G: completions per prompt."})
+    sft_batch: int = field(default=16, metadata=_help("SFT batch size."))
+    rl_steps: int = field(default=300, metadata=_help("GRPO / T-GRPO steps."))
+    rl_lr: float = field(default=3e-4, metadata=_help("GRPO learning rate."))
+    rl_lr_scheduler: str = field(default="constant", metadata=_help("transformers lr_scheduler_type of RL."))
+    rl_prompts: int = field(default=4, metadata=_help("Prompts per GRPO step."))
+    num_generations: int = field(default=4, metadata=_help("G: completions per prompt."))
     rl_min_p: float = field(
         default=0.02,
-        metadata={
-            "help": "min-p of RL sampling (0: off): tokens below this share of the top token's probability are "
-            "not sampled. At temperature 1 the tiny model breaks the format in ~7% of completions by drawing "
-            "from its 152k-token tail, and those few completions carried 3x the letter's gradient."
-        },
+        metadata=_help("min-p of RL sampling (0: off); keeps the format from the vocabulary's tail."),
     )
     sampler_logprobs: bool = field(
-        default=True,
-        metadata={"help": "RL scores completions under the min-p distribution they were drawn from."},
+        default=True, metadata=_help("Score completions under the distribution they were drawn from.")
     )
     freeze_embeddings: bool = field(
-        default=True,
-        metadata={"help": "RL leaves the token embeddings / output head fixed (VideoGRPOConfig field)."},
+        default=True, metadata=_help("RL leaves the token embeddings / output head fixed.")
     )
     balance_answers: bool = field(
         default=True,
-        metadata={
-            "help": "Each RL step's prompts hold the gold letters in the data's proportions (VideoGRPOConfig)."
-        },
+        metadata=_help("Each RL step's prompts hold the gold letters in the data's proportions."),
     )
     rl_iterations: int = field(
-        default=1,
-        metadata={"help": "Policy updates per generated batch (TRL num_iterations, the papers' mu)."},
+        default=1, metadata=_help("Policy updates per generated batch (TRL num_iterations, the papers' mu).")
     )
-    temporal: bool = field(
-        default=True, metadata={"help": "T-GRPO (shuffled-frame contrast) instead of GRPO."}
-    )
+    temporal: bool = field(default=True, metadata=_help("T-GRPO (shuffled-frame contrast) instead of GRPO."))
     shuffle_unit: str = field(
-        default="temporal_patch", metadata={"help": "T-GRPO shuffle unit: temporal_patch | frame."}
+        default="temporal_patch", metadata=_help("T-GRPO shuffle unit: temporal_patch | frame.")
     )
-    temporal_mu: float = field(default=0.8, metadata={"help": "T-GRPO mu."})
-    timing_in_prompt: bool = field(default=False, metadata={"help": "Frame timestamps in the prompt."})
-    beta: float = field(
-        default=0.0, metadata={"help": "KL coefficient (0: no reference model, faster on CPU)."}
-    )
+    temporal_mu: float = field(default=0.8, metadata=_help("T-GRPO mu."))
+    timing_in_prompt: bool = field(default=False, metadata=_help("Frame timestamps in the prompt."))
+    beta: float = field(default=0.0, metadata=_help("KL coefficient (0: no reference model)."))
     max_completion_length: int = field(
-        default=0,
-        metadata={
-            "help": "Tokens per completion; 0: what the tasks' answers need (10 for an option letter, 24 for an "
-            "interval: digits are single tokens, and a budget the answer cannot fit in rewards the empty "
-            "'<answer>...</answer>' of the format reward alone)."
-        },
+        default=0, metadata=_help("Tokens per completion (0: what the tasks' answers need: 10 or 24).")
     )
     threads: int = field(
-        default=0,
-        metadata={
-            "help": "torch intra-op threads (0: the CPUs other work leaves idle, by the load average, at least "
-            "1; an inherited OMP_NUM_THREADS is not used). SFT batches are built in a data-loader worker process."
-        },
+        default=0, metadata=_help("torch intra-op threads (0: the CPUs other work leaves idle, at least 1).")
     )
-    quick: bool = field(default=False, metadata={"help": "A shortened run (a few minutes) for CI."})
+    quick: bool = field(default=False, metadata=_help("A shortened run (a few minutes) for CI."))
 
     def __post_init__(self) -> None:
+        self.tasks = tuple(self.tasks)  # YAML gives lists
+        self.suite = {k: tuple(v) if isinstance(v, list) else v for k, v in self.suite.items()}
         if self.quick:  # CI: the whole pipeline, a fraction of the compute
             self.n_videos, self.eval_limit = min(self.n_videos, 120), min(self.eval_limit, 24)
             self.sft_steps, self.rl_steps = min(self.sft_steps, 70), min(self.rl_steps, 12)
@@ -188,11 +144,27 @@ DEMO_TASKS: dict[str, dict[str, Any]] = {
 }
 
 
-def demo_config(task: str = "order", **fields: Any) -> DemoConfig:
-    """The demo of ``task`` (a key of DEMO_TASKS), with ``fields`` changed on top of it."""
+#: The demo's settings files in a source checkout (`make demo`): demo.yaml, then demo_<task>.yaml on top. An
+#: installed package without them uses DemoConfig's defaults and DEMO_TASKS, which equal them (tests/demo).
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+
+
+def demo_config(task: str = "order", config: str | None = None, **fields: Any) -> DemoConfig:
+    """The demo of ``task`` (a key of DEMO_TASKS) from its YAML files (or the ``config`` file), with ``fields``
+    changed on top of it."""
+    from dataclasses import fields as dataclass_fields
+
+    from videorft.dataclass_cli import read_config
+
     if task not in DEMO_TASKS:
         raise ValueError(f"unknown demo task {task!r}; valid: {', '.join(DEMO_TASKS)}")
-    return DemoConfig(**{**DEMO_TASKS[task], **fields})
+    names = {f.name for f in dataclass_fields(DemoConfig)}
+    files = [Path(config)] if config else [CONFIG_DIR / "demo.yaml", CONFIG_DIR / f"demo_{task}.yaml"]
+    files = [f for f in files if f == Path(config or "") or f.is_file()]
+    values: dict[str, Any] = {} if files else dict(DEMO_TASKS[task])
+    for path in files:
+        values.update(read_config(path, names))
+    return DemoConfig(**{**values, **fields})
 
 
 def completion_tokens(cfg: DemoConfig) -> int:

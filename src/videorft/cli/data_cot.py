@@ -11,78 +11,57 @@ import argparse
 import json
 import os
 import sys
+from dataclasses import dataclass, field, fields
+from typing import Literal
+
+
+def _help(text: str) -> dict[str, str]:
+    return {"help": text}
+
+
+@dataclass
+class CotCommand:
+    """What `data cot` reads and writes; the teacher's settings are ``CotConfig``'s fields."""
+
+    data: str = field(metadata=_help("dataset spec (FORMAT:PATH or manifest)"))
+    out: str = field(metadata=_help("Video-R1 COT JSON to write"))
+    split: str | None = field(default=None, metadata=_help("manifest split (default: every split)"))
+    video_root: str | None = field(default=None, metadata=_help("video folder for FORMAT:PATH specs"))
+    skip_invalid: bool = field(default=False, metadata=_help("skip and count bad input records"))
+    limit: int | None = field(default=None, metadata=_help("only the first N records"))
+    extra_body: str | None = field(
+        default=None, metadata=_help("extra request fields as JSON, e.g. '{\"top_k\": 50}'")
+    )
+    timing: Literal["auto", "on", "off"] = field(
+        default="auto", metadata=_help("timestamps in the prompt (auto: frames)")
+    )
+    # the teacher's frames (CotConfig.budget)
+    fps: float = field(default=2.0, metadata=_help("frame sampling rate"))
+    nframes: int | None = field(
+        default=None, metadata=_help("sample exactly this many frames (overrides fps)")
+    )
+    min_frames: int = field(default=4, metadata=_help("fewest sampled frames"))
+    max_frames: int = field(default=16, metadata=_help("most sampled frames"))
+    max_pixels: int = field(default=256 * 28 * 28, metadata=_help("per-frame pixel cap"))
+    min_pixels: int = field(default=128 * 28 * 28, metadata=_help("per-frame pixel floor"))
+    cache: str | None = field(default=None, metadata=_help("completion cache (default: OUT.cache.sqlite)"))
+    report: str | None = field(default=None, metadata=_help("JSON report (default: OUT.report.json)"))
+    progress: bool = field(default=True, metadata=_help("progress bar on stderr"))
+    judge: Literal["offline", "openai"] = field(
+        default="offline", metadata=_help("caption judge (caption records only)")
+    )
+    judge_base_url: str | None = field(default=None, metadata=_help("--judge openai: the server's URL"))
+    judge_model: str | None = field(default=None, metadata=_help("--judge openai: the model name"))
+
+
+_BUDGET = ("fps", "nframes", "min_frames", "max_frames", "min_pixels", "max_pixels")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--data", required=True, metavar="SPEC", help="dataset spec (FORMAT:PATH or manifest)"
-    )
-    parser.add_argument("--split", default=None, help="manifest split (default: every split)")
-    parser.add_argument("--video-root", default=None, help="video folder for FORMAT:PATH specs")
-    parser.add_argument("--skip-invalid", action="store_true", help="skip and count bad input records")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N records")
-    parser.add_argument(
-        "--teacher-url", required=True, help="OpenAI-compatible base URL, e.g. http://host:8000/v1"
-    )
-    parser.add_argument("--teacher-model", required=True, help="model name at the endpoint")
-    parser.add_argument("--out", required=True, metavar="OUT.json", help="Video-R1 COT JSON to write")
-    parser.add_argument(
-        "--samples", type=int, default=1, metavar="K", help="completions per record (best kept)"
-    )
-    parser.add_argument(
-        "--min-reward", type=float, default=0.6, help="keep when the best reward is above this"
-    )
-    g = parser.add_argument_group("generation")
-    g.add_argument("--temperature", type=float, default=1.0)
-    g.add_argument("--top-p", type=float, default=None)
-    g.add_argument(
-        "--max-new-tokens",
-        "--max-tokens",  # the OpenAI request field's name, kept as an alias
-        dest="max_tokens",
-        type=int,
-        default=512,
-        help="completion length cap per request",
-    )
-    g.add_argument("--seed", type=int, default=0, help="sample k is requested with seed + k")
-    g.add_argument(
-        "--extra-body", default=None, metavar="JSON", help="extra request fields, e.g. '{\"top_k\": 50}'"
-    )
-    g.add_argument("--system", default=None, help="system prompt (default: none, as the papers)")
-    g.add_argument("--template", default=None, help="prompt template name or .jinja path")
-    m = parser.add_argument_group("video input")
-    m.add_argument(
-        "--video-format",
-        choices=["frames", "video_url"],
-        default="frames",
-        help="frames: one image_url part per sampled frame; video_url: the frames as one mp4 (vLLM)",
-    )
-    m.add_argument(
-        "--timing",
-        choices=["auto", "on", "off"],
-        default="auto",
-        help="timestamps in the prompt (auto: frames)",
-    )
-    m.add_argument("--fps", type=float, default=2.0, help="frame sampling rate")
-    m.add_argument(
-        "--nframes", type=int, default=None, help="sample exactly this many frames (overrides fps)"
-    )
-    m.add_argument("--min-frames", type=int, default=4)
-    m.add_argument("--max-frames", type=int, default=16)
-    m.add_argument("--max-pixels", type=int, default=256 * 28 * 28, help="per-frame pixel cap")
-    m.add_argument("--min-pixels", type=int, default=128 * 28 * 28, help="per-frame pixel floor")
-    c = parser.add_argument_group("requests")
-    c.add_argument("--concurrency", type=int, default=4, help="records in flight at once")
-    c.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
-    c.add_argument("--max-retries", type=int, default=3, help="retries per request")
-    c.add_argument("--backoff", type=float, default=1.0, help="first retry delay in seconds (doubles)")
-    c.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable with the API key")
-    c.add_argument("--cache", default=None, help="completion cache (default: OUT.cache.sqlite)")
-    c.add_argument("--report", default=None, help="JSON report (default: OUT.report.json)")
-    c.add_argument("--no-progress", action="store_true", help="no progress bar")
-    j = parser.add_argument_group("caption judge (caption records only)")
-    j.add_argument("--judge", choices=["offline", "openai"], default="offline")
-    j.add_argument("--judge-base-url", default=None)
-    j.add_argument("--judge-model", default=None)
+    from videorft.data.cot.pipeline import CotConfig
+    from videorft.dataclass_cli import add_config_options
+
+    add_config_options(parser, CotCommand, CotConfig, skip={"budget"})
 
 
 def _fail(message: str) -> int:
@@ -95,50 +74,33 @@ def run(args: argparse.Namespace) -> int:
     from videorft.data.cot import CotConfig, CotError, generate_cot
     from videorft.data.errors import DataError
     from videorft.data.loaders import load_spec
+    from videorft.dataclass_cli import build, given, read_config
     from videorft.files import write_json
     from videorft.video import FrameBudget
 
+    names = {f.name for cls in (CotCommand, CotConfig) for f in fields(cls)} - {"budget"}
     try:
+        values = read_config(args.config, names) if args.config else {}
+        values.update(given(args))
+        args = build(CotCommand, values)
         extra = json.loads(args.extra_body) if args.extra_body else {}
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         return _fail(f"--extra-body is not valid JSON: {exc}")
+    except (ValueError, FileNotFoundError) as exc:
+        return _fail(str(exc))
     if not isinstance(extra, dict):
         return _fail("--extra-body must be a JSON object")
     if args.limit is not None and args.limit < 1:
         return _fail("--limit must be >= 1")
     try:
-        config = CotConfig(
-            teacher_url=args.teacher_url,
-            teacher_model=args.teacher_model,
-            samples=args.samples,
-            min_reward=args.min_reward,
-            temperature=args.temperature,
-            top_p=args.top_p,
-            max_tokens=args.max_tokens,
-            seed=args.seed,
-            video_format=args.video_format,
-            timing=None if args.timing == "auto" else args.timing == "on",
-            template=args.template,
-            system=args.system,
-            budget=FrameBudget(
-                fps=args.fps,
-                nframes=args.nframes,
-                min_frames=args.min_frames,
-                max_frames=args.max_frames,
-                min_pixels=args.min_pixels,
-                max_pixels=args.max_pixels,
-            ),
-            extra_body=extra,
-            concurrency=args.concurrency,
-            timeout=args.timeout,
-            max_retries=args.max_retries,
-            backoff_base=args.backoff,
-            api_key_env=args.api_key_env,
-        )
+        teacher = {k: v for k, v in values.items() if k not in vars(args)}
+        budget = FrameBudget(**{k: getattr(args, k) for k in _BUDGET})
+        timing = None if args.timing == "auto" else args.timing == "on"
+        config = build(CotConfig, {**teacher, "budget": budget, "timing": timing, "extra_body": extra})
         loaded = load_spec(
             args.data, split=args.split, video_root=args.video_root, skip_invalid=args.skip_invalid
         )
-    except (ValueError, DataError, FileNotFoundError) as exc:
+    except (ValueError, TypeError, DataError, FileNotFoundError) as exc:
         return _fail(str(exc))
     records = loaded.records[: args.limit] if args.limit else loaded.records
     if not records:
@@ -156,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
         # a second process writing the same --out is refused (the lock sits next to it: OUT.lock)
         with file_lock(os.fspath(args.out) + ".lock", args.out):
             report = generate_cot(
-                records, config, args.out, cache_path=args.cache, judge=judge, progress=not args.no_progress
+                records, config, args.out, cache_path=args.cache, judge=judge, progress=args.progress
             )
     except (CotError, ValueError) as exc:
         return _fail(str(exc))

@@ -1,5 +1,5 @@
-"""`videorft demo [--task order|grounding] [--out DIR] [--seed S] [--quick]`: the whole method on CPU, ending
-in a report."""
+"""`videorft demo [--task order|grounding] [--config YAML] [--FIELD VALUE ...]`: the whole method on CPU, ending
+in a report. Settings: configs/demo.yaml (+ configs/demo_<task>.yaml), then flags (`videorft demo --help`)."""
 
 from __future__ import annotations
 
@@ -7,40 +7,39 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from videorft.demo import DEMO_TASKS  # stdlib-only imports at module level: cheap for --help
+    from videorft.dataclass_cli import add_config_options
+    from videorft.demo import DEMO_TASKS, DemoConfig
 
-    parser.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the suite, the model and training")
-    parser.add_argument("--quick", action="store_true", help="shortened run (a few minutes), as CI runs it")
     parser.add_argument(
         "--task",
         default="order",
         choices=list(DEMO_TASKS),
         help="order: which colour appears first (accuracy); grounding: when the shape is visible (mIoU)",
     )
-    parser.add_argument("--grpo", action="store_true", help="plain GRPO instead of T-GRPO")
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=0,
-        help="torch threads (default 0: the CPUs other work leaves idle, at least 1)",
+    parser.add_argument("--grpo", action="store_true", help="plain GRPO instead of T-GRPO (--temporal false)")
+    add_config_options(
+        parser,
+        DemoConfig,
+        skip={"tasks", "suite"},
+        config_help="settings file instead of configs/demo.yaml and configs/demo_<task>.yaml",
     )
 
 
 def run(args: argparse.Namespace) -> int:
     import os
+    import sys
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # everything the demo needs is made locally
-    from videorft.demo import demo_config, run_demo
+    from videorft.dataclass_cli import given
+    from videorft.demo import DemoConfig, demo_config, run_demo
 
-    run_demo(
-        demo_config(
-            args.task,
-            out=args.out,
-            seed=args.seed,
-            quick=args.quick,
-            temporal=not args.grpo,
-            threads=args.threads,
-        )
-    )
+    fields = given(args, DemoConfig)
+    if args.grpo:
+        fields["temporal"] = False
+    try:
+        cfg = demo_config(args.task, args.config, **fields)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    run_demo(cfg)
     return 0

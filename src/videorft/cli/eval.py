@@ -4,36 +4,41 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from videorft.files import write_json
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    # config.py is standard-library only, so building --help stays light.
-    from videorft.evaluation.config import EvalConfig, add_config_arguments
+    from videorft.dataclass_cli import add_config_options
+    from videorft.evaluation.config import EvalConfig
 
-    add_config_arguments(parser, EvalConfig)
+    add_config_options(parser, EvalConfig)
 
 
 def run(args: argparse.Namespace) -> int:
+    from videorft.evaluation.config import EvalConfig
+
+    return run_locked(EvalConfig, args, _run)
+
+
+def run_locked(cls: type, args: argparse.Namespace, body: Callable[[Any], int]) -> int:
+    """``body(config)`` under the run folder's lock; a bad setting, dataset or model is one error line."""
     from videorft.data.errors import DataError
     from videorft.evaluation import session
-    from videorft.evaluation.config import EvalConfig
+    from videorft.models.loading import ModelLoadError
     from videorft.run_folder import run_lock
 
     try:
-        cfg = session.cli_config(EvalConfig, args)
+        cfg = session.cli_config(cls, args)
     except (ValueError, TypeError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-
-    from videorft.models.loading import ModelLoadError
-
     try:
         # held until the command ends, taken before the model loads: a second writer of --out is refused
         with run_lock(cfg.out):
-            return _run(cfg)
+            return body(cfg)
     except (DataError, ModelLoadError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

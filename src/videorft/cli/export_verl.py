@@ -21,40 +21,24 @@ _NOT_FLAGS = {"use_format_reward", "judge"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from videorft.dataclass_cli import add_config_options
     from videorft.training.data_args import VideoDataArguments
 
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder (DIR/<split>.parquet)")
-    parser.add_argument(
-        "--config", metavar="TRAIN.yaml", help="a training config: its data, frame and prompt fields are used"
+    add_config_options(
+        parser,
+        VideoDataArguments,
+        skip=_NOT_FLAGS,
+        config_help="a training config: its data, frame and prompt fields are used",
     )
-    for f in dataclasses.fields(VideoDataArguments):
-        if f.name in _NOT_FLAGS:
-            continue
-        flags = ["--" + f.name.replace("_", "-")] + (["--" + f.name] if "_" in f.name else [])
-        kind = str(f.type)
-        if kind == "bool":
-            parser.add_argument(*flags, dest=f.name, action=argparse.BooleanOptionalAction, default=None)
-        elif kind.startswith("list["):
-            parser.add_argument(*flags, dest=f.name, nargs="+", default=None, help=f.metadata.get("help"))
-        else:
-            conv = int if kind.startswith("int") else float if kind.startswith("float") else str
-            parser.add_argument(*flags, dest=f.name, type=conv, default=None, help=f.metadata.get("help"))
 
 
 def _data_args(args: argparse.Namespace) -> Any:
+    from videorft.dataclass_cli import build, given, read_config
     from videorft.training.data_args import VideoDataArguments
 
-    names = {f.name for f in dataclasses.fields(VideoDataArguments)}
-    values: dict[str, Any] = {}
-    if args.config:
-        import yaml
-
-        loaded = yaml.safe_load(Path(args.config).read_text(encoding="utf-8")) or {}
-        if not isinstance(loaded, dict):
-            raise ValueError(f"{args.config}: expected a mapping of settings")
-        values.update({k: v for k, v in loaded.items() if k in names})
-    values.update({k: v for k, v in vars(args).items() if k in names and v is not None})
-    return VideoDataArguments(**values)
+    values = read_config(args.config) if args.config else {}  # a training config: other keys are ignored
+    return build(VideoDataArguments, {**values, **given(args, VideoDataArguments)})
 
 
 def run(args: argparse.Namespace) -> int:

@@ -39,7 +39,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
 PASSTHROUGH = {"train sft", "train grpo"}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The whole CLI; given ``argv``, only the command it names gets its options (imports stay lazy)."""
     parser = argparse.ArgumentParser(
         prog="videorft",
         description="Reinforcement fine-tuning (SFT -> GRPO / T-GRPO) of video multimodal LLMs.",
@@ -64,26 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
                 )
             sub = groups[group].add_parser(name, help=help_text, description=help_text, **own_help)
         sub.set_defaults(_module=module, _command=path)
-        _LazyArguments(module).attach(sub)
+        if argv is None or argv[: len(words)] == words:
+            importlib.import_module(module).add_arguments(sub)
     return parser
-
-
-class _LazyArguments:
-    """Adds a command's arguments; import errors of unfinished commands become a clear message."""
-
-    def __init__(self, module: str) -> None:
-        self.module = module
-
-    def attach(self, parser: argparse.ArgumentParser) -> None:
-        try:
-            mod = importlib.import_module(self.module)
-        except ModuleNotFoundError as exc:
-            if exc.name != self.module:
-                raise
-            parser.set_defaults(_missing=True)
-            return
-        if hasattr(mod, "add_arguments"):
-            mod.add_arguments(parser)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,10 +77,9 @@ def main(argv: list[str] | None = None) -> int:
         if argv[: len(words)] == words:
             mod = importlib.import_module(COMMANDS[path][0])
             return int(mod.run(argparse.Namespace(_command=path, argv=argv[len(words) :])) or 0)
-    parser = build_parser()
-    args = parser.parse_args(dashed_options(argv))
-    if getattr(args, "_missing", False):
-        parser.error(f"command '{args._command}' is not available in this version")
+    argv = dashed_options(argv)
+    parser = build_parser(argv)
+    args = parser.parse_args(argv)
     mod = importlib.import_module(args._module)
     return int(mod.run(args) or 0)
 

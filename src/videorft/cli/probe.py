@@ -8,36 +8,17 @@ from typing import Any
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    # config.py is standard-library only, so building --help stays light.
-    from videorft.evaluation.config import ProbeConfig, add_config_arguments
+    from videorft.dataclass_cli import add_config_options
+    from videorft.evaluation.config import ProbeConfig
 
-    add_config_arguments(parser, ProbeConfig)
+    add_config_options(parser, ProbeConfig)
 
 
 def run(args: argparse.Namespace) -> int:
-    from videorft.data.errors import DataError
-    from videorft.evaluation import session
+    from videorft.cli.eval import run_locked
     from videorft.evaluation.config import ProbeConfig
-    from videorft.run_folder import run_lock
 
-    try:
-        cfg = session.cli_config(ProbeConfig, args)
-    except (ValueError, TypeError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if cfg.frame_order != "ordered":
-        print("error: --frame-order does not apply to the probe; choose --variants", file=sys.stderr)
-        return 2
-
-    from videorft.models.loading import ModelLoadError
-
-    try:
-        # held until the command ends, taken before the model loads: a second writer of --out is refused
-        with run_lock(cfg.out):
-            return _run(cfg)
-    except (DataError, ModelLoadError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return run_locked(ProbeConfig, args, _run)
 
 
 def _run(cfg: Any) -> int:

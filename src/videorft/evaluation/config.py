@@ -104,7 +104,7 @@ class EvalConfig:
     )
     progress: bool = field(default=True, metadata=_help("progress bar with ETA on stderr"))
     #: where each setting came from: "command line", "config file PATH", "trained with PATH", "default"
-    sources: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    sources: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         _choice("frame_order", self.frame_order, FRAME_ORDERS)
@@ -145,6 +145,8 @@ class ProbeConfig(EvalConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.frame_order != "ordered":
+            raise ValueError("--frame-order does not apply to the probe; choose --variants")
         for v in self.variants:
             _choice("variants", v, PROBE_VARIANTS)
         if "ordered" not in self.variants or "shuffled" not in self.variants:
@@ -226,21 +228,11 @@ def load_config(
     sources: dict[str, str] = {}
     names = {f.name for f in dataclasses.fields(cls)} - {"sources"}
     if yaml_path:
-        import yaml
+        from videorft.dataclass_cli import read_config
 
-        path = Path(yaml_path)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: config file not found")
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        if not isinstance(loaded, dict):
-            raise ValueError(f"{path}: expected a mapping of settings, got {type(loaded).__name__}")
-        unknown = sorted(set(loaded) - names)
-        if unknown:
-            raise ValueError(
-                f"{path}: unknown setting(s) {', '.join(unknown)}; valid: {', '.join(sorted(names))}"
-            )
+        loaded = read_config(yaml_path, names)
         values.update(loaded)
-        sources.update(dict.fromkeys(loaded, f"config file {path}"))
+        sources.update(dict.fromkeys(loaded, f"config file {Path(yaml_path)}"))
     given = {k: v for k, v in overrides.items() if v is not None and k in names}
     values.update(given)
     sources.update(dict.fromkeys(given, override_source))
@@ -290,40 +282,8 @@ def resolve_backend(backend: str, *, available: bool | None = None) -> str:
     return backend
 
 
-# ------------------------------------------------------------------------------------ command line
-
-_SKIP_FLAGS = frozenset({"progress", "sources"})  # --no-progress instead; sources is not a setting
-
-
-def add_config_arguments(parser: Any, cls: type[EvalConfig]) -> None:
-    """One ``--option`` per config field (default None, so YAML values survive unless overridden)."""
-    import argparse
-
-    parser.add_argument("--config", metavar="YAML", help="settings file; command-line options override it")
-    for f in dataclasses.fields(cls):
-        if f.name in _SKIP_FLAGS:
-            continue
-        flag = "--" + f.name.replace("_", "-")
-        kind = str(f.type)
-        help_text = f.metadata.get("help", "")
-        default = f.default if f.default is not dataclasses.MISSING else None
-        if default not in (None, ""):
-            help_text += f" (default: {default})"
-        if kind == "bool":
-            parser.add_argument(
-                flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_text
-            )
-        elif kind.startswith("list["):
-            parser.add_argument(flag, dest=f.name, nargs="+", default=None, help=help_text)
-        else:
-            conv = int if kind.startswith("int") else float if kind.startswith("float") else str
-            parser.add_argument(flag, dest=f.name, type=conv, default=None, help=help_text)
-    parser.add_argument(
-        "--no-progress", dest="progress", action="store_false", default=None, help="no progress bar"
-    )
-
-
 def config_from_args(cls: type[EvalConfig], args: Any) -> EvalConfig:
-    """The config of parsed command-line ``args`` (plus ``--config`` YAML)."""
-    overrides = {f.name: getattr(args, f.name, None) for f in dataclasses.fields(cls)}
-    return load_config(cls, getattr(args, "config", None), overrides, override_source="command line")
+    """The config of parsed command-line ``args`` (``videorft.dataclass_cli``) plus its ``--config`` YAML."""
+    from videorft.dataclass_cli import given
+
+    return load_config(cls, getattr(args, "config", None), given(args, cls), override_source="command line")

@@ -29,13 +29,12 @@ import torch
 from accelerate.utils import gather, gather_object
 from trl import GRPOTrainer
 from trl.extras.profiling import profiling_context
-from trl.trainer.utils import selective_log_softmax_and_entropy
 
 from videorft.files import append_jsonl
 from videorft.models.processing import mm_token_type_ids, vision_token_ids
 from videorft.rewards.registry import load_function
 from videorft.rewards.trl import TaskRewardFunction
-from videorft.training.algos import length_bonus_groups, temporal_bonus_groups
+from videorft.training.algos import length_bonus_groups, temporal_bonus_groups, token_logps_and_entropy
 from videorft.training.config import VideoDataArguments, VideoGRPOConfig
 from videorft.training.media import (
     TEMPORAL_PATCH,
@@ -330,7 +329,7 @@ class VideoGRPOTrainer(GRPOTrainer):
                         min_p=self.min_p,
                     )
                     temperature = 1.0
-                logps, entropy = selective_log_softmax_and_entropy(
+                logps, entropy = token_logps_and_entropy(
                     logits,
                     ids[:, -logits_to_keep:],
                     # TRL's flag: a fixed entropy_coef or the adaptive one (which starts at 0.0)

@@ -79,7 +79,10 @@ class CotConfig:
     )
     temperature: float = field(default=1.0, metadata={"help": "sampling temperature"})
     top_p: float | None = field(default=None, metadata={"help": "nucleus sampling (None: server default)"})
-    max_tokens: int = field(default=512, metadata={"help": "completion length cap"})
+    max_tokens: int = field(
+        default=512,
+        metadata={"help": "completion length cap", "aliases": ["--max-new-tokens", "--max_new_tokens"]},
+    )
     seed: int = field(default=0, metadata={"help": "sample k of a record is requested with seed + k"})
     video_format: str = field(default="frames", metadata={"help": "frames (image_url parts) or video_url"})
     timing: bool | None = field(
@@ -99,7 +102,8 @@ class CotConfig:
     timeout: float = field(default=120.0, metadata={"help": "seconds per request"})
     max_retries: int = field(default=3, metadata={"help": "retries per request after the first attempt"})
     backoff_base: float = field(
-        default=1.0, metadata={"help": "first backoff in seconds (doubles per retry)"}
+        default=1.0,
+        metadata={"help": "first backoff in seconds (doubles per retry)", "aliases": ["--backoff"]},
     )
     backoff_max: float = field(default=30.0, metadata={"help": "longest backoff in seconds"})
     api_key_env: str = field(default="OPENAI_API_KEY", metadata={"help": "environment variable with the key"})
