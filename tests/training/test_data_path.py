@@ -101,16 +101,14 @@ with open(os.path.join(out, f"probes-{args.process_index}.json"), "w") as f:
 
 
 @pytest.mark.slow
-def test_two_process_run_probes_once(tiny_model_dir, synth_suite_dir, tmp_path):
+def test_two_process_run_probes_once(tiny_model_dir, synth_suite_dir, tmp_path, monkeypatch):
     script = tmp_path / "probe_twice.py"
     script.write_text(_TWO_PROCESS_SCRIPT)
     out = tmp_path / "out"
     launcher = [sys.executable, "-m", "accelerate.commands.launch", "--config_file"]
     config = str(ROOT / "configs/accelerate/cpu_2proc.yaml")
-    proc = _run(
-        [*launcher, config, str(script), str(synth_suite_dir), str(tiny_model_dir), str(out)],
-        env={**os.environ, "VIDEORFT_CACHE": str(tmp_path / "cache"), "HF_HUB_OFFLINE": "1"},
-    )
+    monkeypatch.setenv("VIDEORFT_CACHE", str(tmp_path / "cache"))
+    proc = _run([*launcher, config, str(script), str(synth_suite_dir), str(tiny_model_dir), str(out)])
     output = proc.communicate(timeout=600)[0]
     assert proc.returncode == 0, output[-3000:]
     main_calls = json.loads((out / "probes-0.json").read_text())
