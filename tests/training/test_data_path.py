@@ -82,7 +82,7 @@ def test_build_dataset_probes_once_per_dataset(synth_suite_dir, tmp_path, monkey
 
 
 _TWO_PROCESS_SCRIPT = """
-import json, os, sys
+import json, os, sys, time
 from trl import ModelConfig
 import videorft.data.loaders.media as m
 from videorft.training.config import VideoDataArguments, VideoGRPOConfig
@@ -90,7 +90,16 @@ from videorft.training.run import _prepare
 
 calls = []
 probe = m.probe_media
-m.probe_media = lambda path: calls.append(str(path)) or probe(path)
+slow = os.environ.get("LOCAL_RANK") == "0"  # a slow main process: the other rank must wait, not probe too
+
+
+def counting(path):
+    calls.append(str(path))
+    time.sleep(0.1 if slow else 0.0)
+    return probe(path)
+
+
+m.probe_media = counting
 suite, model, out = sys.argv[1:4]
 args = VideoGRPOConfig(output_dir=out, use_cpu=True, report_to="none", num_generations=2,
                        per_device_train_batch_size=2)
