@@ -66,9 +66,9 @@ class ProbeCache:
         self.probes = 0  # probes actually run (cache misses)
         self._dirty = False
         try:
-            self._entries: dict[str, dict] = json.loads(self.file.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            self._entries = {}  # absent or torn: probe everything again
+            self._entries: dict[str, dict] = dict(json.loads(self.file.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError):
+            self._entries = {}  # absent or not ours: probe everything again
 
     def probe(self, path: str | os.PathLike[str]) -> MediaInfo:
         """``probe_media(path)``, from the cache when the file's size and mtime are unchanged."""
