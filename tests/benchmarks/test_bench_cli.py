@@ -43,6 +43,36 @@ def test_report_marks_missed_targets() -> None:
     assert "no CUDA device" in text
 
 
+def test_report_has_the_data_path_section() -> None:
+    data = {"decode_inline_step_s": 3.0, "decode_overlapped_step_s": 2.5, "decode_overlap_speedup": 1.2}
+    report = {
+        "command": "videorft bench --only data",
+        "date": "2026-01-01 00:00 UTC",
+        "machine": {"cpu": "x", "cores": 2},
+        "results": {"data": {**data, "seconds": 1.0}},
+    }
+    text = render_markdown(report)
+    assert "## 7. Data path" in text and '"decode_overlap_speedup": 1.2' in text
+
+
+@pytest.mark.slow
+def test_bench_only_data_prints_the_decode_step_times() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "videorft.cli.main", "bench", "--quick", "--json", "--only", "data"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(proc.stdout)
+    for key in ("decode_inline_step_s", "decode_overlapped_step_s", "decode_overlap_speedup"):
+        assert isinstance(report[key], float) and report[key] > 0, key
+    assert report["decode_overlap_speedup"] == pytest.approx(
+        report["decode_inline_step_s"] / report["decode_overlapped_step_s"], rel=0.01
+    )
+
+
 @pytest.mark.slow
 def test_bench_quick_json_prints_one_object_with_positive_headlines(tmp_path) -> None:
     out = tmp_path / "performance.md"

@@ -2,7 +2,7 @@
 (``--output docs/performance.md`` regenerates the docs page). Without ``--output`` nothing is written anywhere.
 
 Every figure is a ratio against a baseline measured in the same run. With ``--json`` one JSON object goes to
-stdout (``frame_loading_speedup``, ``tgrpo_step_ratio``, ``naive_tgrpo_step_ratio``, ``rule_rewards_per_s``, ...,
+stdout (``frame_loading_speedup``, ``tgrpo_step_ratio``, ``decode_overlap_speedup``, ``rule_rewards_per_s``, ...,
 and each benchmark's full result); progress goes to stderr. The benchmarks are files of a source checkout, not
 part of the installed package: ``--benchmarks-dir`` points at them when the default (next to ``src/``) is absent.
 """
@@ -27,6 +27,7 @@ BENCHMARKS: dict[str, str] = {
     "memory": "bench_memory.py",
     "gpu": "bench_gpu.py",
     "rollouts": "bench_rollouts.py",
+    "data": "bench_data.py",
 }
 HEADLINE = (
     "frame_loading_speedup",
@@ -36,6 +37,9 @@ HEADLINE = (
     "hf_generate_tokens_per_s",
     "vllm_tokens_per_s",
     "vllm_rollout_speedup",
+    "decode_inline_step_s",
+    "decode_overlapped_step_s",
+    "decode_overlap_speedup",
 )
 _REPO = Path(__file__).resolve().parents[3]
 
@@ -299,6 +303,10 @@ def render_markdown(report: dict[str, Any]) -> str:
             json.dumps(r["rollouts"], indent=2),
             "```",
         ]
+    if "data" in r:
+        lines += ["", "## 7. Data path: frames decoded inline vs in data-loader workers", ""]
+        lines += ["GRPO steps through TRL's loop (`benchmarks/bench_data.py`).", "", "```json"]
+        lines += [json.dumps(r["data"], indent=2), "```"]
     lines += ["", NOTES]
     return "\n".join(lines) + "\n"
 

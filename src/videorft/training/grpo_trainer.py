@@ -41,11 +41,11 @@ from videorft.training.media import (
     RowVision,
     SampleEncoder,
     permute_frames,
-    row_record,
 )
 from videorft.training.media_skips import MediaSkips, replace_undecodable
 from videorft.training.prompt_order import AnswerBalancedSampler, dataset_stratum_keys
 from videorft.training.rewards import length_bonus_placeholder, temporal_bonus_placeholder
+from videorft.training.rollout_data import prepared, worker_train_dataloader
 from videorft.training.sampling import fast_cpu_sampling, restrict_to_sampler
 from videorft.training.vision_cache import maybe_share_vision_features
 from videorft.training.vllm_rollouts import (
@@ -138,6 +138,13 @@ class VideoGRPOTrainer(GRPOTrainer):
             self.vllm_generation = VideoVLLMGeneration(trainer=self, budget=self.encoder.budget)
             self._last_loaded_step = -1
 
+    def get_train_dataloader(self) -> Any:
+        if self.args.dataloader_num_workers and not isinstance(
+            self.train_dataset, torch.utils.data.IterableDataset
+        ):
+            return worker_train_dataloader(self)  # frames decoded and prompts encoded in the workers
+        return super().get_train_dataloader()
+
     def _get_train_sampler(self, dataset: Any = None) -> Any:
         sampler = super()._get_train_sampler(dataset)
         if not self.args.balance_answers:
@@ -168,8 +175,8 @@ class VideoGRPOTrainer(GRPOTrainer):
         records, ids, vision = [], [], []
         self._rollout_media = []
         for row in self._rows:
-            record, clip = self._record_and_clip(row)
-            row_ids, row_vision = self.encoder.encode(record, clip=clip)
+            prep = prepared(row, self.encoder)  # by a data-loader worker, or now
+            record, clip, row_ids, row_vision = prep.record, prep.clip, prep.prompt_ids, prep.vision
             records.append(record)
             ids.append(row_ids)
             vision.append(row_vision)
@@ -361,10 +368,6 @@ class VideoGRPOTrainer(GRPOTrainer):
 
     def _temporal_active(self) -> bool:
         return bool(self.args.temporal) and self.model.training
-
-    def _record_and_clip(self, row: dict[str, Any]):
-        record = row_record(row)
-        return record, self.encoder.clip(record)
 
     def _generation_fields(self, ids: list[list[int]], vision: list[RowVision]) -> dict[str, Any]:
         fields: dict[str, Any] = dict(RowVision.collate(vision))

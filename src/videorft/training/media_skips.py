@@ -129,5 +129,10 @@ def replace_undecodable(rows: list[dict[str, Any]], skips: MediaSkips, encoder: 
     """GRPO's generation batch with every row whose media fails to decode replaced (``encoder``: a
     ``SampleEncoder``, whose clip cache keeps the frames for the encode that follows)."""
     from videorft.training.media import row_record
+    from videorft.training.rollout_data import PREPARED
 
-    return [skips.resolve(row, lambda r: encoder.check(row_record(r)))[0] for row in rows]
+    # rows a data-loader worker prepared were resolved there
+    return [
+        row if PREPARED in row else skips.resolve(row, lambda r: encoder.check(row_record(r)))[0]
+        for row in rows
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -10,10 +11,11 @@ import yaml
 from transformers import TrainerCallback
 from trl import ModelConfig, get_peft_config
 
-from videorft.data.loaders import LoadResult, load_spec, to_hf_dataset
+from videorft.data.loaders import LoadResult, ProbeCache, load_spec, to_hf_dataset
 from videorft.data.prompts import build_conversation, render_prompt
 from videorft.files import append_jsonl
 from videorft.models.loading import load_model, load_processor
+from videorft.models.tokenizer import cache_dir
 from videorft.training.config import VideoDataArguments, VideoGRPOConfig, VideoSFTConfig
 from videorft.training.media import SampleEncoder
 from videorft.training.media_skips import MediaSkips
@@ -51,6 +53,7 @@ def build_dataset(data_args: VideoDataArguments, *, split: str | None = None) ->
         skip_invalid=data_args.skip_invalid,
         check_videos=data_args.skip_invalid,
         allow_outside_root=data_args.allow_outside_root,
+        probe_cache=probe_cache(data_args) if data_args.skip_invalid else None,
     )
     records = result.records
     if data_args.tasks:
@@ -74,6 +77,13 @@ def build_dataset(data_args: VideoDataArguments, *, split: str | None = None) ->
     ]
     dataset = dataset.add_column("prompt", prompts)
     return dataset, result
+
+
+def probe_cache(data_args: VideoDataArguments) -> ProbeCache:
+    """The media probes of ``data_args.data`` in videorft's user cache (``$VIDEORFT_CACHE``, default
+    ~/.cache/videorft): one file per dataset spec and video root; entries are checked by size + mtime."""
+    key = hashlib.sha1(f"{data_args.data}\0{data_args.video_root}".encode()).hexdigest()[:16]
+    return ProbeCache(cache_dir() / "probes" / f"{key}.json")
 
 
 def save_resolved_config(output_dir: str | Path, *configs: Any) -> Path:
@@ -101,7 +111,9 @@ def _prepare(data_args: VideoDataArguments, args: Any, model_args: ModelConfig) 
     """Resolved config saved, model + processor loaded, dataset built, the JSONL log callback."""
     save_resolved_config(args.output_dir, data_args, model_args, args)
     model, processor = _model_and_processor(model_args)
-    dataset, _ = build_dataset(data_args)
+    # The local main process probes the media and fills the probe cache; the other ranks then read it.
+    with args.main_process_first(local=True, desc="media probe"):
+        dataset, _ = build_dataset(data_args)
     return model, processor, dataset, [JsonlLogCallback(Path(args.output_dir) / "train_log.jsonl")]
 
 

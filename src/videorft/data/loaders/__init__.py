@@ -15,7 +15,7 @@ import os
 from videorft.data.loaders import charades, got10k, nextgqa, simple, videor1  # noqa: F401
 from videorft.data.loaders.base import FORMATS, Format, LoadContext, LoadResult, LoadState, get_format
 from videorft.data.loaders.hf import COLUMNS, decode_solution, record_from_row, record_to_row, to_hf_dataset
-from videorft.data.loaders.media import MediaError, MediaInfo, probe_media
+from videorft.data.loaders.media import MediaError, MediaInfo, ProbeCache, probe_media
 from videorft.data.loaders.spec import (
     MANIFEST_NAME,
     DataSource,
@@ -89,6 +89,7 @@ __all__ = [
     "Manifest",
     "MediaError",
     "MediaInfo",
+    "ProbeCache",
     "decode_solution",
     "get_format",
     "list_formats",

@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import Any
 
 from videorft.data.errors import DataError, FieldError, SkipReport
-from videorft.data.loaders.media import MediaError, MediaInfo, probe_media
+from videorft.data.loaders.media import MediaError, MediaInfo, ProbeCache, probe_media
 from videorft.data.record import Record
 
 log = logging.getLogger("videorft.data")
@@ -92,7 +92,8 @@ class LoadResult:
 class LoadState:
     """State shared by every file of one load: unique ids and the probe cache."""
 
-    def __init__(self) -> None:
+    def __init__(self, probe_cache: ProbeCache | None = None) -> None:
+        self.probe = probe_cache.probe if probe_cache is not None else probe_media
         self.seen_ids: Counter[str] = Counter()
         self.media: dict[str, MediaInfo] = {}
         self.media_errors: dict[str, str] = {}
@@ -186,7 +187,7 @@ class LoadContext:
                 raise FieldError(field, self.state.media_errors[key])
             if key not in self.state.media:
                 try:
-                    self.state.media[key] = probe_media(path)
+                    self.state.media[key] = self.state.probe(path)
                 except MediaError as exc:
                     self.state.media_errors[key] = f"unreadable {kind}: {exc}"
                     raise FieldError(field, self.state.media_errors[key]) from exc

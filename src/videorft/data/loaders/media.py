@@ -6,6 +6,8 @@ minimal PyAV probe (open the container, decode one frame) stands in, so loaders 
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +53,52 @@ def probe_media(path: str | os.PathLike[str]) -> MediaInfo:
         width, height = _image_size(p)
         return MediaInfo(kind="image", nframes=1, width=width, height=height)
     return _probe_video(p)
+
+
+class ProbeCache:
+    """Probe results (and probe errors) of one dataset in a JSON file, each keyed by path and checked
+    against the file's size and mtime, so a changed file is probed again. Multi-process training probes
+    on the main process and the other ranks read the file (``training.run``); a write replaces the file
+    atomically, so concurrent writers lose entries (probed again next time), never corrupt the file."""
+
+    def __init__(self, file: str | os.PathLike[str]) -> None:
+        self.file = Path(file)
+        self.probes = 0  # probes actually run (cache misses)
+        self._dirty = False
+        try:
+            self._entries: dict[str, dict] = dict(json.loads(self.file.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError):
+            self._entries = {}  # absent or not ours: probe everything again
+
+    def probe(self, path: str | os.PathLike[str]) -> MediaInfo:
+        """``probe_media(path)``, from the cache when the file's size and mtime are unchanged."""
+        key = os.path.abspath(path)
+        try:
+            st = os.stat(key)
+        except OSError:
+            return probe_media(path)  # raises its "not found"
+        stamp = [st.st_size, st.st_mtime_ns]
+        entry = self._entries.get(key)
+        if entry is None or entry.get("stamp") != stamp:
+            self.probes += 1
+            try:
+                entry = {"stamp": stamp, "info": dataclasses.asdict(probe_media(path))}
+            except MediaError as exc:
+                entry = {"stamp": stamp, "error": str(exc)}
+            self._entries[key] = entry
+            self._dirty = True
+        if "error" in entry:
+            raise MediaError(entry["error"])
+        return MediaInfo(**entry["info"])
+
+    def save(self) -> None:
+        if not self._dirty:
+            return
+        self.file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.file.with_name(f"{self.file.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(self._entries), encoding="utf-8")
+        os.replace(tmp, self.file)
+        self._dirty = False
 
 
 def _image_size(p: Path) -> tuple[int, int]:

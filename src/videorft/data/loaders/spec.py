@@ -20,6 +20,7 @@ from videorft.data.loaders.base import (
     hub_id,
     is_table,
 )
+from videorft.data.loaders.media import ProbeCache
 
 log = logging.getLogger("videorft.data")
 
@@ -143,9 +144,10 @@ def load_sources(
     require_videos: bool = True,
     options: dict[str, Any] | None = None,
     allow_outside_root: bool = False,
+    probe_cache: ProbeCache | None = None,
 ) -> LoadResult:
     """Load every source into one result; ids are unique across all of them."""
-    state = LoadState()
+    state = LoadState(probe_cache)
     result = LoadResult()
     for src in sources:
         fmt = get_format(src.format)
@@ -168,6 +170,8 @@ def load_sources(
         result.records += records
         result.skipped += ctx.skipped
     result.media = dict(state.media)
+    if probe_cache is not None:
+        probe_cache.save()
     result.absolute_paths = list(state.absolute_paths)
     if result.skipped:
         # Never silent: even a caller that ignores `skipped` leaves a trace in the log.
@@ -188,6 +192,7 @@ def load_spec(
     check_videos: bool = False,
     require_videos: bool = True,
     allow_outside_root: bool = False,
+    probe_cache: ProbeCache | None = None,
 ) -> LoadResult:
     """Load a dataset spec into records.
 
@@ -195,6 +200,7 @@ def load_spec(
     ``check_videos``: decode-probe every video/image (unreadable ones are errors or skips).
     ``require_videos=False``: do not even check that media files exist (annotations only).
     ``allow_outside_root``: let relative media paths leave the dataset root through ``..``.
+    ``probe_cache``: reuse (and record) the probes of ``check_videos`` across loads.
     """
     sources = resolve_spec(spec, split=split, video_root=video_root)
     return load_sources(
@@ -203,4 +209,5 @@ def load_spec(
         check_videos=check_videos,
         require_videos=require_videos,
         allow_outside_root=allow_outside_root,
+        probe_cache=probe_cache,
     )

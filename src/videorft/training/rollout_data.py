@@ -1,0 +1,124 @@
+"""GRPO's generation batches prepared in data-loader workers, so the trainer never waits on PyAV.
+
+With ``dataloader_num_workers > 0`` each row of a generation batch arrives with its media resolved (an
+undecodable row replaced as ``MediaSkips`` does inline), its frames decoded and its prompt run through the
+processor (``PreparedRow``), all in the worker processes while the model generates and trains on the
+previous batch. With 0 workers the trainer does the same work inline when the batch arrives.
+
+TRL's sampler yields each generation batch ``steps_per_generation * num_iterations`` times and the trainer
+generates from the first copy only; ``MarkRepeats`` tags the other copies so the workers skip them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from videorft.data.record import Record
+from videorft.training.media import RowVision, SampleEncoder, row_record
+from videorft.training.media_skips import MediaSkips
+from videorft.video import VideoClip
+
+#: Row key of a ``PreparedRow`` (rows are dicts; TRL hands their other keys to the reward functions).
+PREPARED = "prepared"
+_PREPARE = "_prepare"  # row key set by ``KeyedRows``: False for a repeat nobody generates from
+
+
+@dataclass
+class PreparedRow:
+    """A row's record, sampled frames, prompt token ids and vision tensors."""
+
+    record: Record
+    clip: VideoClip | None
+    prompt_ids: list[int]
+    vision: RowVision
+
+
+def prepare_row(row: dict[str, Any], encoder: SampleEncoder) -> PreparedRow:
+    """Decode and encode one row (VideoDecodeError when its media fails)."""
+    record = row_record(row)
+    clip = encoder.clip(record)
+    ids, vision = encoder.encode(record, clip=clip)
+    return PreparedRow(record, clip, ids, vision)
+
+
+def prepared(row: dict[str, Any], encoder: SampleEncoder) -> PreparedRow:
+    """The row's ``PreparedRow``: the worker's, its clip kept in ``encoder`` (T-GRPO permutes it next),
+    or made now."""
+    done = row.get(PREPARED)
+    if done is None:
+        return prepare_row(row, encoder)
+    if done.clip is not None:
+        encoder.remember(done.record, done.clip)
+    return done
+
+
+class RolloutCollator:
+    """Data-loader collate of a generation batch: each distinct row prepared once, bad media replaced."""
+
+    def __init__(self, encoder: SampleEncoder, skips: MediaSkips) -> None:
+        self.encoder = encoder
+        self.skips = skips
+
+    def __call__(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        done: dict[Any, dict[str, Any]] = {}
+        out = []
+        for row in rows:
+            if not row.pop(_PREPARE, True):
+                out.append(row)
+                continue
+            if row["id"] not in done:  # a group's G copies share one decode and one processor call
+                new_row, prep = self.skips.resolve(row, lambda r: prepare_row(r, self.encoder))
+                done[row["id"]] = {**new_row, PREPARED: prep}
+            out.append(done[row["id"]])
+        return out
+
+
+class KeyedRows(torch.utils.data.Dataset):
+    """The training rows indexed by ``(index, prepare)`` as ``MarkRepeats`` yields them."""
+
+    def __init__(self, rows: Sequence[dict[str, Any]]) -> None:
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, key: tuple[int, bool]) -> dict[str, Any]:
+        index, prepare = key
+        return {**self.rows[index], _PREPARE: prepare}
+
+
+class MarkRepeats(torch.utils.data.Sampler):
+    """TRL's ``RepeatSampler`` with each index paired with whether its generation batch is the first copy.
+
+    The sampler yields blocks of ``batch_size * mini_repeat_count`` rows (one global generation batch),
+    each block ``repeat_count`` times in a row; the trainer generates from the first of them.
+    """
+
+    def __init__(self, sampler: Any) -> None:
+        self.sampler = sampler
+        self.block = sampler.batch_size * sampler.mini_repeat_count
+        self.repeats = sampler.repeat_count
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+    def __iter__(self) -> Iterator[tuple[int, bool]]:
+        for k, index in enumerate(self.sampler):
+            yield index, (k // self.block) % self.repeats == 0
+
+
+def worker_train_dataloader(trainer: Any) -> Any:
+    """``GRPOTrainer.get_train_dataloader`` with rows prepared by ``RolloutCollator`` in the workers."""
+    trainer.data_collator = RolloutCollator(trainer.encoder, trainer.media_skips)
+    rows = trainer.train_dataset
+    return trainer._get_dataloader(
+        dataset=KeyedRows(rows),
+        description="Training",
+        batch_size=trainer._train_batch_size * trainer.args.steps_per_generation,  # TRL's generation batch
+        sampler_fn=lambda _: MarkRepeats(trainer._get_train_sampler(rows)),
+        is_training=True,
+    )
