@@ -7,6 +7,7 @@ Video-R1's ``"<answer>…</answer>"``-wrapped solutions are accepted everywhere.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -22,6 +23,7 @@ from videorft.rewards.parsing import (
 
 __all__ = [
     "SolutionError",
+    "answer_text",
     "as_interval",
     "as_boxes",
     "as_letter",
@@ -213,6 +215,23 @@ def normalize_solution(task: str, solution: Any) -> Any:
     except KeyError:
         raise ValueError(f"unknown task {task!r}; valid tasks: {', '.join(NORMALIZERS)}") from None
     return fn(solution)
+
+
+def answer_text(task: str, solution: Any) -> str:
+    """A canonical solution written the way the task's reward parser reads it (SFT targets, CoT rows).
+
+    >>> answer_text("temporal_grounding", [1, 2.5])
+    '1.00 to 2.50'
+    """
+    if task == "temporal_grounding":
+        return f"{float(solution[0]):.2f} to {float(solution[1]):.2f}"
+    if task == "tracking":
+        return json.dumps([[round(float(v), 3) for v in box] for box in solution])
+    if task == "grounding_qa":
+        return str(solution["answer"])
+    if task == "caption":
+        return " ".join(solution["events"] if isinstance(solution, dict) else [str(solution)])
+    return str(solution)
 
 
 def _short(value: Any, limit: int = 80) -> str:

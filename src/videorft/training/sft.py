@@ -7,7 +7,6 @@ TRL's own VLM collator takes images only; ``VideoSFTCollator`` samples frames wi
 from __future__ import annotations
 
 import dataclasses
-import json
 import random
 from typing import Any
 
@@ -17,28 +16,13 @@ from trl import SFTTrainer
 
 from videorft.data.record import Record
 from videorft.models.processing import mm_token_type_ids
+from videorft.rewards.solutions import answer_text
 from videorft.training.media import RowVision, SampleEncoder, row_record
 from videorft.training.media_skips import MediaSkips, NoUsableMediaError
 
 #: Think text for records without a CoT ``process`` (a format-only cold start): short on purpose, so that
 #: RL, not imitation, has to find the reasoning. Configurable through ``VideoSFTCollator(default_think=...)``.
 DEFAULT_THINK = "I look at the frames in order."
-
-
-def answer_text(record: Record) -> str:
-    """The canonical solution written the way the task's reward parser reads it."""
-    sol = record.solution
-    task = record.task
-    if task == "temporal_grounding":
-        return f"{float(sol[0]):.2f} to {float(sol[1]):.2f}"
-    if task == "tracking":
-        return json.dumps([[round(float(v), 3) for v in box] for box in sol])
-    if task == "grounding_qa":
-        return str(sol["answer"])
-    if task == "caption":
-        events = sol["events"] if isinstance(sol, dict) else [str(sol)]
-        return " ".join(events)
-    return str(sol)
 
 
 def random_answer(record: Record, rng: random.Random) -> Record:
@@ -66,7 +50,7 @@ def sft_target(record: Record, default_think: str = DEFAULT_THINK, style: str = 
     A Video-R1 COT record carries ``process`` ("<think>...</think>"); it is used verbatim, joined to the answer
     with a newline as in Video-R1's SFT data.
     """
-    answer = f"<answer>{answer_text(record)}</answer>"
+    answer = f"<answer>{answer_text(record.task, record.solution)}</answer>"
     if record.task == "grounding_qa":
         glue = ", ".join(f"({float(s):.1f}, {float(e):.1f})" for s, e in record.solution["intervals"])
         answer += f" <glue>[{glue}]</glue>"

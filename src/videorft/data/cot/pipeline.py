@@ -27,6 +27,7 @@ from videorft.data.errors import SkipReport
 from videorft.data.record import Record
 from videorft.rewards import get_task_reward
 from videorft.rewards.parsing import extract_answer, last_block
+from videorft.rewards.solutions import answer_text
 from videorft.rewards.tasks import reward_meta
 from videorft.video import FrameBudget
 
@@ -194,8 +195,6 @@ def _jsonable(value: Any) -> Any:
 def cot_row(record: Record, best: SampleScore, out_dir: Path) -> dict[str, Any]:
     """One Video-R1 COT item: the record's fields + ``process`` (the teacher's think block) + the
     ground-truth ``solution``; videorft extension fields (task, reward, ...) come after."""
-    from videorft.training.sft import answer_text  # the SFT target's own answer spelling
-
     think = (last_block(best.text, "think") or "").strip()
     meta = record.meta
     media = record.video if record.video is not None else record.image
@@ -206,7 +205,7 @@ def cot_row(record: Record, best: SampleScore, out_dir: Path) -> dict[str, Any]:
         "problem_type": meta.get("problem_type") or VIDEO_R1_TYPES.get(record.task, record.task),
         "options": list(record.options),
         "process": f"<think>{think}</think>",
-        "solution": f"<answer>{answer_text(record)}</answer>",
+        "solution": f"<answer>{answer_text(record.task, record.solution)}</answer>",
         "path": _relative_path(media, out_dir) if media is not None else None,
         "data_source": meta.get("data_source") or "videorft-cot",
         # videorft extensions; Video-R1 readers ignore them.
