@@ -1,9 +1,12 @@
-"""Name -> reward function registry. A reward is ``(completion: str, solution, **meta) -> float``."""
+"""Name -> reward function registry. A reward is ``(completion: str, solution, **meta) -> float``.
+
+The built-in rewards register when ``videorft.rewards`` (whose ``__init__`` imports rules and caption) loads,
+which any import of this module does first.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 __all__ = ["RewardFn", "register_reward", "get_reward", "reward_names"]
 
@@ -26,7 +29,6 @@ def register_reward(name: str) -> Callable[[RewardFn], RewardFn]:
 
 def get_reward(name: str) -> RewardFn:
     """The reward function registered as ``name``; the error lists the valid names."""
-    _load_builtins()
     try:
         return _REWARDS[name]
     except KeyError:
@@ -35,10 +37,5 @@ def get_reward(name: str) -> RewardFn:
 
 def reward_names() -> list[str]:
     """Sorted names of all registered rewards."""
-    _load_builtins()
     return sorted(_REWARDS)
 
-
-def _load_builtins() -> Any:
-    # Importing the modules runs their @register_reward decorators.
-    from videorft.rewards import caption, rules  # noqa: F401
