@@ -13,7 +13,8 @@ from videorft.data.record import Record
 from videorft.evaluation.config import EvalConfig, ProbeConfig, load_config, resolve_backend
 from videorft.evaluation.metrics import metrics_of_file
 from videorft.evaluation.probe import paired_bootstrap, probe
-from videorft.evaluation.runner import Decoding, record_rng, reorder_frames, run_eval
+from videorft.evaluation.runner import Decoding, run_eval
+from videorft.inputs import record_rng, reorder_frames
 from videorft.video import FrameBudget, load_video
 
 BUDGET = FrameBudget(max_frames=8, min_pixels=56 * 56, max_pixels=112 * 112)

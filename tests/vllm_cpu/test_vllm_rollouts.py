@@ -76,7 +76,7 @@ def test_vllm_logprobs_agree_with_trainer_forward(trained) -> None:
 
 
 def _one_video_record(trainer):
-    from videorft.training.media import row_record
+    from videorft.inputs import row_record
 
     row = next(r for r in trainer.train_dataset if r.get("video"))
     return row_record(row)
@@ -87,9 +87,9 @@ def test_prompt_ids_and_video_grid_equal_hf(trained) -> None:
     from vllm import SamplingParams
 
     record = _one_video_record(trainer)
-    clip = trainer.encoder.clip(record)
-    ids, vision = trainer.encoder.encode(record, clip=clip)
-    media = rollout_media(record, clip, trainer.encoder.budget)
+    sample = trainer.encoder.sample(record)
+    ids, vision = trainer.encoder.tokenize(sample)
+    media = rollout_media(sample)
     placeholders = vllm_engine.placeholder_token_ids(trainer.processing_class)
     out = trainer.vllm_generation.llm.generate(
         [media.prompt(ids, placeholders)], SamplingParams(max_tokens=1), use_tqdm=False
@@ -105,9 +105,9 @@ def _first_token_logprobs(trainer, record, k: int = 20) -> tuple[dict[int, float
     """vLLM's top-k next-token log-probs after the prompt, and the trainer model's full distribution."""
     from vllm import SamplingParams
 
-    clip = trainer.encoder.clip(record)
-    ids, vision = trainer.encoder.encode(record, clip=clip)
-    media = rollout_media(record, clip, trainer.encoder.budget)
+    sample = trainer.encoder.sample(record)
+    ids, vision = trainer.encoder.tokenize(sample)
+    media = rollout_media(sample)
     prompt = media.prompt(ids, vllm_engine.placeholder_token_ids(trainer.processing_class))
     out = trainer.vllm_generation.llm.generate(
         [prompt], SamplingParams(max_tokens=1, temperature=1.0, logprobs=k), use_tqdm=False

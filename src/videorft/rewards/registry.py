@@ -38,4 +38,3 @@ def get_reward(name: str) -> RewardFn:
 def reward_names() -> list[str]:
     """Sorted names of all registered rewards."""
     return sorted(_REWARDS)
-

@@ -129,6 +129,6 @@ class MediaSkips:
 def replace_undecodable(rows: list[dict[str, Any]], skips: MediaSkips, encoder: Any) -> list[dict[str, Any]]:
     """GRPO's generation batch with every row whose media fails to decode replaced (``encoder``: a
     ``SampleEncoder``, whose clip cache keeps the frames for the encode that follows)."""
-    from videorft.training.media import row_record
+    from videorft.inputs import row_record
 
     return [skips.resolve(row, lambda r: encoder.check(row_record(r)))[0] for row in rows]

@@ -15,9 +15,9 @@ import torch.nn.functional as F
 from trl import SFTTrainer
 
 from videorft.data.record import Record
+from videorft.inputs import RowVision, SampleEncoder, row_record
 from videorft.models.processing import mm_token_type_ids
 from videorft.rewards.solutions import answer_text
-from videorft.training.media import RowVision, SampleEncoder, row_record
 from videorft.training.media_skips import MediaSkips, NoUsableMediaError
 
 #: Think text for records without a CoT ``process`` (a format-only cold start): short on purpose, so that
@@ -103,7 +103,7 @@ class VideoSFTCollator:
                 continue  # no pool to draw a replacement from: the batch is one row shorter
             if self.answers == "random":
                 record = random_answer(record, self.rng)
-            target = sft_target(record, self.default_think, self.encoder.prompt_style)
+            target = sft_target(record, self.default_think, self.encoder.prompt.style)
             target_ids = self.tokenizer.encode(target, add_special_tokens=False) + self.end_ids
             ids = prompt_ids + target_ids
             lab = [-100] * len(prompt_ids) + target_ids

@@ -23,9 +23,9 @@ import numpy as np
 from trl.generation.vllm_generation import VLLMGeneration
 from trl.trainer.utils import ensure_master_addr_port
 
-from videorft.data.record import Record
+from videorft.inputs import Sample
 from videorft.models import vllm_engine
-from videorft.video import FrameBudget, VideoClip, load_image
+from videorft.video import FrameBudget
 
 
 @dataclass(frozen=True)
@@ -48,18 +48,12 @@ class RolloutMedia:
         )
 
 
-def rollout_media(
-    record: Record, clip: VideoClip | None, budget: FrameBudget, frames: np.ndarray | None = None
-) -> RolloutMedia:
-    """The media of ``record`` as ``SampleEncoder.encode`` saw them (``frames`` replaces the clip's frames)."""
-    image = None
-    if record.image is not None:
-        image = load_image(record.image, min_pixels=budget.min_pixels, max_pixels=budget.max_pixels)
+def rollout_media(sample: Sample) -> RolloutMedia:
+    """The media of a sample as ``SampleEncoder.tokenize`` saw them (frames in the sample's order)."""
+    clip = sample.clip
     if clip is None:
-        return RolloutMedia(image=image)
-    return RolloutMedia(
-        frames=clip.frames if frames is None else frames, fps=clip.fps, duration=clip.duration, image=image
-    )
+        return RolloutMedia(image=sample.image)
+    return RolloutMedia(frames=clip.frames, fps=clip.fps, duration=clip.duration, image=sample.image)
 
 
 def check_vllm_mode(args: Any) -> None:
