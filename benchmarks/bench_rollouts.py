@@ -66,7 +66,6 @@ def _run(tmp: Path, cfg: dict[str, int]) -> dict[str, Any]:
     from videorft.models.processing import vision_token_ids
     from videorft.training.config import VideoDataArguments
     from videorft.training.run import build_dataset
-    from videorft.training.vllm_rollouts import rollout_media
     from videorft.video import FrameBudget
 
     P, G, N = cfg["prompts"], cfg["G"], cfg["tokens"]
@@ -84,7 +83,7 @@ def _run(tmp: Path, cfg: dict[str, int]) -> dict[str, Any]:
     encoded = [encoder.tokenize(s) for s in samples]
     ids = [e[0] for e in encoded for _ in range(G)]
     vision = [e[1] for e in encoded for _ in range(G)]
-    media = [rollout_media(s) for s in samples for _ in range(G)]
+    rows = [s for s in samples for _ in range(G)]
     tokens = len(ids) * N
 
     # HF generate: the trainer's HF path (left-padded batch, vision tensors, vision tokens suppressed)
@@ -120,7 +119,7 @@ def _run(tmp: Path, cfg: dict[str, int]) -> dict[str, Any]:
     llm = vllm_engine.open_llm(str(model_dir), dtype="float32", seed=0, max_model_len=4096)
     start_s = time.perf_counter() - start
     placeholders = vllm_engine.placeholder_token_ids(processor)
-    prompts = [m.prompt(x, placeholders) for x, m in zip(ids, media)]
+    prompts = [s.vllm_prompt(x, placeholders) for x, s in zip(ids, rows)]
     params = SamplingParams(
         n=1,
         temperature=1.0,

@@ -109,6 +109,20 @@ class Sample:
     clip: VideoClip | None  # frames in the requested order
     image: np.ndarray | None
 
+    def vllm_prompt(self, ids: list[int], placeholder_ids: tuple[int, ...]) -> dict[str, Any]:
+        """vLLM's input for this sample: its prompt ids with the frames / image they were tokenized with."""
+        from videorft.models import vllm_engine
+
+        clip = self.clip
+        return vllm_engine.vllm_prompt(
+            ids,
+            placeholder_ids=placeholder_ids,
+            frames=None if clip is None else clip.frames,
+            fps=None if clip is None else clip.fps,
+            duration=None if clip is None else clip.duration,
+            image=self.image,
+        )
+
 
 class SampleEncoder:
     """Records -> samples -> (prompt token ids, vision tensors), caching decoded clips (a group shares one video)."""
@@ -166,17 +180,7 @@ class SampleEncoder:
         return Sample(record, prompt, self.prompt.conversation(record, prompt), clip, self.image(record))
 
     def tokenize(self, sample: Sample) -> tuple[list[int], RowVision]:
-        """Prompt ids (unpadded) and vision tensors of one sample."""
-        batch = encode(
-            self.processor,
-            [sample.conversation],
-            videos=None if sample.clip is None else [sample.clip],
-            images=None if sample.image is None else [sample.image],
-            add_generation_prompt=True,
-        )
-        ids = batch["input_ids"][0][batch["attention_mask"][0].bool()].tolist()
-        vision = RowVision(**{f.name: batch.get(f.name) for f in dataclasses.fields(RowVision)})
-        return ids, vision
+        return tokenize(self.processor, sample)
 
     def encode(
         self,
@@ -187,6 +191,19 @@ class SampleEncoder:
     ) -> tuple[list[int], RowVision]:
         """``tokenize(sample(...))``: prompt ids and vision tensors of one record in a frame order."""
         return self.tokenize(self.sample(record, frame_order, rng, unit))
+
+
+def tokenize(processor: Any, sample: Sample) -> tuple[list[int], RowVision]:
+    """Prompt ids (unpadded) and vision tensors of one sample."""
+    batch = encode(
+        processor,
+        [sample.conversation],
+        videos=None if sample.clip is None else [sample.clip],
+        images=None if sample.image is None else [sample.image],
+        add_generation_prompt=True,
+    )
+    ids = batch["input_ids"][0][batch["attention_mask"][0].bool()].tolist()
+    return ids, RowVision(**{f.name: batch.get(f.name) for f in dataclasses.fields(RowVision)})
 
 
 def row_record(row: dict[str, Any]) -> Record:

@@ -101,10 +101,10 @@ class ScriptedGenerator:
         for r in records:
             self.truth[r.video] = (r.solution, load_video(r.video, BUDGET).frames)
 
-    def generate(self, conversations, videos, images, decoding, step):
-        self.calls += len(conversations)
+    def generate(self, samples, decoding, step):
+        self.calls += len(samples)
         out = []
-        for clip in videos:
+        for clip in (s.clip for s in samples):
             letter, ordered = self.truth[clip.path]
             same = clip.frames.shape == ordered.shape and np.array_equal(clip.frames, ordered)
             out.append(f"<think>look</think><answer>{letter if same else 'Z'}</answer>")

@@ -14,7 +14,6 @@ import vllm  # noqa: F401, E402 - conftest leaves this module out where vLLM is 
 from videorft.models import vllm_engine
 from videorft.models.processing import mm_token_type_ids
 from videorft.training.rewards import TaskRewardFunction, completion_text
-from videorft.training.vllm_rollouts import rollout_media
 
 from .conftest import LOGPROB_TOL
 
@@ -89,10 +88,9 @@ def test_prompt_ids_and_video_grid_equal_hf(trained) -> None:
     record = _one_video_record(trainer)
     sample = trainer.encoder.sample(record)
     ids, vision = trainer.encoder.tokenize(sample)
-    media = rollout_media(sample)
     placeholders = vllm_engine.placeholder_token_ids(trainer.processing_class)
     out = trainer.vllm_generation.llm.generate(
-        [media.prompt(ids, placeholders)], SamplingParams(max_tokens=1), use_tqdm=False
+        [sample.vllm_prompt(ids, placeholders)], SamplingParams(max_tokens=1), use_tqdm=False
     )[0]
     # vLLM expanded the collapsed placeholder to exactly the HF processor's tokens: same grid (T/2 * H/28 * W/28)
     assert list(out.prompt_token_ids) == ids
@@ -107,8 +105,7 @@ def _first_token_logprobs(trainer, record, k: int = 20) -> tuple[dict[int, float
 
     sample = trainer.encoder.sample(record)
     ids, vision = trainer.encoder.tokenize(sample)
-    media = rollout_media(sample)
-    prompt = media.prompt(ids, vllm_engine.placeholder_token_ids(trainer.processing_class))
+    prompt = sample.vllm_prompt(ids, vllm_engine.placeholder_token_ids(trainer.processing_class))
     out = trainer.vllm_generation.llm.generate(
         [prompt], SamplingParams(max_tokens=1, temperature=1.0, logprobs=k), use_tqdm=False
     )[0]

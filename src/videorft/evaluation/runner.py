@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -26,6 +26,9 @@ from videorft.evaluation.predictions import rows_by_id, write_rows
 from videorft.evaluation.protocol import comparable, package_versions, read_protocol, write_protocol
 from videorft.run_folder import locks_out_dir
 from videorft.video import FrameBudget, VideoDecodeError
+
+if TYPE_CHECKING:
+    from videorft.inputs import Sample
 
 PREDICTIONS_FILE = "predictions.jsonl"
 
@@ -52,19 +55,12 @@ class Decoding:
 
 
 class Generator(Protocol):
-    """Turns a batch of conversations (+ clips / images) into completion strings."""
+    """Turns a batch of samples (conversation, clip, image: ``videorft.inputs.Sample``) into completion strings."""
 
     backend: str
     model_name: str
 
-    def generate(
-        self,
-        conversations: list[list[dict]],
-        videos: list[Any],
-        images: list[Any],
-        decoding: Decoding,
-        step: int,
-    ) -> list[str]: ...
+    def generate(self, samples: list[Sample], decoding: Decoding, step: int) -> list[str]: ...
 
     def describe(self) -> dict[str, Any]: ...
 
@@ -97,20 +93,17 @@ class HFGenerator:
             kwargs.update(temperature=decoding.temperature, top_p=decoding.top_p, top_k=0)
         return GenerationConfig(**kwargs)
 
-    def generate(
-        self,
-        conversations: list[list[dict]],
-        videos: list[Any],
-        images: list[Any],
-        decoding: Decoding,
-        step: int,
-    ) -> list[str]:
+    def generate(self, samples: list[Sample], decoding: Decoding, step: int) -> list[str]:
         import torch
 
         from videorft.models.processing import encode
 
         batch = encode(
-            self.processor, conversations, videos=videos, images=images, add_generation_prompt=True
+            self.processor,
+            [s.conversation for s in samples],
+            videos=[s.clip for s in samples],
+            images=[s.image for s in samples],
+            add_generation_prompt=True,
         )
         batch = batch.to(self.model.device)
         if "pixel_values_videos" in batch:
@@ -132,20 +125,6 @@ class HFGenerator:
             "dtype": str(self.model.dtype).removeprefix("torch."),
             "device": str(self.model.device),
         }
-
-
-def _prompt_ids(processor: Any, conversation: list[dict], clip: Any, image: Any) -> list[int]:
-    """Prompt ids exactly as the HF backend builds them (one conversation, no padding)."""
-    from videorft.models.processing import encode
-
-    batch = encode(
-        processor,
-        [conversation],
-        videos=[clip] if clip is not None else None,
-        images=[image] if image is not None else None,
-        add_generation_prompt=True,
-    )
-    return batch["input_ids"][0][batch["attention_mask"][0].bool()].tolist()
 
 
 class VLLMGenerator:
@@ -179,32 +158,15 @@ class VLLMGenerator:
         self.dtype = str(llm.llm_engine.model_config.dtype).removeprefix("torch.")
         self._placeholders = vllm_engine.placeholder_token_ids(processor)
 
-    def generate(
-        self,
-        conversations: list[list[dict]],
-        videos: list[Any],
-        images: list[Any],
-        decoding: Decoding,
-        step: int,
-    ) -> list[str]:
+    def generate(self, samples: list[Sample], decoding: Decoding, step: int) -> list[str]:
         from vllm import SamplingParams
 
+        from videorft.inputs import tokenize
         from videorft.models import vllm_engine
 
-        prompts, lens = [], []
-        for conv, clip, image in zip(conversations, videos, images):
-            ids = _prompt_ids(self.processor, conv, clip, image)
-            lens.append(len(ids))
-            prompts.append(
-                vllm_engine.vllm_prompt(
-                    ids,
-                    placeholder_ids=self._placeholders,
-                    frames=None if clip is None else clip.frames,
-                    fps=None if clip is None else clip.fps,
-                    duration=None if clip is None else clip.duration,
-                    image=image,
-                )
-            )
+        ids = [tokenize(self.processor, s)[0] for s in samples]  # exactly the HF backend's prompt ids
+        prompts = [s.vllm_prompt(i, self._placeholders) for s, i in zip(samples, ids)]
+        lens = [len(i) for i in ids]
         params = SamplingParams(
             max_tokens=decoding.max_new_tokens,
             temperature=0.0 if decoding.greedy else decoding.temperature,
@@ -270,18 +232,12 @@ class OpenAIGenerator:
             out.append({"role": message["role"], "content": parts})
         return out
 
-    def generate(
-        self,
-        conversations: list[list[dict]],
-        videos: list[Any],
-        images: list[Any],
-        decoding: Decoding,
-        step: int,
-    ) -> list[str]:
+    def generate(self, samples: list[Sample], decoding: Decoding, step: int) -> list[str]:
         from videorft.models.processing import VISION_TOKENS
 
         texts = []
-        for i, (conv, clip, image) in enumerate(zip(conversations, videos, images)):
+        for i, sample in enumerate(samples):
+            conv, clip, image = sample.conversation, sample.clip, sample.image
             extra: dict[str, Any] = {"skip_special_tokens": True, "bad_words": list(VISION_TOKENS)}
             if clip is not None:
                 extra["media_io_kwargs"] = {
@@ -507,10 +463,7 @@ def run_eval(
                         {"id": record.id, "path": str(record.video or record.image), "reason": str(exc)}
                     )
             if samples:
-                convs, videos, images = (
-                    [getattr(x, k) for x in samples] for k in ("conversation", "clip", "image")
-                )
-                completions = generator.generate(convs, videos, images, decoding, step)
+                completions = generator.generate(samples, decoding, step)
                 rows = [
                     prediction_row(x.record, c, x.prompt, frame_order) for x, c in zip(samples, completions)
                 ]

@@ -28,7 +28,7 @@ import contextlib
 import json
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -49,12 +49,7 @@ from videorft.training.prompt_order import AnswerBalancedSampler, dataset_stratu
 from videorft.training.rewards import TaskRewardFunction, length_bonus_placeholder, temporal_bonus_placeholder
 from videorft.training.sampling import fast_cpu_sampling, restrict_to_sampler
 from videorft.training.vision_cache import maybe_share_vision_features
-from videorft.training.vllm_rollouts import (
-    RolloutMedia,
-    VideoVLLMGeneration,
-    check_vllm_mode,
-    rollout_media,
-)
+from videorft.training.vllm_rollouts import VideoVLLMGeneration, check_vllm_mode
 
 #: Every private method of TRL's GRPOTrainer this trainer overrides (TRL renames and reshapes them between minor
 #: versions; tests/training/test_trl_surface.py checks that each still exists on the installed trl.GRPOTrainer).
@@ -71,26 +66,22 @@ TRL_PRIVATE_METHODS: tuple[str, ...] = (
 
 @dataclass
 class EncodedRows:
-    """Prompt ids, vision tensors and (vLLM) media of prompt rows, aligned; ``owners``: for T-GRPO's shuffled
-    copies, the local ordered row whose group each copy belongs to."""
+    """Samples, prompt ids and vision tensors of prompt rows, aligned; ``owners``: for T-GRPO's shuffled copies,
+    the local ordered row whose group each copy belongs to."""
 
+    samples: list[Sample] = field(default_factory=list)
     ids: list[list[int]] = field(default_factory=list)
     vision: list[RowVision] = field(default_factory=list)
-    media: list[RolloutMedia] = field(default_factory=list)
     owners: list[int] = field(default_factory=list)
 
-    def add(
-        self, ids: list[int], vision: RowVision, media: RolloutMedia | None, owner: int, copies: int
-    ) -> None:
+    def add(self, sample: Sample, ids: list[int], vision: RowVision, owner: int, copies: int) -> None:
+        self.samples += [sample] * copies
         self.ids += [ids] * copies
         self.vision += [vision] * copies
-        self.media += [media] * copies if media is not None else []
         self.owners += [owner] * copies
 
     def __add__(self, other: EncodedRows) -> EncodedRows:
-        return EncodedRows(
-            *(getattr(self, k) + getattr(other, k) for k in ("ids", "vision", "media", "owners"))
-        )
+        return EncodedRows(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(EncodedRows)))
 
 
 @dataclass
@@ -205,7 +196,7 @@ class VideoGRPOTrainer(GRPOTrainer):
         samples = [self.encoder.sample(record) for record in records]
         ordered = EncodedRows()
         for i, sample in enumerate(samples):
-            ordered.add(*self.encoder.tokenize(sample), self._media(sample), owner=i, copies=1)
+            ordered.add(sample, *self.encoder.tokenize(sample), owner=i, copies=1)
         shuffled = self._encode_shuffled(records) if self._temporal_active() else None
         self._batch = RolloutBatch(records, ordered, shuffled)
         # The prompt TRL logs and hands to reward functions: the one the model got, rendered once.
@@ -228,7 +219,7 @@ class VideoGRPOTrainer(GRPOTrainer):
             rows = batch.ordered + batch.shuffled
             prompt_ids, multimodal_fields = rows.ids, self._generation_fields(rows)
         if self.use_vllm:
-            completion_ids, logprobs = self._vllm_generate(prompt_ids, rows.media)
+            completion_ids, logprobs = self._vllm_generate(prompt_ids, rows.samples)
         else:
             with (
                 maybe_share_vision_features(self.model, self.args.share_vision_features),
@@ -242,13 +233,13 @@ class VideoGRPOTrainer(GRPOTrainer):
         batch.shuffled_completion_ids = completion_ids[n:]
         return completion_ids[:n], (logprobs[:n] if logprobs is not None else None)
 
-    def _vllm_generate(self, prompt_ids: list[list[int]], media: list[RolloutMedia]):
+    def _vllm_generate(self, prompt_ids: list[list[int]], samples: list[Sample]):
         if self.state.global_step != self._last_loaded_step:  # TRL's rule: push weights once per step
             with profiling_context(self, "sync_weights"):
                 self.vllm_generation.sync_weights()
             self._last_loaded_step = self.state.global_step
         with profiling_context(self, "vLLM.generate"):
-            return self.vllm_generation.generate_rows(prompt_ids, media)
+            return self.vllm_generation.generate_rows(prompt_ids, samples)
 
     # ------------------------------------------------------------------------------------------------ reward
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
@@ -405,9 +396,6 @@ class VideoGRPOTrainer(GRPOTrainer):
     def _temporal_active(self) -> bool:
         return bool(self.args.temporal) and self.model.training
 
-    def _media(self, sample: Sample) -> RolloutMedia | None:
-        return rollout_media(sample) if self.use_vllm else None
-
     def _generation_fields(self, rows: EncodedRows) -> dict[str, Any]:
         fields: dict[str, Any] = dict(RowVision.collate(rows.vision))
         # Per-token list: TRL left-pads it like input_ids before generate().
@@ -426,7 +414,7 @@ class VideoGRPOTrainer(GRPOTrainer):
                 sample = self.encoder.sample(
                     record, "shuffled", self._rng, SHUFFLE_UNITS[self.args.shuffle_unit]
                 )
-                rows.add(*self.encoder.tokenize(sample), self._media(sample), owner=i, copies=S)
+                rows.add(sample, *self.encoder.tokenize(sample), owner=i, copies=S)
         return rows
 
     def _score_shuffled(self) -> dict[int, list[float]]:
