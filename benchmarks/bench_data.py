@@ -101,9 +101,9 @@ def _train(model_dir: Path, suite: Path, out: Path, cfg: dict, workers: int) -> 
 
 def _prepare_batch_s(model_dir: Path, suite: Path, cfg: dict) -> float:
     """Seconds to decode and encode one generation batch's distinct rows (what the workers take off the trainer)."""
+    from videorft.inputs import SampleEncoder
     from videorft.models.loading import load_processor
     from videorft.training.config import VideoDataArguments
-    from videorft.training.media import SampleEncoder
     from videorft.training.media_skips import MediaSkips
     from videorft.training.rollout_data import RolloutCollator
     from videorft.training.run import build_dataset

@@ -32,12 +32,12 @@ def _run(tmp: Path, quick: bool) -> dict[str, Any]:
     import torch
 
     from videorft.data.synth import synthesize
+    from videorft.inputs import SampleEncoder, row_record
     from videorft.models import init_model
     from videorft.models.loading import load_model, load_processor
     from videorft.models.processing import encode, vision_token_suppressor
     from videorft.training.config import VideoDataArguments, VideoGRPOConfig
     from videorft.training.grpo_trainer import VideoGRPOTrainer
-    from videorft.training.media import SampleEncoder, row_record
     from videorft.training.run import build_dataset
 
     G, new_tokens = 8, 64 if quick else 256
@@ -48,10 +48,9 @@ def _run(tmp: Path, quick: bool) -> dict[str, Any]:
     processor = load_processor(str(model_dir))
     model = load_model(str(model_dir), dtype="bfloat16").to("cuda")
     dataset, _ = build_dataset(data_args)
-    encoder = SampleEncoder(processor, data_args.frame_budget())
-    record = row_record(dataset[0])
-    clip = encoder.clip(record)
-    batch = encode(processor, [encoder.conversation(record, clip)] * G, videos=[clip] * G).to("cuda")
+    encoder = SampleEncoder.from_data_args(processor, data_args)
+    sample = encoder.sample(row_record(dataset[0]))
+    batch = encode(processor, [sample.conversation] * G, videos=[sample.clip] * G).to("cuda")
     result: dict[str, Any] = {
         "card": torch.cuda.get_device_name(0),
         "G": G,

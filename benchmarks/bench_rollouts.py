@@ -60,13 +60,13 @@ def _run(tmp: Path, cfg: dict[str, int]) -> dict[str, Any]:
     from transformers import GenerationConfig
 
     from videorft.data.synth import synthesize
+    from videorft.inputs import RowVision, SampleEncoder, row_record
     from videorft.models import init_model, vllm_engine
     from videorft.models.loading import load_model, load_processor
     from videorft.models.processing import vision_token_ids
     from videorft.training.config import VideoDataArguments
-    from videorft.training.media import RowVision, SampleEncoder, row_record
     from videorft.training.run import build_dataset
-    from videorft.training.vllm_rollouts import rollout_media
+    from videorft.video import FrameBudget
 
     P, G, N = cfg["prompts"], cfg["G"], cfg["tokens"]
     model_dir = init_model("tiny", tmp / "model", seed=0)
@@ -78,12 +78,12 @@ def _run(tmp: Path, cfg: dict[str, int]) -> dict[str, Any]:
     if len(dataset) < P:
         raise RuntimeError(f"the synthetic suite has {len(dataset)} train records, {P} needed")
     processor = load_processor(str(model_dir))
-    encoder = SampleEncoder(processor, data_args.frame_budget())
-    records = [row_record(dataset[i]) for i in range(P)]
-    encoded = [encoder.encode(r, clip=encoder.clip(r)) for r in records]
+    encoder = SampleEncoder(processor, FrameBudget.from_settings(data_args))
+    samples = [encoder.sample(row_record(dataset[i])) for i in range(P)]
+    encoded = [encoder.tokenize(s) for s in samples]
     ids = [e[0] for e in encoded for _ in range(G)]
     vision = [e[1] for e in encoded for _ in range(G)]
-    media = [rollout_media(r, encoder.clip(r), encoder.budget) for r in records for _ in range(G)]
+    rows = [s for s in samples for _ in range(G)]
     tokens = len(ids) * N
 
     # HF generate: the trainer's HF path (left-padded batch, vision tensors, vision tokens suppressed)
@@ -119,7 +119,7 @@ def _run(tmp: Path, cfg: dict[str, int]) -> dict[str, Any]:
     llm = vllm_engine.open_llm(str(model_dir), dtype="float32", seed=0, max_model_len=4096)
     start_s = time.perf_counter() - start
     placeholders = vllm_engine.placeholder_token_ids(processor)
-    prompts = [m.prompt(x, placeholders) for x, m in zip(ids, media)]
+    prompts = [s.vllm_prompt(x, placeholders) for x, s in zip(ids, rows)]
     params = SamplingParams(
         n=1,
         temperature=1.0,

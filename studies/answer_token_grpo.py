@@ -33,8 +33,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     from videorft.demo import DemoConfig, demo_data_args
+    from videorft.inputs import SampleEncoder, row_record
     from videorft.models.loading import load_model, load_processor
-    from videorft.training.media import SampleEncoder, row_record
     from videorft.training.run import build_dataset
     from videorft.training.sft import VideoSFTCollator, target_columns
 

@@ -399,9 +399,7 @@ def _evaluate(cfg: DemoConfig, model_dir: Path, suite: Path, out: Path) -> dict[
         records,
         budget=FrameBudget(nframes=cfg.nframes, min_pixels=side, max_pixels=side),
         variants=("ordered", "shuffled"),
-        template=cfg.template,
-        prompt_style=cfg.prompt_style,
-        timing=cfg.timing_in_prompt,
+        prompt=demo_data_args(cfg, suite).prompt_spec(),
         batch_size=16,
         decoding=Decoding(
             max_new_tokens=cfg.eval_max_new_tokens or completion_tokens(cfg) + 6, greedy=True, seed=cfg.seed

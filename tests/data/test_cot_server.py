@@ -123,8 +123,8 @@ def test_cot_through_transformers_serve_feeds_sft(
 
     # The SFT trainer's input: videor1 records with `process`, batched by the SFT collator.
     from videorft.data.loaders import to_hf_dataset
+    from videorft.inputs import SampleEncoder
     from videorft.models.loading import load_processor
-    from videorft.training.media import SampleEncoder
     from videorft.training.sft import VideoSFTCollator, sft_target
     from videorft.video import FrameBudget
 

@@ -98,7 +98,7 @@ def test_data_stats_train_and_eval_read_a_parquet_spec(videor1, capsys):
     from videorft.training.run import build_dataset
 
     train, _ = build_dataset(VideoDataArguments(data=spec, video_root=str(root / "videos")))
-    assert len(train) == 3 and train[0]["prompt"]
+    assert len(train) == 3 and train[0]["problem"]
     data = session.load_data(EvalConfig(data=spec, video_root=str(root / "videos"), model="m", out="o"))
     assert [r.task for r in data.records] == ["multiple_choice", "numerical", "ocr"]
 

@@ -13,7 +13,8 @@ from videorft.data.record import Record
 from videorft.evaluation.config import EvalConfig, ProbeConfig, load_config, resolve_backend
 from videorft.evaluation.metrics import metrics_of_file
 from videorft.evaluation.probe import paired_bootstrap, probe
-from videorft.evaluation.runner import Decoding, record_rng, reorder_frames, run_eval
+from videorft.evaluation.runner import Decoding, run_eval
+from videorft.inputs import record_rng, reorder_frames
 from videorft.video import FrameBudget, load_video
 
 BUDGET = FrameBudget(max_frames=8, min_pixels=56 * 56, max_pixels=112 * 112)
@@ -100,10 +101,10 @@ class ScriptedGenerator:
         for r in records:
             self.truth[r.video] = (r.solution, load_video(r.video, BUDGET).frames)
 
-    def generate(self, conversations, videos, images, decoding, step):
-        self.calls += len(conversations)
+    def generate(self, samples, decoding, step):
+        self.calls += len(samples)
         out = []
-        for clip in videos:
+        for clip in (s.clip for s in samples):
             letter, ordered = self.truth[clip.path]
             same = clip.frames.shape == ordered.shape and np.array_equal(clip.frames, ordered)
             out.append(f"<think>look</think><answer>{letter if same else 'Z'}</answer>")

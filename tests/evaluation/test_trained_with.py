@@ -15,6 +15,7 @@ from videorft.evaluation import session
 from videorft.evaluation.config import EvalConfig, ProbeConfig
 from videorft.training.config import VideoDataArguments, VideoGRPOConfig, VideoSFTConfig
 from videorft.training.run import save_resolved_config
+from videorft.video import FrameBudget
 
 
 def _trained(folder, *, grpo=True, **data):
@@ -53,7 +54,7 @@ def test_eval_takes_the_trained_settings_and_says_so(tmp_path):
     source = f"trained with {model / 'videorft_config.yaml'}"
     assert cfg.sources["nframes"] == cfg.sources["max_new_tokens"] == cfg.sources["prompt_style"] == source
     assert cfg.sources["batch_size"] == "default" and cfg.sources["model"] == "command line"
-    assert session.frame_budget(cfg).nframes == 6
+    assert FrameBudget.from_settings(cfg).nframes == 6
 
 
 def test_flags_and_config_file_override_the_trained_settings(tmp_path):

@@ -15,8 +15,8 @@ import pytest
 from videorft.cli.main import main
 from videorft.data.loaders import load_spec
 from videorft.data.prompts import render_prompt
+from videorft.inputs import SampleEncoder
 from videorft.integrations.verl import compute_score, video_entry
-from videorft.training.media import SampleEncoder
 from videorft.video import FrameBudget
 
 # max 6 frames: below the tracking records' own count (meta nframes 8), so both rules are exercised

@@ -96,9 +96,9 @@ def test_summary_includes_files_skipped_in_data_loader_workers(tmp_path):
 
 
 def test_sft_collator_replaces_undecodable_rows(tiny_model_dir, broken_suite):
+    from videorft.inputs import SampleEncoder
     from videorft.models.loading import load_processor
     from videorft.training.config import VideoDataArguments
-    from videorft.training.media import SampleEncoder
     from videorft.training.run import build_dataset
     from videorft.training.sft import VideoSFTCollator
 

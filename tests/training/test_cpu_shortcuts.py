@@ -13,12 +13,12 @@ import types
 
 import torch
 
+from videorft.inputs import RowVision, SampleEncoder
 from videorft.models.loading import load_model, load_processor
 from videorft.models.processing import mm_token_type_ids
 from videorft.rewards.trl import completion_text
 from videorft.training.config import VideoDataArguments, VideoGRPOConfig
 from videorft.training.grpo_trainer import VideoGRPOTrainer
-from videorft.training.media import RowVision, SampleEncoder
 from videorft.training.run import build_dataset
 from videorft.training.sampling import inverse_cdf_sample
 from videorft.training.sft import VideoSFTCollator, VideoSFTTrainer

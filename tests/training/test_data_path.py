@@ -148,8 +148,8 @@ def test_collator_prepares_each_row_once_like_inline_and_replaces_bad_media(
 ):
     import torch
 
+    from videorft import inputs as media
     from videorft.models.loading import load_processor
-    from videorft.training import media
     from videorft.training.config import VideoDataArguments
     from videorft.training.media_skips import MediaSkips
     from videorft.training.rollout_data import PREPARED, RolloutCollator, prepared
@@ -214,7 +214,7 @@ def test_grpo_decodes_in_data_loader_workers_and_trains_as_inline(
     tmp_path,
     monkeypatch,
 ):
-    from videorft.training import media
+    from videorft import inputs as media
 
     pids = tmp_path / "decode_pids.txt"
     load_video = media.load_video

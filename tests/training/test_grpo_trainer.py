@@ -3,11 +3,14 @@ group, T-GRPO's bonus is the pure function's, M-RoPE gets its inputs."""
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from pathlib import Path
 
 import pytest
 import torch
 
+from videorft.inputs import RowVision
 from videorft.models.loading import load_model, load_processor
 from videorft.models.processing import rope_position_ids
 from videorft.rewards import length_bonus, temporal_bonus
@@ -15,7 +18,6 @@ from videorft.rewards.trl import TaskRewardFunction, completion_text
 from videorft.training.algos import group_advantages
 from videorft.training.config import VideoDataArguments, VideoGRPOConfig
 from videorft.training.grpo_trainer import VideoGRPOTrainer
-from videorft.training.media import RowVision
 from videorft.training.run import build_dataset
 
 G = 4
@@ -29,6 +31,8 @@ def length_reward(prompts, completions, **_):
 def make_trainer(
     model_dir: Path, suite: Path, out: Path, tasks=("multiple_choice",), data=None, **overrides
 ) -> VideoGRPOTrainer:
+    # reward_funcs given here are callables for the trainer, not the config's "file.py:fn" paths
+    data_fields = {f.name for f in dataclasses.fields(VideoDataArguments)} - {"reward_funcs"}
     data_args = VideoDataArguments(
         data=str(suite),
         tasks=list(tasks),
@@ -37,6 +41,7 @@ def make_trainer(
         max_pixels=56 * 56,
         skip_invalid=False,
         **(data or {}),
+        **{k: overrides.pop(k) for k in list(overrides) if k in data_fields},
     )
     kw = dict(
         output_dir=str(out),
@@ -68,6 +73,29 @@ def make_trainer(
 
 def first_batch(trainer: VideoGRPOTrainer) -> list[dict]:
     return next(iter(trainer.get_train_dataloader()))
+
+
+def test_each_prompt_is_rendered_once_and_is_the_one_the_model_got(
+    tiny_model_dir, synth_suite_dir, tmp_path
+) -> None:
+    seen: dict[str, list] = {}
+
+    def capture_prompts(prompts, completions, **_):
+        seen["prompts"] = prompts
+        return [0.0] * len(completions)
+
+    trainer = make_trainer(
+        tiny_model_dir, synth_suite_dir, tmp_path, reward_funcs=[capture_prompts], timing_in_prompt=True
+    )
+    assert "prompt" not in trainer.train_dataset.column_names  # nothing rendered ahead of the clip
+    trainer.model.train()
+    out = trainer._generate_and_score_completions(first_batch(trainer))
+    processor = trainer.processing_class
+    for prompt, ids, mask in zip(seen["prompts"], out["prompt_ids"], out["prompt_mask"], strict=True):
+        text = processor.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
+        assert "frame timestamps" in text  # the timing line, which needs the sampled clip
+        given = processor.tokenizer.decode(ids[mask.bool()])
+        assert re.sub(r"(<\|video_pad\|>)+", "<|video_pad|>", given) == text
 
 
 def test_vision_tower_gets_gradient_and_weights_move(tiny_model_dir, synth_suite_dir, tmp_path) -> None:
@@ -188,10 +216,10 @@ def test_tgrpo_bonus_column_equals_pure_function(tiny_model_dir, synth_suite_dir
     assert bonus[G:] == pytest.approx(temporal_bonus(ordered[G:], shuffled[G]))
     assert bonus == pytest.approx([0.3, 0, 0.3, 0, 0, 0, 0, 0])
     # the shuffled prompts really were generated, S per group, from permuted frames
-    sh = trainer._shuffled
-    assert len(sh["completion_ids"]) == 2 * 2 and sh["owners"] == [0, 0, G, G]
-    ordered_pixels = trainer._row_vision[0].pixel_values_videos
-    shuffled_pixels = sh["vision"][0].pixel_values_videos
+    batch = trainer._batch
+    assert len(batch.shuffled_completion_ids) == 2 * 2 and batch.shuffled.owners == [0, 0, G, G]
+    ordered_pixels = batch.ordered.vision[0].pixel_values_videos
+    shuffled_pixels = batch.shuffled.vision[0].pixel_values_videos
     assert ordered_pixels.shape == shuffled_pixels.shape and not torch.equal(ordered_pixels, shuffled_pixels)
     assert trainer._metrics["train"]["tgrpo/p"] and trainer._metrics["train"]["tgrpo/p_shuffled"]
 

@@ -1,7 +1,7 @@
 """Every task's gold SFT target earns full accuracy (and full format) under that task's own training reward.
 
 A target the reward cannot read back (a number format, a box precision, a caption join) would teach the cold start
-an answer RL then scores as wrong. Times are written with 2 decimals and boxes with 3 (``sft.answer_text``), so a
+an answer RL then scores as wrong. Times are written with 2 decimals and boxes with 3 (``rewards.solutions.answer_text``), so a
 solution with more digits loses exactly what that rounding costs, and no more: the bound below.
 """
 

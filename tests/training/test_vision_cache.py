@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
+from videorft.inputs import permute_frames
 from videorft.models.loading import load_model, load_processor
 from videorft.models.processing import encode
 from videorft.rewards.trl import TaskRewardFunction, completion_text
 from videorft.training.config import VideoDataArguments, VideoGRPOConfig
 from videorft.training.grpo_trainer import VideoGRPOTrainer
-from videorft.training.media import permute_frames
 from videorft.training.run import build_dataset
 from videorft.training.vision_cache import SharingStats, plan_sharing, share_vision_features
 from videorft.video import VideoClip
@@ -210,7 +210,7 @@ def _rollout_and_loss(trainer: VideoGRPOTrainer) -> dict:
     hook.remove()
     return {
         "completions": out["completion_ids"].tolist(),
-        "shuffled": trainer._shuffled["completion_ids"],
+        "shuffled": trainer._batch.shuffled_completion_ids,
         "old_logps": out.get("old_per_token_logps"),
         "ref_logps": out["ref_per_token_logps"],
         "loss": loss.detach(),

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from videorft.inputs import SampleEncoder, row_record
 from videorft.models.loading import load_model, load_processor
 from videorft.models.processing import mm_token_type_ids
 from videorft.rewards.trl import completion_text
 from videorft.training.config import VideoDataArguments, VideoGRPOConfig
 from videorft.training.grpo_trainer import VideoGRPOTrainer
-from videorft.training.media import SampleEncoder, row_record
 from videorft.training.run import build_dataset
 
 G = 4
@@ -193,9 +193,9 @@ def test_every_forward_of_policy_and_reference_gets_the_rows_own_video(
 
 def _drop(field: str):
     """A trainer whose log-prob forwards lose ``field`` (as TRL 1.16's own forwards do)."""
-    from videorft.training import media
+    from videorft import inputs
 
-    collate = media.RowVision.collate
+    collate = inputs.RowVision.collate
 
     def collate_without(rows, device=None):
         out = collate(rows, device)
@@ -212,11 +212,12 @@ def _drop(field: str):
 def test_the_checker_fails_on_a_trainer_that_drops_a_field(
     tiny_model_dir, synth_suite_dir, tmp_path, monkeypatch, broken
 ):
-    from videorft.training import grpo_trainer, media
+    from videorft import inputs
+    from videorft.training import grpo_trainer
 
     trainer = make_trainer(tiny_model_dir, synth_suite_dir, tmp_path)
     if broken in ("pixel_values_videos", "second_per_grid_ts"):
-        monkeypatch.setattr(media.RowVision, "collate", staticmethod(_drop(broken)))
+        monkeypatch.setattr(inputs.RowVision, "collate", staticmethod(_drop(broken)))
     elif broken == "mm_token_type_ids":
         monkeypatch.setattr(grpo_trainer, "mm_token_type_ids", lambda ids, tok: torch.zeros_like(ids))
     elif broken == "rows_swapped":  # every forward gets the batch's videos in the wrong row order
@@ -231,7 +232,7 @@ def test_the_checker_fails_on_a_trainer_that_drops_a_field(
 
         trainer._get_per_token_logps_and_entropies = swapped
     else:  # the shuffled prompts are generated from the ordered frames
-        monkeypatch.setattr(grpo_trainer, "permute_frames", lambda frames, rng, unit: frames)
+        monkeypatch.setattr(inputs, "permute_frames", lambda frames, rng, unit: frames)
     checker = _train_and_check(trainer, broken=True)
     if broken == "generate_unshuffled":
         assert checker.shuffled_rows == 0  # what the passing test asserts to be 4

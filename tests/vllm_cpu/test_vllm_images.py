@@ -9,11 +9,10 @@ import vllm  # noqa: F401, E402 - conftest leaves this module out where vLLM is 
 from PIL import Image  # noqa: E402
 
 from videorft.data.record import Record  # noqa: E402
+from videorft.inputs import SampleEncoder  # noqa: E402
 from videorft.models import vllm_engine  # noqa: E402
 from videorft.models.loading import load_model, load_processor  # noqa: E402
 from videorft.models.processing import mm_token_type_ids  # noqa: E402
-from videorft.training.media import SampleEncoder  # noqa: E402
-from videorft.training.vllm_rollouts import rollout_media  # noqa: E402
 from videorft.video import FrameBudget  # noqa: E402
 
 from .conftest import LOGPROB_TOL  # noqa: E402
@@ -32,8 +31,10 @@ def test_image_row_ids_and_logprobs_equal_hf(disk_weights_llm, tiny_model_dir, t
     )  # fmt: skip
     processor = load_processor(str(tiny_model_dir))
     budget = FrameBudget(min_pixels=56 * 56, max_pixels=112 * 112)
-    ids, vision = SampleEncoder(processor, budget).encode(record, clip=None)
-    prompt = rollout_media(record, None, budget).prompt(ids, vllm_engine.placeholder_token_ids(processor))
+    encoder = SampleEncoder(processor, budget)
+    sample = encoder.sample(record)
+    ids, vision = encoder.tokenize(sample)
+    prompt = sample.vllm_prompt(ids, vllm_engine.placeholder_token_ids(processor))
     out = disk_weights_llm.generate([prompt], SamplingParams(max_tokens=1, logprobs=5), use_tqdm=False)[0]
     assert list(out.prompt_token_ids) == ids  # same image grid as the HF processor
     x = torch.tensor([ids])

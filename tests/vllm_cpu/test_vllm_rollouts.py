@@ -14,7 +14,6 @@ import vllm  # noqa: F401, E402 - conftest leaves this module out where vLLM is 
 from videorft.models import vllm_engine
 from videorft.models.processing import mm_token_type_ids
 from videorft.rewards.trl import TaskRewardFunction, completion_text
-from videorft.training.vllm_rollouts import rollout_media
 
 from .conftest import LOGPROB_TOL
 
@@ -76,7 +75,7 @@ def test_vllm_logprobs_agree_with_trainer_forward(trained) -> None:
 
 
 def _one_video_record(trainer):
-    from videorft.training.media import row_record
+    from videorft.inputs import row_record
 
     row = next(r for r in trainer.train_dataset if r.get("video"))
     return row_record(row)
@@ -87,12 +86,11 @@ def test_prompt_ids_and_video_grid_equal_hf(trained) -> None:
     from vllm import SamplingParams
 
     record = _one_video_record(trainer)
-    clip = trainer.encoder.clip(record)
-    ids, vision = trainer.encoder.encode(record, clip=clip)
-    media = rollout_media(record, clip, trainer.encoder.budget)
+    sample = trainer.encoder.sample(record)
+    ids, vision = trainer.encoder.tokenize(sample)
     placeholders = vllm_engine.placeholder_token_ids(trainer.processing_class)
     out = trainer.vllm_generation.llm.generate(
-        [media.prompt(ids, placeholders)], SamplingParams(max_tokens=1), use_tqdm=False
+        [sample.vllm_prompt(ids, placeholders)], SamplingParams(max_tokens=1), use_tqdm=False
     )[0]
     # vLLM expanded the collapsed placeholder to exactly the HF processor's tokens: same grid (T/2 * H/28 * W/28)
     assert list(out.prompt_token_ids) == ids
@@ -105,10 +103,9 @@ def _first_token_logprobs(trainer, record, k: int = 20) -> tuple[dict[int, float
     """vLLM's top-k next-token log-probs after the prompt, and the trainer model's full distribution."""
     from vllm import SamplingParams
 
-    clip = trainer.encoder.clip(record)
-    ids, vision = trainer.encoder.encode(record, clip=clip)
-    media = rollout_media(record, clip, trainer.encoder.budget)
-    prompt = media.prompt(ids, vllm_engine.placeholder_token_ids(trainer.processing_class))
+    sample = trainer.encoder.sample(record)
+    ids, vision = trainer.encoder.tokenize(sample)
+    prompt = sample.vllm_prompt(ids, vllm_engine.placeholder_token_ids(trainer.processing_class))
     out = trainer.vllm_generation.llm.generate(
         [prompt], SamplingParams(max_tokens=1, temperature=1.0, logprobs=k), use_tqdm=False
     )[0]

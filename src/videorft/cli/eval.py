@@ -50,8 +50,9 @@ def _run(cfg: Any) -> int:
     from videorft.evaluation import session
     from videorft.evaluation.metrics import format_table, metrics_of_file
     from videorft.evaluation.runner import PREDICTIONS_FILE, run_eval
+    from videorft.video import FrameBudget
 
-    session.frame_budget(cfg)  # a bad frame budget (e.g. --fps 0) is reported before data or model load
+    FrameBudget.from_settings(cfg)  # a bad frame budget (e.g. --fps 0) is reported before data or model load
     data = session.load_data(cfg)
     generator, processor = session.open_generator(cfg)
     options = session.runner_options(cfg, data)

@@ -45,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from videorft.data.errors import DataError
     from videorft.data.loaders import load_spec
     from videorft.integrations.verl import ExportError, export_verl
+    from videorft.video import FrameBudget
 
     try:
         data_args = _data_args(args)
@@ -83,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         result = export_verl(
             records,
             out,
-            budget=data_args.frame_budget(),
+            budget=FrameBudget.from_settings(data_args),
             split=data_args.split,
             template=data_args.template,
             prompt_style=data_args.prompt_style,
@@ -98,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         "split": data_args.split,
         "rows": result.rows,
         "rows_per_task": result.per_task,
-        "frame_budget": dataclasses.asdict(data_args.frame_budget()),
+        "frame_budget": dataclasses.asdict(FrameBudget.from_settings(data_args)),
         "template": data_args.template,
         "prompt_style": data_args.prompt_style,
         "system_prompt": data_args.system_prompt,

@@ -24,8 +24,9 @@ def run(args: argparse.Namespace) -> int:
 def _run(cfg: Any) -> int:
     from videorft.evaluation import session
     from videorft.evaluation.probe import PROBE_FILE, format_probe, probe
+    from videorft.video import FrameBudget
 
-    session.frame_budget(cfg)  # a bad frame budget (e.g. --fps 0) is reported before data or model load
+    FrameBudget.from_settings(cfg)  # a bad frame budget (e.g. --fps 0) is reported before data or model load
     data = session.load_data(cfg)
     generator, processor = session.open_generator(cfg)
     options = session.runner_options(cfg, data)

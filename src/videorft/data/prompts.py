@@ -150,6 +150,30 @@ def _first_box(record: Record) -> list[float] | None:
     return None
 
 
+@dataclass(frozen=True)
+class PromptSpec:
+    """How a record becomes a prompt: which template, which answer style, whether the prompt carries the
+    clip's timing, which system turn. Training (``VideoDataArguments.prompt_spec``) and evaluation
+    (``EvalConfig.prompt_spec``) build one each and hand it to ``videorft.inputs.SampleEncoder``."""
+
+    template: str | None = None  # built-in name or .jinja path; None: the task's own
+    style: str = "think"  # "think" or "no_think"
+    timing: bool = False  # duration, sampling fps and every sampled frame's timestamp in the prompt
+    system: str | None = None  # system turn; None: the chat template's default
+
+    def __post_init__(self) -> None:
+        if self.style not in STYLES:
+            raise ValueError(f"unknown prompt style {self.style!r}; valid: {', '.join(STYLES)}")
+
+    def text(self, record: Record, clip: Any = None) -> str:
+        """The user prompt of ``record``; ``clip`` (a ``VideoClip``) supplies the timing when ``timing``."""
+        info = TimingInfo.from_clip(clip) if self.timing and clip is not None else None
+        return render_prompt(record, template=self.template, timing=info, style=self.style)
+
+    def conversation(self, record: Record, text: str) -> list[dict[str, Any]]:
+        return build_conversation(record, text, system=self.system)
+
+
 def build_conversation(
     record: Record, prompt: str, *, system: str | None = None, with_path: bool = False
 ) -> list[dict[str, Any]]:

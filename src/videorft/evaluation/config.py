@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# Kept here (not imported from videorft.inputs, which loads torch) for --help; a test checks they agree.
 FRAME_ORDERS: tuple[str, ...] = ("ordered", "shuffled", "reversed", "middle")
-SHUFFLE_UNITS: dict[str, int] = {"temporal_patch": 2, "frame": 1}
+SHUFFLE_UNITS: tuple[str, ...] = ("temporal_patch", "frame")
 BACKENDS: tuple[str, ...] = ("auto", "hf", "vllm", "openai")
 PROBE_VARIANTS: tuple[str, ...] = ("ordered", "shuffled", "reversed", "middle", "timestamps")
 
@@ -108,7 +109,7 @@ class EvalConfig:
 
     def __post_init__(self) -> None:
         _choice("frame_order", self.frame_order, FRAME_ORDERS)
-        _choice("shuffle_unit", self.shuffle_unit, tuple(SHUFFLE_UNITS))
+        _choice("shuffle_unit", self.shuffle_unit, SHUFFLE_UNITS)
         _choice("backend", self.backend, BACKENDS)
         _choice("prompt_style", self.prompt_style, ("think", "no_think"))
         for name in ("batch_size", "max_new_tokens", "min_frames", "max_frames", "min_pixels", "max_pixels"):
@@ -124,6 +125,12 @@ class EvalConfig:
             )
         if not self.greedy and not (self.temperature > 0 and 0 < self.top_p <= 1):
             raise ValueError("sampling needs temperature > 0 and 0 < top_p <= 1 (or set greedy: true)")
+
+    def prompt_spec(self) -> Any:
+        """The prompt settings as one ``videorft.data.prompts.PromptSpec``."""
+        from videorft.data.prompts import PromptSpec
+
+        return PromptSpec(self.template, self.prompt_style, self.timing, self.system_prompt)
 
     def check_required(self, names: tuple[str, ...] = ("model", "data", "out")) -> None:
         missing = [n for n in names if not getattr(self, n)]

@@ -8,12 +8,14 @@ A model that ignores temporal order has a gap whose interval covers 0.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from videorft.data.prompts import PromptSpec
 from videorft.data.record import Record
 from videorft.evaluation.config import PROBE_VARIANTS
 from videorft.evaluation.metrics import aggregate, get_task_metric, score_rows
@@ -89,10 +91,7 @@ def probe(
     *,
     budget: FrameBudget,
     variants: Sequence[str] = DEFAULT_VARIANTS,
-    template: str | None = None,
-    prompt_style: str = "think",
-    timing: bool = False,
-    system_prompt: str | None = None,
+    prompt: PromptSpec | None = None,
     shuffle_unit: str = "temporal_patch",
     batch_size: int = 4,
     decoding: Decoding = Decoding(),
@@ -110,6 +109,7 @@ def probe(
             raise ValueError(f"unknown probe variant {v!r}; valid: {', '.join(PROBE_VARIANTS)}")
     if "ordered" not in variants or "shuffled" not in variants:
         raise ValueError("variants must include 'ordered' and 'shuffled' (the gap compares them)")
+    prompt = prompt or PromptSpec()
     video_records = [r for r in records if r.video is not None]
     generator = as_generator(model, processor)
     out = Path(out_dir) if out_dir is not None else None
@@ -123,11 +123,8 @@ def probe(
             processor,
             video_records,
             budget=budget,
-            template=template,
-            prompt_style=prompt_style,
             # "timestamps": ordered frames, every sampled frame's time written into the prompt
-            timing=timing or variant == "timestamps",
-            system_prompt=system_prompt,
+            prompt=dataclasses.replace(prompt, timing=True) if variant == "timestamps" else prompt,
             frame_order="ordered" if variant == "timestamps" else variant,
             shuffle_unit=shuffle_unit,
             batch_size=batch_size,

@@ -1,7 +1,7 @@
 """The inference runner: a model on records, batched, under one recorded protocol.
 
-Frames are sampled and prompts rendered by the same code the trainer uses
-(``videorft.training.media.SampleEncoder``), so evaluation sees exactly what training saw.
+Frames are sampled, reordered and prompts rendered by the same code the trainer uses
+(``videorft.inputs.SampleEncoder``), so evaluation sees exactly what training saw.
 Decoding uses an explicit generation config: a checkpoint's own ``generation_config.json``
 (Qwen2.5-VL ships repetition_penalty 1.05 and sampling settings) never leaks into a score.
 """
@@ -13,53 +13,24 @@ import datetime as _dt
 import hashlib
 import json
 import time
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from videorft.data.prompts import PromptSpec
 from videorft.data.record import Record
-from videorft.evaluation.config import FRAME_ORDERS, SHUFFLE_UNITS
 from videorft.evaluation.predictions import rows_by_id, write_rows
 from videorft.evaluation.protocol import comparable, package_versions, read_protocol, write_protocol
 from videorft.run_folder import locks_out_dir
 from videorft.video import FrameBudget, VideoDecodeError
 
+if TYPE_CHECKING:
+    from videorft.inputs import Sample
+
 PREDICTIONS_FILE = "predictions.jsonl"
-
-
-# ------------------------------------------------------------------------------------------ frames
-
-
-def reorder_frames(frames: np.ndarray, order: str, rng: np.random.Generator, unit: int = 2) -> np.ndarray:
-    """Frames (T, H, W, 3) under a probe variant.
-
-    ``shuffled`` permutes blocks of ``unit`` frames (never the identity when T > unit);
-    ``reversed`` reverses the block order; ``middle`` keeps only the middle frame, twice, because
-    Qwen2.5-VL needs at least one temporal patch of 2 frames.
-    """
-    if order not in FRAME_ORDERS:
-        raise ValueError(f"unknown frame order {order!r}; valid: {', '.join(FRAME_ORDERS)}")
-    if order == "ordered":
-        return frames
-    if order == "middle":
-        return np.repeat(frames[len(frames) // 2][None], 2, axis=0)  # (2, H, W, 3)
-    if len(frames) % unit:
-        raise ValueError(f"{len(frames)} frames cannot be split into blocks of {unit}")
-    blocks = frames.reshape(len(frames) // unit, unit, *frames.shape[1:])  # (T/unit, unit, H, W, 3)
-    if order == "reversed":
-        return np.ascontiguousarray(blocks[::-1].reshape(frames.shape))
-    from videorft.training.media import permute_frames
-
-    return permute_frames(frames, rng, unit=unit)
-
-
-def record_rng(seed: int, record_id: str) -> np.random.Generator:
-    """A generator fixed by (seed, record id): a record's shuffle never depends on batching or resume."""
-    return np.random.default_rng([seed, zlib.crc32(record_id.encode("utf-8"))])
 
 
 # ---------------------------------------------------------------------------------------- decoding
@@ -84,19 +55,12 @@ class Decoding:
 
 
 class Generator(Protocol):
-    """Turns a batch of conversations (+ clips / images) into completion strings."""
+    """Turns a batch of samples (conversation, clip, image: ``videorft.inputs.Sample``) into completion strings."""
 
     backend: str
     model_name: str
 
-    def generate(
-        self,
-        conversations: list[list[dict]],
-        videos: list[Any],
-        images: list[Any],
-        decoding: Decoding,
-        step: int,
-    ) -> list[str]: ...
+    def generate(self, samples: list[Sample], decoding: Decoding, step: int) -> list[str]: ...
 
     def describe(self) -> dict[str, Any]: ...
 
@@ -129,20 +93,17 @@ class HFGenerator:
             kwargs.update(temperature=decoding.temperature, top_p=decoding.top_p, top_k=0)
         return GenerationConfig(**kwargs)
 
-    def generate(
-        self,
-        conversations: list[list[dict]],
-        videos: list[Any],
-        images: list[Any],
-        decoding: Decoding,
-        step: int,
-    ) -> list[str]:
+    def generate(self, samples: list[Sample], decoding: Decoding, step: int) -> list[str]:
         import torch
 
         from videorft.models.processing import encode
 
         batch = encode(
-            self.processor, conversations, videos=videos, images=images, add_generation_prompt=True
+            self.processor,
+            [s.conversation for s in samples],
+            videos=[s.clip for s in samples],
+            images=[s.image for s in samples],
+            add_generation_prompt=True,
         )
         batch = batch.to(self.model.device)
         if "pixel_values_videos" in batch:
@@ -164,20 +125,6 @@ class HFGenerator:
             "dtype": str(self.model.dtype).removeprefix("torch."),
             "device": str(self.model.device),
         }
-
-
-def _prompt_ids(processor: Any, conversation: list[dict], clip: Any, image: Any) -> list[int]:
-    """Prompt ids exactly as the HF backend builds them (one conversation, no padding)."""
-    from videorft.models.processing import encode
-
-    batch = encode(
-        processor,
-        [conversation],
-        videos=[clip] if clip is not None else None,
-        images=[image] if image is not None else None,
-        add_generation_prompt=True,
-    )
-    return batch["input_ids"][0][batch["attention_mask"][0].bool()].tolist()
 
 
 class VLLMGenerator:
@@ -211,32 +158,15 @@ class VLLMGenerator:
         self.dtype = str(llm.llm_engine.model_config.dtype).removeprefix("torch.")
         self._placeholders = vllm_engine.placeholder_token_ids(processor)
 
-    def generate(
-        self,
-        conversations: list[list[dict]],
-        videos: list[Any],
-        images: list[Any],
-        decoding: Decoding,
-        step: int,
-    ) -> list[str]:
+    def generate(self, samples: list[Sample], decoding: Decoding, step: int) -> list[str]:
         from vllm import SamplingParams
 
+        from videorft.inputs import tokenize
         from videorft.models import vllm_engine
 
-        prompts, lens = [], []
-        for conv, clip, image in zip(conversations, videos, images):
-            ids = _prompt_ids(self.processor, conv, clip, image)
-            lens.append(len(ids))
-            prompts.append(
-                vllm_engine.vllm_prompt(
-                    ids,
-                    placeholder_ids=self._placeholders,
-                    frames=None if clip is None else clip.frames,
-                    fps=None if clip is None else clip.fps,
-                    duration=None if clip is None else clip.duration,
-                    image=image,
-                )
-            )
+        ids = [tokenize(self.processor, s)[0] for s in samples]  # exactly the HF backend's prompt ids
+        prompts = [s.vllm_prompt(i, self._placeholders) for s, i in zip(samples, ids)]
+        lens = [len(i) for i in ids]
         params = SamplingParams(
             max_tokens=decoding.max_new_tokens,
             temperature=0.0 if decoding.greedy else decoding.temperature,
@@ -302,18 +232,12 @@ class OpenAIGenerator:
             out.append({"role": message["role"], "content": parts})
         return out
 
-    def generate(
-        self,
-        conversations: list[list[dict]],
-        videos: list[Any],
-        images: list[Any],
-        decoding: Decoding,
-        step: int,
-    ) -> list[str]:
+    def generate(self, samples: list[Sample], decoding: Decoding, step: int) -> list[str]:
         from videorft.models.processing import VISION_TOKENS
 
         texts = []
-        for i, (conv, clip, image) in enumerate(zip(conversations, videos, images)):
+        for i, sample in enumerate(samples):
+            conv, clip, image = sample.conversation, sample.clip, sample.image
             extra: dict[str, Any] = {"skip_special_tokens": True, "bad_words": list(VISION_TOKENS)}
             if clip is not None:
                 extra["media_io_kwargs"] = {
@@ -385,10 +309,7 @@ def build_protocol(
     records: Sequence[Record],
     *,
     budget: FrameBudget,
-    template: str | None,
-    prompt_style: str,
-    timing: bool,
-    system_prompt: str | None,
+    prompt: PromptSpec,
     frame_order: str,
     shuffle_unit: str,
     batch_size: int,
@@ -401,11 +322,11 @@ def build_protocol(
         "data": {"n_records": len(records), **(extra or {}).get("data", {})},
         "video": {**dataclasses.asdict(budget), "frame_order": frame_order, "shuffle_unit": shuffle_unit},
         "prompt": {
-            "template": template or "per-task default",
-            "templates": _template_info(template, [r.task for r in records]),
-            "style": prompt_style,
-            "timing": timing,
-            "system_prompt": system_prompt,
+            "template": prompt.template or "per-task default",
+            "templates": _template_info(prompt.template, [r.task for r in records]),
+            "style": prompt.style,
+            "timing": prompt.timing,
+            "system_prompt": prompt.system,
         },
         "decoding": {**decoding.describe(), "batch_size": batch_size, "suppress_vision_tokens": True},
         "answer_parser": {
@@ -473,10 +394,7 @@ def run_eval(
     records: Sequence[Record],
     *,
     budget: FrameBudget,
-    template: str | None = None,
-    prompt_style: str = "think",
-    timing: bool = False,
-    system_prompt: str | None = None,
+    prompt: PromptSpec | None = None,
     frame_order: str = "ordered",
     shuffle_unit: str = "temporal_patch",
     batch_size: int = 4,
@@ -488,8 +406,9 @@ def run_eval(
 ) -> EvalResult:
     """Run ``model`` on ``records``; with ``out_dir``, write predictions.jsonl (appending, resumable)
     and protocol.json. Unreadable videos are skipped and listed, never silently dropped."""
-    from videorft.training.media import SampleEncoder
+    from videorft.inputs import FRAME_ORDERS, SHUFFLE_UNITS, SampleEncoder, record_rng
 
+    prompt = prompt or PromptSpec()
     if frame_order not in FRAME_ORDERS:
         raise ValueError(f"unknown frame order {frame_order!r}; valid: {', '.join(FRAME_ORDERS)}")
     if shuffle_unit not in SHUFFLE_UNITS:
@@ -503,10 +422,7 @@ def run_eval(
         generator,
         records,
         budget=budget,
-        template=template,
-        prompt_style=prompt_style,
-        timing=timing,
-        system_prompt=system_prompt,
+        prompt=prompt,
         frame_order=frame_order,
         shuffle_unit=shuffle_unit,
         batch_size=batch_size,
@@ -528,10 +444,7 @@ def run_eval(
         protocol["created"] = _now()
         write_protocol(out, protocol)
 
-    encoder = SampleEncoder(
-        processor, budget, template=template, prompt_style=prompt_style, timing_in_prompt=timing,
-        system_prompt=system_prompt, cache_size=max(8, 2 * batch_size),
-    )  # fmt: skip
+    encoder = SampleEncoder(processor, budget, prompt, cache_size=max(8, 2 * batch_size))
     unit = SHUFFLE_UNITS[shuffle_unit]
     todo = [r for r in records if r.id not in done]
     new_rows: dict[str, dict[str, Any]] = {}
@@ -540,30 +453,20 @@ def run_eval(
     with _progress(progress, len(todo)) as advance:
         for step, first in enumerate(range(0, len(todo), batch_size)):
             chunk = todo[first : first + batch_size]
-            convs, videos, images, prompts, kept = [], [], [], [], []
+            samples = []
             for record in chunk:
                 try:
-                    clip = encoder.clip(record)
-                    image = _image(record, budget)
+                    rng = record_rng(decoding.seed, record.id)
+                    samples.append(encoder.sample(record, frame_order, rng, unit))
                 except VideoDecodeError as exc:
                     skipped.append(
                         {"id": record.id, "path": str(record.video or record.image), "reason": str(exc)}
                     )
-                    continue
-                prompt = encoder.prompt_text(record, clip)
-                if clip is not None and frame_order != "ordered":
-                    frames = reorder_frames(
-                        clip.frames, frame_order, record_rng(decoding.seed, record.id), unit
-                    )
-                    clip = dataclasses.replace(clip, frames=frames)
-                convs.append(encoder.conversation(record, clip))
-                videos.append(clip)
-                images.append(image)
-                prompts.append(prompt)
-                kept.append(record)
-            if kept:
-                completions = generator.generate(convs, videos, images, decoding, step)
-                rows = [prediction_row(r, c, p, frame_order) for r, c, p in zip(kept, completions, prompts)]
+            if samples:
+                completions = generator.generate(samples, decoding, step)
+                rows = [
+                    prediction_row(x.record, c, x.prompt, frame_order) for x, c in zip(samples, completions)
+                ]
                 if out is not None:
                     write_rows(out / PREDICTIONS_FILE, rows, append=True)
                 new_rows.update((row["id"], row) for row in rows)
@@ -589,8 +492,7 @@ def evaluate(
     records: Sequence[Record],
     *,
     budget: FrameBudget,
-    template: str | None = None,
-    timing: bool = False,
+    prompt: PromptSpec | None = None,
     frame_order: str = "ordered",
     batch_size: int = 4,
     max_new_tokens: int = 1024,
@@ -602,8 +504,8 @@ def evaluate(
 ) -> list[dict[str, Any]]:
     """Prediction rows of ``model`` on ``records`` (in-process form of `videorft eval`).
 
-    ``options``: ``prompt_style``, ``system_prompt``, ``shuffle_unit``, ``temperature``, ``top_p``,
-    ``overwrite``, ``protocol_extra`` (see :func:`run_eval`).
+    ``options``: ``shuffle_unit``, ``temperature``, ``top_p``, ``overwrite``, ``protocol_extra`` (see
+    :func:`run_eval`).
     """
     decoding = Decoding(
         max_new_tokens=max_new_tokens,
@@ -617,8 +519,7 @@ def evaluate(
         processor,
         records,
         budget=budget,
-        template=template,
-        timing=timing,
+        prompt=prompt,
         frame_order=frame_order,
         batch_size=batch_size,
         decoding=decoding,
@@ -626,14 +527,6 @@ def evaluate(
         progress=progress,
         **options,
     ).rows
-
-
-def _image(record: Record, budget: FrameBudget) -> np.ndarray | None:
-    if record.image is None:
-        return None
-    from videorft.video import load_image
-
-    return load_image(record.image, min_pixels=budget.min_pixels, max_pixels=budget.max_pixels)
 
 
 def _rewrite_without_torn_line(path: Path, rows: dict[str, dict[str, Any]]) -> None:

@@ -17,7 +17,6 @@ from videorft.evaluation.config import EvalConfig, config_from_args, resolve_bac
 
 if TYPE_CHECKING:
     from videorft.evaluation.runner import Decoding, Generator
-    from videorft.video import FrameBudget
 
 C = TypeVar("C", bound=EvalConfig)
 
@@ -57,20 +56,6 @@ def load_data(cfg: EvalConfig) -> LoadedData:
     return LoadedData(records, list(result.skipped), len(result.records))
 
 
-def frame_budget(cfg: EvalConfig) -> FrameBudget:
-    from videorft.video import FrameBudget
-
-    return FrameBudget(
-        fps=cfg.fps,
-        nframes=cfg.nframes,
-        min_frames=cfg.min_frames,
-        max_frames=cfg.max_frames,
-        min_pixels=cfg.min_pixels,
-        max_pixels=cfg.max_pixels,
-        total_pixels=cfg.total_pixels,
-    )
-
-
 def decoding(cfg: EvalConfig) -> Decoding:
     from videorft.evaluation.runner import Decoding
 
@@ -96,8 +81,9 @@ def open_generator(cfg: EvalConfig) -> tuple[Generator, Any]:
         return OpenAIGenerator(str(cfg.base_url), cfg.served_model or cfg.model), processor
     if backend == "vllm":
         from videorft.models.vllm_engine import max_model_len_for
+        from videorft.video import FrameBudget
 
-        max_len = max_model_len_for(frame_budget(cfg), cfg.max_new_tokens)
+        max_len = max_model_len_for(FrameBudget.from_settings(cfg), cfg.max_new_tokens)
         gen = VLLMGenerator(cfg.model, processor, dtype=cfg.dtype, seed=cfg.seed, max_model_len=max_len)
         return gen, processor
     device = cfg.device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -124,12 +110,11 @@ def data_protocol(cfg: EvalConfig, data: LoadedData) -> dict[str, Any]:
 
 def runner_options(cfg: EvalConfig, data: LoadedData) -> dict[str, Any]:
     """Keyword arguments that ``run_eval`` and ``probe`` both take, from the config."""
+    from videorft.video import FrameBudget
+
     return {
-        "budget": frame_budget(cfg),
-        "template": cfg.template,
-        "prompt_style": cfg.prompt_style,
-        "timing": cfg.timing,
-        "system_prompt": cfg.system_prompt,
+        "budget": FrameBudget.from_settings(cfg),
+        "prompt": cfg.prompt_spec(),
         "shuffle_unit": cfg.shuffle_unit,
         "batch_size": cfg.batch_size,
         "decoding": decoding(cfg),

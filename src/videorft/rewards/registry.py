@@ -1,6 +1,8 @@
 """Name -> reward function registry. A reward is ``(completion: str, solution, **meta) -> float``.
 
 User code may also be named by file path, as EasyR1 does: :func:`load_function` (``"my_rewards.py:fn"``).
+The built-in rewards register when ``videorft.rewards`` (whose ``__init__`` imports rules and caption) loads,
+which any import of this module does first.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from videorft.video import FrameBudget
+    from videorft.data.prompts import PromptSpec
 
 
 @dataclass
@@ -148,15 +148,8 @@ class VideoDataArguments:
             options["clip_to_duration"] = False
         return options
 
-    def frame_budget(self) -> FrameBudget:
-        from videorft.video import FrameBudget
+    def prompt_spec(self) -> PromptSpec:
+        """The prompt settings as one ``PromptSpec``."""
+        from videorft.data.prompts import PromptSpec
 
-        return FrameBudget(
-            fps=self.fps,
-            nframes=self.nframes,
-            min_frames=self.min_frames,
-            max_frames=self.max_frames,
-            min_pixels=self.min_pixels,
-            max_pixels=self.max_pixels,
-            total_pixels=self.total_pixels,
-        )
+        return PromptSpec(self.template, self.prompt_style, self.timing_in_prompt, self.system_prompt)

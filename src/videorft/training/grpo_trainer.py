@@ -16,11 +16,18 @@ What TRL 1.16 lacks for video, and the method that adds it:
    path forwards images only); TRL's importance-sampling correction applies as for text.
 
 Everything else (advantages per group, loss variants, KL, LoRA, DeepSpeed, logging, checkpoints) is TRL's.
+
+Per-row inputs: each generation batch is sampled and encoded once (``videorft.inputs.SampleEncoder``) at the start of
+``_generate_and_score_completions``; its vision tensors go out in the batch dict (``row_vision``, a row-aligned list
+that TRL shuffles and slices with the tensors), and ``compute_loss`` hands that list to the forward.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -30,30 +37,63 @@ from accelerate.utils import gather, gather_object
 from trl import GRPOTrainer
 from trl.extras.profiling import profiling_context
 
+from videorft.data.record import Record
 from videorft.files import append_jsonl
+from videorft.inputs import SHUFFLE_UNITS, RowVision, Sample, SampleEncoder
 from videorft.models.processing import mm_token_type_ids, vision_token_ids
 from videorft.rewards.registry import load_function
 from videorft.rewards.trl import TaskRewardFunction
 from videorft.training.algos import length_bonus_groups, temporal_bonus_groups, token_logps_and_entropy
 from videorft.training.config import VideoDataArguments, VideoGRPOConfig
-from videorft.training.media import (
-    TEMPORAL_PATCH,
-    RowVision,
-    SampleEncoder,
-    permute_frames,
-)
 from videorft.training.media_skips import MediaSkips, replace_undecodable
 from videorft.training.prompt_order import AnswerBalancedSampler, dataset_stratum_keys
 from videorft.training.rewards import length_bonus_placeholder, temporal_bonus_placeholder
 from videorft.training.rollout_data import prepared, worker_train_dataloader
 from videorft.training.sampling import fast_cpu_sampling, restrict_to_sampler
 from videorft.training.vision_cache import maybe_share_vision_features
-from videorft.training.vllm_rollouts import (
-    RolloutMedia,
-    VideoVLLMGeneration,
-    check_vllm_mode,
-    rollout_media,
+from videorft.training.vllm_rollouts import VideoVLLMGeneration, check_vllm_mode
+
+#: Every private method of TRL's GRPOTrainer this trainer overrides (TRL renames and reshapes them between minor
+#: versions; tests/training/test_trl_surface.py checks that each still exists on the installed trl.GRPOTrainer).
+#: Private attributes read: ``_tokenizer``, ``_metrics``, ``_entropy_bonus_enabled``, ``_last_loaded_step``.
+TRL_PRIVATE_METHODS: tuple[str, ...] = (
+    "_generate_and_score_completions",  # rows -> samples, encoded once; row_vision into the batch dict
+    "_tokenize_prompts",  # the encoded prompt ids (TRL would hand transformers a video path, no frame budget)
+    "_generate_single_turn",  # vision tensors into generate(); T-GRPO's shuffled copies in the same call; vLLM
+    "_calculate_rewards",  # the temporal / length bonus columns, filled per prompt group
+    "_get_per_token_logps_and_entropies",  # each forward chunk gets its rows' vision tensors and M-RoPE inputs
+    "_get_train_sampler",  # balance_answers: the answer-balanced epoch order
 )
+
+
+@dataclass
+class EncodedRows:
+    """Samples, prompt ids and vision tensors of prompt rows, aligned; ``owners``: for T-GRPO's shuffled copies,
+    the local ordered row whose group each copy belongs to."""
+
+    samples: list[Sample] = field(default_factory=list)
+    ids: list[list[int]] = field(default_factory=list)
+    vision: list[RowVision] = field(default_factory=list)
+    owners: list[int] = field(default_factory=list)
+
+    def add(self, sample: Sample, ids: list[int], vision: RowVision, owner: int, copies: int) -> None:
+        self.samples += [sample] * copies
+        self.ids += [ids] * copies
+        self.vision += [vision] * copies
+        self.owners += [owner] * copies
+
+    def __add__(self, other: EncodedRows) -> EncodedRows:
+        return EncodedRows(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(EncodedRows)))
+
+
+@dataclass
+class RolloutBatch:
+    """The generation batch in progress: its records, ordered rows and T-GRPO's shuffled copies."""
+
+    records: list[Record]
+    ordered: EncodedRows
+    shuffled: EncodedRows | None = None
+    shuffled_completion_ids: list[list[int]] = field(default_factory=list)
 
 
 def freeze_embeddings(model: Any) -> None:
@@ -128,11 +168,10 @@ class VideoGRPOTrainer(GRPOTrainer):
         self.generation_config.suppress_tokens = sorted(suppressed)
         self.generation_kwargs["suppress_tokens"] = self.generation_config.suppress_tokens
         self._rng = np.random.default_rng(args.seed)
-        self._rows: list[dict] = []  # the generation batch being processed
-        self._row_vision: list[RowVision] = []  # its vision tensors, row-aligned
-        self._forward_vision: list[RowVision] | None = None  # rows of the forward pass in progress
-        self._shuffled: dict[str, Any] | None = None  # T-GRPO: shuffled prompts awaiting generation/scoring
-        self._rollout_media: list[RolloutMedia] = []  # vLLM: the frames/images of the rows being generated
+        self._batch: RolloutBatch | None = None  # set by _generate_and_score_completions, read by TRL's steps
+        self._forward_vision: list[RowVision] | None = (
+            None  # set by _vision_of: rows of the forward in progress
+        )
         self.use_vllm = use_vllm
         if use_vllm:
             self.vllm_generation = VideoVLLMGeneration(trainer=self, budget=self.encoder.budget)
@@ -162,44 +201,37 @@ class VideoGRPOTrainer(GRPOTrainer):
     # ----------------------------------------------------------------------------------------------- rollout
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
         inputs = replace_undecodable(inputs, self.media_skips, self.encoder)
-        self._rows = inputs
         if self.model.training:
             self._log_rollout_ids(inputs)
-        output = super()._generate_and_score_completions(inputs)
-        # Row-aligned list: TRL's shuffle/split utilities permute and slice lists with the tensors.
-        output["row_vision"] = self._row_vision
-        self._forward_vision = None
+        preps = [prepared(row, self.encoder) for row in inputs]  # by a data-loader worker, or now
+        records = [prep.record for prep in preps]
+        samples = [prep.sample for prep in preps]
+        ordered = EncodedRows()
+        for i, prep in enumerate(preps):
+            ordered.add(prep.sample, prep.prompt_ids, prep.vision, owner=i, copies=1)
+        shuffled = self._encode_shuffled(records) if self._temporal_active() else None
+        self._batch = RolloutBatch(records, ordered, shuffled)
+        # The prompt TRL logs and hands to reward functions: the one the model got, rendered once.
+        inputs = [{**row, "prompt": sample.conversation} for row, sample in zip(inputs, samples)]
+        with self._vision_of(ordered.vision):  # TRL's old / reference log-prob forwards of this batch
+            output = super()._generate_and_score_completions(inputs)
+        output["row_vision"] = ordered.vision
         return output
 
     def _tokenize_prompts(self, prompts: list) -> tuple[list[list[int]], None, dict[str, Any]]:
-        records, ids, vision = [], [], []
-        self._rollout_media = []
-        for row in self._rows:
-            prep = prepared(row, self.encoder)  # by a data-loader worker, or now
-            record, clip, row_ids, row_vision = prep.record, prep.clip, prep.prompt_ids, prep.vision
-            records.append(record)
-            ids.append(row_ids)
-            vision.append(row_vision)
-            if self.use_vllm:
-                self._rollout_media.append(rollout_media(record, clip, self.encoder.budget))
-        self._row_vision = vision
-        self._forward_vision = vision  # old / reference log-probs of this batch are computed next
-        self._shuffled = self._prepare_shuffled(records) if self._temporal_active() else None
-        return ids, None, self._generation_fields(ids, vision)
+        return self._batch.ordered.ids, None, self._generation_fields(self._batch.ordered)
 
     def _generate_single_turn(
         self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False
     ):
-        shuffled = bool(self._shuffled and self._shuffled["ids"])
-        n = len(prompt_ids)
+        batch = self._batch
+        rows, n = batch.ordered, len(prompt_ids)
+        shuffled = bool(batch.shuffled and batch.shuffled.ids)
         if shuffled:  # T-GRPO: the shuffled-frame prompts ride in the same generate call
-            prompt_ids = list(prompt_ids) + self._shuffled["ids"]
-            multimodal_fields = self._generation_fields(
-                prompt_ids, self._row_vision + self._shuffled["vision"]
-            )
+            rows = batch.ordered + batch.shuffled
+            prompt_ids, multimodal_fields = rows.ids, self._generation_fields(rows)
         if self.use_vllm:
-            media = self._rollout_media + (self._shuffled["media"] if shuffled else [])
-            completion_ids, logprobs = self._vllm_generate(prompt_ids, media)
+            completion_ids, logprobs = self._vllm_generate(prompt_ids, rows.samples)
         else:
             with (
                 maybe_share_vision_features(self.model, self.args.share_vision_features),
@@ -210,23 +242,23 @@ class VideoGRPOTrainer(GRPOTrainer):
                 )
         if not shuffled:
             return completion_ids, logprobs
-        self._shuffled["completion_ids"] = completion_ids[n:]
+        batch.shuffled_completion_ids = completion_ids[n:]
         return completion_ids[:n], (logprobs[:n] if logprobs is not None else None)
 
-    def _vllm_generate(self, prompt_ids: list[list[int]], media: list[RolloutMedia]):
+    def _vllm_generate(self, prompt_ids: list[list[int]], samples: list[Sample]):
         if self.state.global_step != self._last_loaded_step:  # TRL's rule: push weights once per step
             with profiling_context(self, "sync_weights"):
                 self.vllm_generation.sync_weights()
             self._last_loaded_step = self.state.global_step
         with profiling_context(self, "vLLM.generate"):
-            return self.vllm_generation.generate_rows(prompt_ids, media)
+            return self.vllm_generation.generate_rows(prompt_ids, samples)
 
     # ------------------------------------------------------------------------------------------------ reward
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
         rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
         if self.args.len_control:
             self._fill_length_bonus(rewards_per_func, completion_ids_list)
-        if not self._temporal_active() or self._shuffled is None:
+        if not self._temporal_active() or self._batch.shuffled is None:
             return rewards_per_func
         G, S = self.num_generations, self.args.shuffled_generations
         device = rewards_per_func.device
@@ -269,9 +301,15 @@ class VideoGRPOTrainer(GRPOTrainer):
 
     # ------------------------------------------------------------------------------------------- forward pass
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        self._forward_vision = inputs["row_vision"]
-        try:
+        with self._vision_of(inputs["row_vision"]):
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+
+    @contextlib.contextmanager
+    def _vision_of(self, rows: list[RowVision]) -> Iterator[None]:
+        """The rows whose vision tensors the forwards inside the block get (TRL calls the forward without them)."""
+        self._forward_vision = rows
+        try:
+            yield
         finally:
             self._forward_vision = None
 
@@ -369,42 +407,36 @@ class VideoGRPOTrainer(GRPOTrainer):
     def _temporal_active(self) -> bool:
         return bool(self.args.temporal) and self.model.training
 
-    def _generation_fields(self, ids: list[list[int]], vision: list[RowVision]) -> dict[str, Any]:
-        fields: dict[str, Any] = dict(RowVision.collate(vision))
+    def _generation_fields(self, rows: EncodedRows) -> dict[str, Any]:
+        fields: dict[str, Any] = dict(RowVision.collate(rows.vision))
         # Per-token list: TRL left-pads it like input_ids before generate().
         fields["mm_token_type_ids"] = [
-            mm_token_type_ids(torch.tensor(x), self._tokenizer).tolist() for x in ids
+            mm_token_type_ids(torch.tensor(x), self._tokenizer).tolist() for x in rows.ids
         ]
         return fields
 
-    def _prepare_shuffled(self, records: list) -> dict[str, Any]:
+    def _encode_shuffled(self, records: list[Record]) -> EncodedRows:
         """Shuffled-frame prompts for every video group that starts on this process (S copies each)."""
         G, S = self.num_generations, self.args.shuffled_generations
-        unit = TEMPORAL_PATCH if self.args.shuffle_unit == "temporal_patch" else 1
         offset = self.accelerator.process_index * len(records)
-        ids, vision, owners, media = [], [], [], []
+        rows = EncodedRows()
         for i, record in enumerate(records):
-            if (offset + i) % G != 0 or record.video is None:
-                continue
-            clip = self.encoder.clip(record)
-            frames = permute_frames(clip.frames, self._rng, unit)
-            row_ids, row_vision = self.encoder.encode(record, frames=frames, clip=clip)
-            ids += [row_ids] * S
-            vision += [row_vision] * S
-            owners += [i] * S
-            if self.use_vllm:
-                media += [rollout_media(record, clip, self.encoder.budget, frames)] * S
-        return {"ids": ids, "vision": vision, "owners": owners, "records": records, "media": media}
+            if (offset + i) % G == 0 and record.video is not None:
+                sample = self.encoder.sample(
+                    record, "shuffled", self._rng, SHUFFLE_UNITS[self.args.shuffle_unit]
+                )
+                rows.add(sample, *self.encoder.tokenize(sample), owner=i, copies=S)
+        return rows
 
     def _score_shuffled(self) -> dict[int, list[float]]:
         """Accuracy of each shuffled completion, grouped by the local row that owns the group."""
-        sh = self._shuffled
-        if not sh or not sh["ids"]:
+        batch = self._batch
+        if not batch.shuffled or not batch.shuffled.ids:
             return {}
-        texts = self.processing_class.batch_decode(sh["completion_ids"], skip_special_tokens=True)
+        texts = self.processing_class.batch_decode(batch.shuffled_completion_ids, skip_special_tokens=True)
         out: dict[int, list[float]] = {}
-        for owner, text in zip(sh["owners"], texts, strict=True):
-            record = sh["records"][owner]
+        for owner, text in zip(batch.shuffled.owners, texts, strict=True):
+            record = batch.records[owner]
             acc = self.task_reward.accuracy(record.task, text, record.solution, record.meta)
             out.setdefault(owner, []).append(acc)
         return out

@@ -128,7 +128,7 @@ class MediaSkips:
 def replace_undecodable(rows: list[dict[str, Any]], skips: MediaSkips, encoder: Any) -> list[dict[str, Any]]:
     """GRPO's generation batch with every row whose media fails to decode replaced (``encoder``: a
     ``SampleEncoder``, whose clip cache keeps the frames for the encode that follows)."""
-    from videorft.training.media import row_record
+    from videorft.inputs import row_record
     from videorft.training.rollout_data import PREPARED
 
     # rows a data-loader worker prepared were resolved there

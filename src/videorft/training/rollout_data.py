@@ -18,9 +18,8 @@ from typing import Any
 import torch
 
 from videorft.data.record import Record
-from videorft.training.media import RowVision, SampleEncoder, row_record
+from videorft.inputs import RowVision, Sample, SampleEncoder, row_record
 from videorft.training.media_skips import MediaSkips
-from videorft.video import VideoClip
 
 #: Row key of a ``PreparedRow`` (rows are dicts; TRL hands their other keys to the reward functions).
 PREPARED = "prepared"
@@ -29,10 +28,10 @@ _PREPARE = "_prepare"  # row key set by ``KeyedRows``: False for a repeat nobody
 
 @dataclass
 class PreparedRow:
-    """A row's record, sampled frames, prompt token ids and vision tensors."""
+    """A row's record, its sample (frames, rendered prompt), prompt token ids and vision tensors."""
 
     record: Record
-    clip: VideoClip | None
+    sample: Sample
     prompt_ids: list[int]
     vision: RowVision
 
@@ -40,9 +39,9 @@ class PreparedRow:
 def prepare_row(row: dict[str, Any], encoder: SampleEncoder) -> PreparedRow:
     """Decode and encode one row (VideoDecodeError when its media fails)."""
     record = row_record(row)
-    clip = encoder.clip(record)
-    ids, vision = encoder.encode(record, clip=clip)
-    return PreparedRow(record, clip, ids, vision)
+    sample = encoder.sample(record)
+    ids, vision = encoder.tokenize(sample)
+    return PreparedRow(record, sample, ids, vision)
 
 
 def prepared(row: dict[str, Any], encoder: SampleEncoder) -> PreparedRow:
@@ -51,8 +50,8 @@ def prepared(row: dict[str, Any], encoder: SampleEncoder) -> PreparedRow:
     done = row.get(PREPARED)
     if done is None:
         return prepare_row(row, encoder)
-    if done.clip is not None:
-        encoder.remember(done.record, done.clip)
+    if done.sample.clip is not None:
+        encoder.remember(done.record, done.sample.clip)
     return done
 
 

@@ -12,12 +12,11 @@ from transformers import TrainerCallback
 from trl import ModelConfig, get_peft_config
 
 from videorft.data.loaders import LoadResult, ProbeCache, load_spec, to_hf_dataset
-from videorft.data.prompts import build_conversation, render_prompt
 from videorft.files import append_jsonl
+from videorft.inputs import SampleEncoder
 from videorft.models.loading import load_model, load_processor
 from videorft.models.tokenizer import cache_dir
 from videorft.training.config import VideoDataArguments, VideoGRPOConfig, VideoSFTConfig
-from videorft.training.media import SampleEncoder
 from videorft.training.media_skips import MediaSkips
 from videorft.training.output_dir import resolved_config, training_folder
 from videorft.training.sft import VideoSFTCollator, VideoSFTTrainer
@@ -41,7 +40,7 @@ class JsonlLogCallback(TrainerCallback):
 
 
 def build_dataset(data_args: VideoDataArguments, *, split: str | None = None) -> tuple[Any, LoadResult]:
-    """Records of the configured spec/split/tasks as a ``datasets.Dataset`` with a conversational ``prompt``."""
+    """Records of the configured spec/split/tasks as a ``datasets.Dataset`` (``image`` renamed ``image_path``)."""
     if not data_args.data:
         raise ValueError(
             "no training data: set `data` (a FORMAT:PATH spec or a folder with videorft_data.yaml)"
@@ -66,17 +65,8 @@ def build_dataset(data_args: VideoDataArguments, *, split: str | None = None) ->
         )
     if result.skipped:
         logger.warning("%s", result.summary())
-    dataset = to_hf_dataset(records).rename_column("image", "image_path")
-    prompts = [
-        build_conversation(
-            r,
-            render_prompt(r, template=data_args.template, style=data_args.prompt_style),
-            system=data_args.system_prompt,
-        )
-        for r in records
-    ]
-    dataset = dataset.add_column("prompt", prompts)
-    return dataset, result
+    # No prompt column: the trainers render each prompt once, from the sampled clip (videorft.inputs).
+    return to_hf_dataset(records).rename_column("image", "image_path"), result
 
 
 def probe_cache(data_args: VideoDataArguments) -> ProbeCache:

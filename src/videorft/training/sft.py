@@ -15,19 +15,14 @@ import torch.nn.functional as F
 from trl import SFTTrainer
 
 from videorft.data.record import Record
+from videorft.inputs import RowVision, SampleEncoder, row_record
 from videorft.models.processing import mm_token_type_ids
 from videorft.rewards.tasks import get_task
-from videorft.training.media import RowVision, SampleEncoder, row_record
 from videorft.training.media_skips import MediaSkips, NoUsableMediaError
 
 #: Think text for records without a CoT ``process`` (a format-only cold start): short on purpose, so that
 #: RL, not imitation, has to find the reasoning. Configurable through ``VideoSFTCollator(default_think=...)``.
 DEFAULT_THINK = "I look at the frames in order."
-
-
-def answer_text(record: Record) -> str:
-    """The canonical solution written the way the task's reward parser reads it (``TaskSpec.answer``)."""
-    return get_task(record.task).answer(record.solution)
 
 
 def random_answer(record: Record, rng: random.Random) -> Record:
@@ -55,7 +50,7 @@ def sft_target(record: Record, default_think: str = DEFAULT_THINK, style: str = 
     A Video-R1 COT record carries ``process`` ("<think>...</think>"); it is used verbatim, joined to the answer
     with a newline as in Video-R1's SFT data.
     """
-    answer = f"<answer>{answer_text(record)}</answer>"
+    answer = f"<answer>{get_task(record.task).answer(record.solution)}</answer>"
     if record.task == "grounding_qa":
         glue = ", ".join(f"({float(s):.1f}, {float(e):.1f})" for s, e in record.solution["intervals"])
         answer += f" <glue>[{glue}]</glue>"
@@ -108,7 +103,7 @@ class VideoSFTCollator:
                 continue  # no pool to draw a replacement from: the batch is one row shorter
             if self.answers == "random":
                 record = random_answer(record, self.rng)
-            target = sft_target(record, self.default_think, self.encoder.prompt_style)
+            target = sft_target(record, self.default_think, self.encoder.prompt.style)
             target_ids = self.tokenizer.encode(target, add_special_tokens=False) + self.end_ids
             ids = prompt_ids + target_ids
             lab = [-100] * len(prompt_ids) + target_ids

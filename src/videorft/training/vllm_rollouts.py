@@ -16,50 +16,14 @@ images only.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 from trl.generation.vllm_generation import VLLMGeneration
 from trl.trainer.utils import ensure_master_addr_port
 
-from videorft.data.record import Record
+from videorft.inputs import Sample
 from videorft.models import vllm_engine
-from videorft.video import FrameBudget, VideoClip, load_image
-
-
-@dataclass(frozen=True)
-class RolloutMedia:
-    """What vLLM needs of one prompt row besides its token ids: the frames videorft sampled, or an image."""
-
-    frames: np.ndarray | None = None  # (T, H, W, 3) uint8, already sampled and resized
-    fps: float | None = None
-    duration: float | None = None
-    image: np.ndarray | None = None  # (H, W, 3) uint8, already resized
-
-    def prompt(self, prompt_ids: list[int], placeholder_ids: tuple[int, ...]) -> dict[str, Any]:
-        return vllm_engine.vllm_prompt(
-            prompt_ids,
-            placeholder_ids=placeholder_ids,
-            frames=self.frames,
-            fps=self.fps,
-            duration=self.duration,
-            image=self.image,
-        )
-
-
-def rollout_media(
-    record: Record, clip: VideoClip | None, budget: FrameBudget, frames: np.ndarray | None = None
-) -> RolloutMedia:
-    """The media of ``record`` as ``SampleEncoder.encode`` saw them (``frames`` replaces the clip's frames)."""
-    image = None
-    if record.image is not None:
-        image = load_image(record.image, min_pixels=budget.min_pixels, max_pixels=budget.max_pixels)
-    if clip is None:
-        return RolloutMedia(image=image)
-    return RolloutMedia(
-        frames=clip.frames if frames is None else frames, fps=clip.fps, duration=clip.duration, image=image
-    )
+from videorft.video import FrameBudget
 
 
 def check_vllm_mode(args: Any) -> None:
@@ -153,13 +117,13 @@ class VideoVLLMGeneration(VLLMGeneration):
         return SamplingParams(**kwargs)
 
     def generate_rows(
-        self, prompt_ids: list[list[int]], media: list[RolloutMedia]
+        self, prompt_ids: list[list[int]], samples: list[Sample]
     ) -> tuple[list[list[int]], list[list[float]]]:
         """One completion per row (completion ids, the sampled tokens' log-probs), in one ``generate`` call."""
-        if len(prompt_ids) != len(media):
-            raise RuntimeError("internal: rollout media are not aligned with the prompts")
+        if len(prompt_ids) != len(samples):
+            raise RuntimeError("internal: rollout samples are not aligned with the prompts")
         placeholders = vllm_engine.placeholder_token_ids(self.processing_class)
-        prompts = [m.prompt(ids, placeholders) for ids, m in zip(prompt_ids, media)]
+        prompts = [sample.vllm_prompt(ids, placeholders) for ids, sample in zip(prompt_ids, samples)]
         return vllm_engine.generate(
             self.llm, prompts, self.sampling_params(), expected_prompt_lens=[len(ids) for ids in prompt_ids]
         )

@@ -9,10 +9,10 @@ from videorft.video.budget import (
     smart_nframes,
     smart_resize,
 )
-from videorft.video.decode import VideoInfo, probe_video
+from videorft.video.decode import VideoInfo
 from videorft.video.errors import VideoDecodeError
 from videorft.video.folder import DEFAULT_FOLDER_FPS, load_image
-from videorft.video.loader import VideoClip, load_video, record_budget
+from videorft.video.loader import VideoClip, load_video, probe_video, record_budget
 
 __all__ = [
     "DEFAULT_FOLDER_FPS",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,12 @@ class FrameBudget:
     """Clip start in seconds (None = from the first frame)."""
     video_end: float | None = None
     """Clip end in seconds (None = to the last frame)."""
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> FrameBudget:
+        """The budget a config describes (``VideoDataArguments``, ``EvalConfig``: fields of the same names)."""
+        names = ("fps", "nframes", "min_frames", "max_frames", "min_pixels", "max_pixels", "total_pixels")
+        return cls(**{name: getattr(settings, name) for name in names})
 
     def __post_init__(self) -> None:
         if self.nframes is not None and self.nframes < 1:

@@ -153,18 +153,14 @@ def scan_index(path: str | Path) -> FrameIndex:
     return FrameIndex(sorted_pts, prev_key.astype(np.int64), time_base, True)
 
 
-def probe_video(path: str | Path, *, folder_fps: float | None = None) -> VideoInfo:
-    """Duration, fps, frame count, size and codec of a video file (or a folder of frames at ``folder_fps``,
-    default 10).
+def probe_file(path: str | Path) -> VideoInfo:
+    """Duration, fps, frame count, size and codec of a video file (``videorft.video.probe_video`` also takes
+    frame folders).
 
     Reads container metadata; the frame count is recounted from packets when the container does
     not store it or it disagrees with duration x fps (as in many WebM/MKV files).
     """
     p = check_file(path)
-    if p.is_dir():
-        from videorft.video.folder import probe_folder
-
-        return probe_folder(p) if folder_fps is None else probe_folder(p, folder_fps)
     meta = _read_metadata(p)
     n_frames = meta.n_frames
     plausible = n_frames > 0 and (

@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 
 from videorft.video.budget import FrameBudget, frame_size, sample_indices
-from videorft.video.decode import decode_frames, probe_and_index
+from videorft.video.decode import VideoInfo, decode_frames, probe_and_index, probe_file
 from videorft.video.errors import VideoDecodeError
-from videorft.video.folder import DEFAULT_FOLDER_FPS, list_frames, open_rgb, read_frames
+from videorft.video.folder import DEFAULT_FOLDER_FPS, list_frames, open_rgb, probe_folder, read_frames
 
 
 @dataclass
@@ -32,6 +32,11 @@ class VideoClip:
     def second_per_grid_ts(self) -> float:
         """Seconds per temporal patch of 2 frames, as Qwen2.5-VL's M-RoPE expects."""
         return 2 / self.fps
+
+
+def probe_video(path: str | Path, *, folder_fps: float = DEFAULT_FOLDER_FPS) -> VideoInfo:
+    """Duration, fps, frame count, size and codec of a video file, or of a folder of frames at ``folder_fps``."""
+    return probe_folder(path, folder_fps) if Path(path).is_dir() else probe_file(path)
 
 
 def load_video(

@@ -1,10 +1,10 @@
-"""Frame permutation for T-GRPO and the M-RoPE modality ids."""
+"""The inputs layer: frame permutation and frame orders, the clip cache, samples in a frame order."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from videorft.training.media import permute_frames
+from videorft.inputs import permute_frames
 
 
 def _frames(t: int) -> np.ndarray:
@@ -35,7 +35,7 @@ def test_frame_permutation_moves_single_frames() -> None:
 def test_clip_cache_keeps_apart_windows_of_one_video(tmp_path) -> None:
     """Two records on the same file with different time windows must not share cached frames."""
     from videorft.data.record import Record
-    from videorft.training.media import SampleEncoder
+    from videorft.inputs import SampleEncoder
     from videorft.video import FrameBudget
     from videorft.video.synth import render_test_video
 
@@ -53,3 +53,38 @@ def test_clip_cache_keeps_apart_windows_of_one_video(tmp_path) -> None:
     assert early.timestamps[-1] <= 1.0 < late.timestamps[0]
     assert whole.timestamps != early.timestamps
     assert encoder.clip(record(video_start=0.0, video_end=1.0)) is early  # cached
+
+
+def test_evaluation_config_offers_the_inputs_layers_frame_orders_and_shuffle_units():
+    """evaluation/config.py names them without importing torch (for --help); the tables live in videorft.inputs."""
+    from videorft import inputs
+    from videorft.evaluation import config
+
+    assert config.FRAME_ORDERS == inputs.FRAME_ORDERS
+    assert config.SHUFFLE_UNITS == tuple(inputs.SHUFFLE_UNITS)
+
+
+def test_sample_puts_frames_in_the_order_asked_and_keeps_the_ordered_prompt(tmp_path) -> None:
+    from videorft.data.prompts import PromptSpec
+    from videorft.data.record import Record
+    from videorft.inputs import SampleEncoder, record_rng
+    from videorft.video import FrameBudget
+    from videorft.video.synth import render_test_video
+
+    path = render_test_video(tmp_path / "v.mp4", n_frames=40, height=56, width=56, fps=10)
+    encoder = SampleEncoder(
+        None, FrameBudget(nframes=8, min_pixels=56 * 56, max_pixels=56 * 56), PromptSpec(timing=True)
+    )
+    record = Record(id="x", task="temporal_grounding", problem="q", solution=[0, 1], video=str(path))
+    ordered = encoder.sample(record)
+    reversed_ = encoder.sample(record, "reversed", unit=1)
+    shuffled = encoder.sample(record, "shuffled", record_rng(0, "x"), unit=2)
+    frames = ordered.clip.frames
+    assert np.array_equal(reversed_.clip.frames, frames[::-1])
+    assert not np.array_equal(shuffled.clip.frames, frames)
+    assert np.array_equal(np.sort(shuffled.clip.frames, axis=0), np.sort(frames, axis=0))
+    # prompt text and timing are the ordered clip's, whatever order the frames are shown in
+    assert "frame timestamps" in ordered.prompt
+    assert ordered.prompt == reversed_.prompt == shuffled.prompt
+    assert ordered.conversation == shuffled.conversation
+    assert np.array_equal(encoder.sample(record, "middle").clip.frames, frames[[4, 4]])
