@@ -61,7 +61,7 @@ class ChatCompletionsClient:
     """Thread-safe JSON POSTs to one URL with bounded retries.
 
     Args:
-        url: the full endpoint URL (see :func:`chat_url`).
+        url: the endpoint, e.g. ``http://localhost:8000/v1`` (:func:`chat_url` appends the route).
         api_key_env: environment variable holding a key; unset -> no Authorization header.
         timeout: seconds per request (connect, read and write each).
         max_retries: retries after the first attempt (so ``max_retries + 1`` attempts at most).
@@ -83,9 +83,9 @@ class ChatCompletionsClient:
         backoff_max: float = 30.0,
         concurrency: int = 4,
     ) -> None:
-        if max_retries < 0 or timeout <= 0 or concurrency < 1:
-            raise ValueError("need max_retries >= 0, timeout > 0 and concurrency >= 1")
-        self.url = url
+        if max_retries < 0 or timeout <= 0 or concurrency < 1 or backoff_base < 0:
+            raise ValueError("need max_retries >= 0, timeout > 0, concurrency >= 1 and backoff_base >= 0")
+        self.url = chat_url(url)
         self.api_key_env = api_key_env
         self.timeout = timeout
         self.max_retries = max_retries

@@ -241,12 +241,10 @@ class OpenAIChatJudge(ChatCompletionsClient):
         temperature: float = 0.0,
         max_tokens: int = 64,
     ) -> None:
-        if concurrency < 1 or max_retries < 0 or timeout <= 0:
-            raise ValueError("concurrency must be >= 1, max_retries >= 0 and timeout > 0")
         if on_error not in ("raise", "false"):
             raise ValueError(f"on_error must be 'raise' or 'false', got {on_error!r}")
         super().__init__(
-            base_url.rstrip("/") + "/chat/completions",
+            base_url,
             api_key_env=api_key_env,
             timeout=timeout,
             max_retries=max_retries,

@@ -79,28 +79,8 @@ class TeacherClient(ChatCompletionsClient):
     with ``Retry-After``, connection limit, key variable) are those of :class:`ChatCompletionsClient`.
     """
 
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        api_key_env: str = "OPENAI_API_KEY",
-        timeout: float = 120.0,
-        max_retries: int = 3,
-        backoff_base: float = 1.0,
-        backoff_max: float = 30.0,
-        concurrency: int = 4,
-    ) -> None:
-        if max_retries < 0 or timeout <= 0 or concurrency < 1 or backoff_base < 0:
-            raise ValueError("need max_retries >= 0, timeout > 0, concurrency >= 1 and backoff_base >= 0")
-        super().__init__(
-            chat_url(base_url),
-            api_key_env=api_key_env,
-            timeout=timeout,
-            max_retries=max_retries,
-            backoff_base=backoff_base,
-            backoff_max=backoff_max,
-            concurrency=concurrency,
-        )
+    def __init__(self, base_url: str, *, timeout: float = 120.0, **client: Any) -> None:
+        super().__init__(base_url, timeout=timeout, **client)
         self.sleep: Callable[[float], None] = time.sleep  # tests swap this to record the backoff
 
     def __enter__(self) -> TeacherClient:
