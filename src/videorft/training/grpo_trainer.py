@@ -41,10 +41,10 @@ from videorft.training.media import (
     SampleEncoder,
     permute_frames,
 )
-from videorft.training.media_skips import MediaSkips, replace_undecodable
+from videorft.training.media_skips import MediaSkips
 from videorft.training.prompt_order import AnswerBalancedSampler, dataset_stratum_keys
 from videorft.training.rewards import TaskRewardFunction, length_bonus_placeholder, temporal_bonus_placeholder
-from videorft.training.rollout_data import prepared, worker_train_dataloader
+from videorft.training.rollout_data import PREPARED, RolloutCollator, worker_train_dataloader
 from videorft.training.sampling import fast_cpu_sampling, restrict_to_sampler
 from videorft.training.vision_cache import maybe_share_vision_features
 from videorft.training.vllm_rollouts import (
@@ -118,6 +118,7 @@ class VideoGRPOTrainer(GRPOTrainer):
         self.media_skips = MediaSkips(
             train_dataset, log_dir=args.output_dir, write=self.accelerator.is_main_process
         )
+        self.rollout_collator = RolloutCollator(self.encoder, self.media_skips)
         # One sampled vision special token makes the next forward fail (features vs tokens mismatch).
         suppressed = set(self.generation_config.suppress_tokens or []) | set(
             vision_token_ids(self._tokenizer)
@@ -158,7 +159,7 @@ class VideoGRPOTrainer(GRPOTrainer):
 
     # ----------------------------------------------------------------------------------------------- rollout
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
-        inputs = replace_undecodable(inputs, self.media_skips, self.encoder)
+        inputs = self.rollout_collator(inputs)  # bad media replaced, rows decoded (unless a worker did)
         self._rows = inputs
         if self.model.training:
             self._log_rollout_ids(inputs)
@@ -172,7 +173,7 @@ class VideoGRPOTrainer(GRPOTrainer):
         records, ids, vision = [], [], []
         self._rollout_media = []
         for row in self._rows:
-            prep = prepared(row, self.encoder)  # by a data-loader worker, or now
+            prep = row[PREPARED]
             record, clip, row_ids, row_vision = prep.record, prep.clip, prep.prompt_ids, prep.vision
             records.append(record)
             ids.append(row_ids)

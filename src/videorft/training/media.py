@@ -124,12 +124,6 @@ class SampleEncoder:
         if len(self._clips) > self.cache_size:
             self._clips.popitem(last=False)
 
-    def check(self, record: Record) -> None:
-        """Decode what ``encode`` will decode (the clip stays cached); VideoDecodeError if it cannot be read."""
-        self.clip(record)
-        if record.image is not None:
-            load_image(record.image, min_pixels=self.budget.min_pixels, max_pixels=self.budget.max_pixels)
-
     def prompt_text(self, record: Record, clip: VideoClip | None) -> str:
         timing = None
         if self.timing_in_prompt and clip is not None:
