@@ -165,11 +165,6 @@ class SampleEncoder:
             return None
         return load_image(record.image, min_pixels=self.budget.min_pixels, max_pixels=self.budget.max_pixels)
 
-    def check(self, record: Record) -> None:
-        """Decode what ``encode`` will decode (the clip stays cached); VideoDecodeError if it cannot be read."""
-        self.clip(record)
-        self.image(record)
-
     def sample(
         self,
         record: Record,

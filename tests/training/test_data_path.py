@@ -152,7 +152,7 @@ def test_collator_prepares_each_row_once_like_inline_and_replaces_bad_media(
     from videorft.models.loading import load_processor
     from videorft.training.config import VideoDataArguments
     from videorft.training.media_skips import MediaSkips
-    from videorft.training.rollout_data import PREPARED, RolloutCollator, prepared
+    from videorft.training.rollout_data import PREPARED, RolloutCollator
     from videorft.training.run import build_dataset
 
     data_args = VideoDataArguments(
@@ -183,7 +183,8 @@ def test_collator_prepares_each_row_once_like_inline_and_replaces_bad_media(
         assert torch.equal(vision.pixel_values_videos, prep.vision.pixel_values_videos)
     decoded.clear()
     trainer_side = media.SampleEncoder.from_data_args(processor, data_args)
-    assert prepared(batch[0], trainer_side) is batch[0][PREPARED]
+    again = RolloutCollator(trainer_side, MediaSkips(dataset))(batch)  # the trainer's pass: rows go through
+    assert all(a[PREPARED] is b[PREPARED] for a, b in zip(again, batch, strict=True))
     trainer_side.clip(batch[0][PREPARED].record)  # T-GRPO permutes this clip next: no second decode
     assert decoded == []
 

@@ -45,10 +45,10 @@ from videorft.rewards.registry import load_function
 from videorft.rewards.trl import TaskRewardFunction
 from videorft.training.algos import length_bonus_groups, temporal_bonus_groups, token_logps_and_entropy
 from videorft.training.config import VideoDataArguments, VideoGRPOConfig
-from videorft.training.media_skips import MediaSkips, replace_undecodable
+from videorft.training.media_skips import MediaSkips
 from videorft.training.prompt_order import AnswerBalancedSampler, dataset_stratum_keys
 from videorft.training.rewards import length_bonus_placeholder, temporal_bonus_placeholder
-from videorft.training.rollout_data import prepared, worker_train_dataloader
+from videorft.training.rollout_data import PREPARED, RolloutCollator, worker_train_dataloader
 from videorft.training.sampling import fast_cpu_sampling, restrict_to_sampler
 from videorft.training.vision_cache import maybe_share_vision_features
 from videorft.training.vllm_rollouts import VideoVLLMGeneration, check_vllm_mode
@@ -161,6 +161,7 @@ class VideoGRPOTrainer(GRPOTrainer):
         self.media_skips = MediaSkips(
             train_dataset, log_dir=args.output_dir, write=self.accelerator.is_main_process
         )
+        self.rollout_collator = RolloutCollator(self.encoder, self.media_skips)
         # One sampled vision special token makes the next forward fail (features vs tokens mismatch).
         suppressed = set(self.generation_config.suppress_tokens or []) | set(
             vision_token_ids(self._tokenizer)
@@ -200,10 +201,10 @@ class VideoGRPOTrainer(GRPOTrainer):
 
     # ----------------------------------------------------------------------------------------------- rollout
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
-        inputs = replace_undecodable(inputs, self.media_skips, self.encoder)
+        inputs = self.rollout_collator(inputs)  # bad media replaced, rows decoded (unless a worker did)
         if self.model.training:
             self._log_rollout_ids(inputs)
-        preps = [prepared(row, self.encoder) for row in inputs]  # by a data-loader worker, or now
+        preps = [row[PREPARED] for row in inputs]
         records = [prep.record for prep in preps]
         samples = [prep.sample for prep in preps]
         ordered = EncodedRows()

@@ -123,16 +123,3 @@ class MediaSkips:
         if len(self.bad) > 10:
             lines.append(f"  ... and {len(self.bad) - 10} more")
         return "\n".join(lines)
-
-
-def replace_undecodable(rows: list[dict[str, Any]], skips: MediaSkips, encoder: Any) -> list[dict[str, Any]]:
-    """GRPO's generation batch with every row whose media fails to decode replaced (``encoder``: a
-    ``SampleEncoder``, whose clip cache keeps the frames for the encode that follows)."""
-    from videorft.inputs import row_record
-    from videorft.training.rollout_data import PREPARED
-
-    # rows a data-loader worker prepared were resolved there
-    return [
-        row if PREPARED in row else skips.resolve(row, lambda r: encoder.check(row_record(r)))[0]
-        for row in rows
-    ]

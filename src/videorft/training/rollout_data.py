@@ -3,7 +3,7 @@
 With ``dataloader_num_workers > 0`` each row of a generation batch arrives with its media resolved (an
 undecodable row replaced as ``MediaSkips`` does inline), its frames decoded and its prompt run through the
 processor (``PreparedRow``), all in the worker processes while the model generates and trains on the
-previous batch. With 0 workers the trainer does the same work inline when the batch arrives.
+previous batch. With 0 workers the trainer runs the same collate when the batch arrives.
 
 TRL's sampler yields each generation batch ``steps_per_generation * num_iterations`` times and the trainer
 generates from the first copy only; ``MarkRepeats`` tags the other copies so the workers skip them.
@@ -44,19 +44,10 @@ def prepare_row(row: dict[str, Any], encoder: SampleEncoder) -> PreparedRow:
     return PreparedRow(record, sample, ids, vision)
 
 
-def prepared(row: dict[str, Any], encoder: SampleEncoder) -> PreparedRow:
-    """The row's ``PreparedRow``: the worker's, its clip kept in ``encoder`` (T-GRPO permutes it next),
-    or made now."""
-    done = row.get(PREPARED)
-    if done is None:
-        return prepare_row(row, encoder)
-    if done.sample.clip is not None:
-        encoder.remember(done.record, done.sample.clip)
-    return done
-
-
 class RolloutCollator:
-    """Data-loader collate of a generation batch: each distinct row prepared once, bad media replaced."""
+    """A generation batch's rows prepared, each distinct row once, bad media replaced: in the data-loader
+    workers (their collate) and again by the trainer, which passes prepared rows through and prepares the
+    rest (0 workers). A prepared row's clip is kept in ``encoder``: T-GRPO permutes it next."""
 
     def __init__(self, encoder: SampleEncoder, skips: MediaSkips) -> None:
         self.encoder = encoder
@@ -66,13 +57,17 @@ class RolloutCollator:
         done: dict[Any, dict[str, Any]] = {}
         out = []
         for row in rows:
-            if not row.pop(_PREPARE, True):
+            if not row.pop(_PREPARE, True):  # a repeat the trainer does not generate from
                 out.append(row)
                 continue
-            if row["id"] not in done:  # a group's G copies share one decode and one processor call
-                new_row, prep = self.skips.resolve(row, lambda r: prepare_row(r, self.encoder))
-                done[row["id"]] = {**new_row, PREPARED: prep}
-            out.append(done[row["id"]])
+            if PREPARED not in row:
+                if row["id"] not in done:  # a group's G copies share one decode and one processor call
+                    new_row, prep = self.skips.resolve(row, lambda r: prepare_row(r, self.encoder))
+                    done[row["id"]] = {**new_row, PREPARED: prep}
+                row = done[row["id"]]
+            if row[PREPARED].sample.clip is not None:
+                self.encoder.remember(row[PREPARED].record, row[PREPARED].sample.clip)
+            out.append(row)
         return out
 
 
@@ -112,7 +107,7 @@ class MarkRepeats(torch.utils.data.Sampler):
 
 def worker_train_dataloader(trainer: Any) -> Any:
     """``GRPOTrainer.get_train_dataloader`` with rows prepared by ``RolloutCollator`` in the workers."""
-    trainer.data_collator = RolloutCollator(trainer.encoder, trainer.media_skips)
+    trainer.data_collator = trainer.rollout_collator
     rows = trainer.train_dataset
     return trainer._get_dataloader(
         dataset=KeyedRows(rows),
