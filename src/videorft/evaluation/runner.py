@@ -289,16 +289,11 @@ def as_generator(model: Any, processor: Any) -> Generator:
 
 def _template_info(template: str | None, tasks: Sequence[str]) -> dict[str, Any]:
     """Which template file each task used, with a hash of its text."""
-    from videorft.data.prompts import TEMPLATE_DIR, task_templates
+    from videorft.data.prompts import template_file
 
     info: dict[str, Any] = {}
     for task in sorted(set(tasks)):
-        if template is None:
-            path = TEMPLATE_DIR / task_templates()[task]
-        elif Path(template).suffix == ".jinja" and Path(template).is_file():
-            path = Path(template)
-        else:
-            path = TEMPLATE_DIR / (template if template.endswith(".jinja") else f"{template}.jinja")
+        path = template_file(template, task)
         text = path.read_bytes() if path.is_file() else b""
         info[task] = {"file": path.name, "sha256": hashlib.sha256(text).hexdigest()[:16]}
     return info
