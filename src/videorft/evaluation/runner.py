@@ -481,49 +481,6 @@ def run_eval(
     return result
 
 
-def evaluate(
-    model: Any,
-    processor: Any,
-    records: Sequence[Record],
-    *,
-    budget: FrameBudget,
-    prompt: PromptSpec | None = None,
-    frame_order: str = "ordered",
-    batch_size: int = 4,
-    max_new_tokens: int = 1024,
-    greedy: bool = True,
-    seed: int = 0,
-    out_dir: str | Path | None = None,
-    progress: bool = True,
-    **options: Any,
-) -> list[dict[str, Any]]:
-    """Prediction rows of ``model`` on ``records`` (in-process form of `videorft eval`).
-
-    ``options``: ``shuffle_unit``, ``temperature``, ``top_p``, ``overwrite``, ``protocol_extra`` (see
-    :func:`run_eval`).
-    """
-    decoding = Decoding(
-        max_new_tokens=max_new_tokens,
-        greedy=greedy,
-        temperature=options.pop("temperature", 1.0),
-        top_p=options.pop("top_p", 1.0),
-        seed=seed,
-    )
-    return run_eval(
-        model,
-        processor,
-        records,
-        budget=budget,
-        prompt=prompt,
-        frame_order=frame_order,
-        batch_size=batch_size,
-        decoding=decoding,
-        out_dir=out_dir,
-        progress=progress,
-        **options,
-    ).rows
-
-
 def _rewrite_without_torn_line(path: Path, rows: dict[str, dict[str, Any]]) -> None:
     """After a crash mid-write the file may end in a partial line; drop it before appending."""
     if not path.is_file():
