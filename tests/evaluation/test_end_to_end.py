@@ -19,35 +19,35 @@ SMALL = ["--max-frames", "4", "--min-pixels", "3136", "--max-pixels", "3136", "-
 def test_evaluate_in_process(tiny_model_dir, synth_suite_dir, tmp_path):
     from videorft.data.loaders import load_spec
     from videorft.evaluation.metrics import compute_metrics
-    from videorft.evaluation.runner import evaluate
+    from videorft.evaluation.runner import Decoding, run_eval
     from videorft.models.loading import load_model, load_processor
     from videorft.video import FrameBudget
 
     records = load_spec(str(synth_suite_dir), split="test").records[:3]
     model, processor = load_model(tiny_model_dir, dtype="float32"), load_processor(tiny_model_dir)
     budget = FrameBudget(max_frames=4, min_pixels=56 * 56, max_pixels=56 * 56)
-    rows = evaluate(
+    rows = run_eval(
         model,
         processor,
         records,
         budget=budget,
-        max_new_tokens=4,
+        decoding=Decoding(max_new_tokens=4),
         batch_size=2,
         out_dir=tmp_path,
         progress=False,
-    )
+    ).rows
     assert [r["id"] for r in rows] == [r.id for r in records]
     assert all(isinstance(r["completion"], str) and r["prompt"] for r in rows)
-    again = evaluate(
+    again = run_eval(
         model,
         processor,
         records,
         budget=budget,
-        max_new_tokens=4,
+        decoding=Decoding(max_new_tokens=4),
         batch_size=3,
         out_dir=tmp_path / "b",
         progress=False,
-    )
+    ).rows
     # greedy decoding of the same inputs does not depend on batch composition here
     assert [r["completion"] for r in again] == [r["completion"] for r in rows]
     metrics = compute_metrics(rows)

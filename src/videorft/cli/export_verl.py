@@ -86,9 +86,7 @@ def run(args: argparse.Namespace) -> int:
             out,
             budget=FrameBudget.from_settings(data_args),
             split=data_args.split,
-            template=data_args.template,
-            prompt_style=data_args.prompt_style,
-            system_prompt=data_args.system_prompt,
+            prompt=data_args.prompt_spec(),
             skip_invalid=data_args.skip_invalid,
         )
     except (ExportError, DataError) as exc:

@@ -84,20 +84,27 @@ def _environment(user_dir: str | None) -> Any:
     return env
 
 
-def _load_template(template: str | None, task: str) -> Any:
+def template_file(template: str | None, task: str) -> Path:
+    """The .jinja file ``task``'s prompt is rendered from: built-in (by name; None: the task's own) or a path."""
     if template is None:
-        return _get(_environment(None), task_templates()[task], task_templates()[task])
+        return TEMPLATE_DIR / task_templates()[task]
     p = Path(template)
     if p.suffix == ".jinja" and (p.is_file() or os.sep in template or "/" in template):
-        if not p.is_file():
-            raise FileNotFoundError(f"prompt template not found: {p}")
-        return _get(_environment(str(p.resolve().parent)), p.name, str(p))
-    name = template if template.endswith(".jinja") else f"{template}.jinja"
-    if p.stem not in list_templates():
+        return p
+    return TEMPLATE_DIR / (template if template.endswith(".jinja") else f"{template}.jinja")
+
+
+def _load_template(template: str | None, task: str) -> Any:
+    path = template_file(template, task)
+    if path.parent != TEMPLATE_DIR:  # a user template
+        if not path.is_file():
+            raise FileNotFoundError(f"prompt template not found: {path}")
+        return _get(_environment(str(path.resolve().parent)), path.name, str(path))
+    if path.stem not in list_templates():
         raise ValueError(
             f"unknown prompt template {template!r}; built-in: {', '.join(list_templates())}, or a path"
         )
-    return _get(_environment(None), name, name)
+    return _get(_environment(None), path.name, path.name)
 
 
 def _get(env: Any, name: str, shown: str) -> Any:

@@ -289,16 +289,11 @@ def as_generator(model: Any, processor: Any) -> Generator:
 
 def _template_info(template: str | None, tasks: Sequence[str]) -> dict[str, Any]:
     """Which template file each task used, with a hash of its text."""
-    from videorft.data.prompts import TEMPLATE_DIR, task_templates
+    from videorft.data.prompts import template_file
 
     info: dict[str, Any] = {}
     for task in sorted(set(tasks)):
-        if template is None:
-            path = TEMPLATE_DIR / task_templates()[task]
-        elif Path(template).suffix == ".jinja" and Path(template).is_file():
-            path = Path(template)
-        else:
-            path = TEMPLATE_DIR / (template if template.endswith(".jinja") else f"{template}.jinja")
+        path = template_file(template, task)
         text = path.read_bytes() if path.is_file() else b""
         info[task] = {"file": path.name, "sha256": hashlib.sha256(text).hexdigest()[:16]}
     return info
@@ -484,49 +479,6 @@ def run_eval(
         )
         write_protocol(out, protocol)
     return result
-
-
-def evaluate(
-    model: Any,
-    processor: Any,
-    records: Sequence[Record],
-    *,
-    budget: FrameBudget,
-    prompt: PromptSpec | None = None,
-    frame_order: str = "ordered",
-    batch_size: int = 4,
-    max_new_tokens: int = 1024,
-    greedy: bool = True,
-    seed: int = 0,
-    out_dir: str | Path | None = None,
-    progress: bool = True,
-    **options: Any,
-) -> list[dict[str, Any]]:
-    """Prediction rows of ``model`` on ``records`` (in-process form of `videorft eval`).
-
-    ``options``: ``shuffle_unit``, ``temperature``, ``top_p``, ``overwrite``, ``protocol_extra`` (see
-    :func:`run_eval`).
-    """
-    decoding = Decoding(
-        max_new_tokens=max_new_tokens,
-        greedy=greedy,
-        temperature=options.pop("temperature", 1.0),
-        top_p=options.pop("top_p", 1.0),
-        seed=seed,
-    )
-    return run_eval(
-        model,
-        processor,
-        records,
-        budget=budget,
-        prompt=prompt,
-        frame_order=frame_order,
-        batch_size=batch_size,
-        decoding=decoding,
-        out_dir=out_dir,
-        progress=progress,
-        **options,
-    ).rows
 
 
 def _rewrite_without_torn_line(path: Path, rows: dict[str, dict[str, Any]]) -> None:

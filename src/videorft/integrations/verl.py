@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from videorft.data.prompts import PromptSpec
 from videorft.data.record import Record
 from videorft.video import FrameBudget
 
@@ -107,19 +108,16 @@ def export_verl(
     *,
     budget: FrameBudget | None = None,
     split: str = "train",
-    template: str | None = None,
-    prompt_style: str = "think",
-    system_prompt: str | None = None,
+    prompt: PromptSpec | None = None,
     skip_invalid: bool = False,
 ) -> ExportResult:
     """Write ``records`` as verl's RL parquet ``out``; unreadable or unsupported records raise unless
     ``skip_invalid`` (then they are skipped and listed in the result)."""
     import datasets
 
-    from videorft.data.prompts import render_prompt
     from videorft.video.errors import VideoDecodeError
 
-    budget = budget or FrameBudget()
+    budget, prompt = budget or FrameBudget(), prompt or PromptSpec()
     window = any(
         r.meta.get("video_start") is not None or r.meta.get("video_end") is not None for r in records
     )
@@ -127,19 +125,7 @@ def export_verl(
     skipped: list[dict[str, str]] = []
     for record in records:
         try:
-            rows.append(
-                _row(
-                    record,
-                    len(rows),
-                    budget,
-                    split,
-                    template,
-                    prompt_style,
-                    system_prompt,
-                    window,
-                    render_prompt,
-                )
-            )
+            rows.append(_row(record, len(rows), budget, split, prompt, window))
         except (VideoDecodeError, FileNotFoundError, ExportError) as exc:
             if not skip_invalid:
                 raise ExportError(f"record {record.id!r}: {exc}") from None
@@ -157,13 +143,10 @@ def _row(
     index: int,
     budget: FrameBudget,
     split: str,
-    template: str | None,
-    prompt_style: str,
-    system_prompt: str | None,
+    prompt: PromptSpec,
     window: bool,
-    render_prompt: Any,
 ) -> dict[str, Any]:
-    text = render_prompt(record, template=template, style=prompt_style)
+    text = prompt.text(record)  # no timing: verl samples the frames itself
     row: dict[str, Any] = {"data_source": record.task}
     if record.video is not None:
         if Path(record.video).is_dir():
@@ -179,7 +162,7 @@ def _row(
             raise FileNotFoundError(f"image not found: {record.image}")
         row["images"] = [image_entry(record, budget)]
         text = "<image>" + text
-    messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
+    messages = [{"role": "system", "content": prompt.system}] if prompt.system else []
     messages.append({"role": "user", "content": text})
     row["prompt"] = messages
     row["ability"] = (

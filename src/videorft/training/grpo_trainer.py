@@ -1,19 +1,12 @@
 """GRPO / T-GRPO for video on TRL's GRPOTrainer (written against trl==1.16.0, pinned in pyproject.toml).
 
-What TRL 1.16 lacks for video, and the method that adds it:
-
-1. ``_tokenize_prompts``: frames are sampled by ``videorft.video`` (budgets enforced) and the prompt rendered per
-   task; TRL would hand a video *path* to transformers (torchcodec, no budget).
-2. ``_get_per_token_logps_and_entropies``: TRL's loss / old / reference forwards pass image tensors but not
-   ``pixel_values_videos`` / ``video_grid_thw`` / ``second_per_grid_ts`` / ``mm_token_type_ids``: the vision tower
-   got no gradient and log-probs ignored the video. Ours passes them, per row.
-3. ``_generate_single_turn``: for T-GRPO the shuffled-frame prompts ride in the same ``generate`` call as the
-   ordered ones; only the ordered completions go on to the loss.
-4. ``_calculate_rewards``: fills the ``temporal_bonus`` column per prompt group (``algos.temporal_bonus_groups``)
-   after the task rewards are gathered across processes.
-
-5. ``use_vllm`` (colocate): rollouts come from ``training/vllm_rollouts.py`` with the rows' frames (TRL's vLLM
-   path forwards images only); TRL's importance-sampling correction applies as for text.
+What TRL 1.16 lacks for video: it would hand a video *path* to transformers (torchcodec, no frame budget); its
+loss / old / reference forwards pass image tensors but not ``pixel_values_videos`` / ``video_grid_thw`` /
+``second_per_grid_ts`` / ``mm_token_type_ids`` (the vision tower got no gradient, log-probs ignored the video);
+it has no T-GRPO (shuffled-frame prompts in the same ``generate`` call, a bonus per prompt group once the task
+rewards are gathered across processes); its vLLM path forwards images only (``use_vllm``, colocate: rollouts come
+from ``training/vllm_rollouts.py`` with the rows' frames; TRL's importance-sampling correction applies as for
+text). ``TRL_PRIVATE_METHODS`` names the TRL methods overridden for this, each with its part.
 
 Everything else (advantages per group, loss variants, KL, LoRA, DeepSpeed, logging, checkpoints) is TRL's.
 
@@ -170,9 +163,7 @@ class VideoGRPOTrainer(GRPOTrainer):
         self.generation_kwargs["suppress_tokens"] = self.generation_config.suppress_tokens
         self._rng = np.random.default_rng(args.seed)
         self._batch: RolloutBatch | None = None  # set by _generate_and_score_completions, read by TRL's steps
-        self._forward_vision: list[RowVision] | None = (
-            None  # set by _vision_of: rows of the forward in progress
-        )
+        self._forward_vision: list[RowVision] | None = None  # rows of the forward in progress (_vision_of)
         self.use_vllm = use_vllm
         if use_vllm:
             self.vllm_generation = VideoVLLMGeneration(trainer=self, budget=self.encoder.budget)
@@ -409,12 +400,12 @@ class VideoGRPOTrainer(GRPOTrainer):
         return bool(self.args.temporal) and self.model.training
 
     def _generation_fields(self, rows: EncodedRows) -> dict[str, Any]:
-        fields: dict[str, Any] = dict(RowVision.collate(rows.vision))
+        out: dict[str, Any] = dict(RowVision.collate(rows.vision))
         # Per-token list: TRL left-pads it like input_ids before generate().
-        fields["mm_token_type_ids"] = [
+        out["mm_token_type_ids"] = [
             mm_token_type_ids(torch.tensor(x), self._tokenizer).tolist() for x in rows.ids
         ]
-        return fields
+        return out
 
     def _encode_shuffled(self, records: list[Record]) -> EncodedRows:
         """Shuffled-frame prompts for every video group that starts on this process (S copies each)."""

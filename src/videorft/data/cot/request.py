@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from videorft.data.prompts import TimingInfo, render_prompt
+from videorft.data.prompts import PromptSpec
 from videorft.data.record import Record
 from videorft.video import FrameBudget, VideoClip, load_image, load_video
 
@@ -109,10 +109,7 @@ def build_messages(
     elif record.image is not None:
         image = load_image(record.image, min_pixels=budget.min_pixels, max_pixels=budget.max_pixels)
         parts.append(_image_part(jpeg_data_url(image, jpeg_quality)))
-    info = TimingInfo.from_clip(clip) if (timing and clip is not None) else None
-    parts.append(
-        {"type": "text", "text": render_prompt(record, template=template, timing=info, style="think")}
-    )
+    parts.append({"type": "text", "text": PromptSpec(template, timing=timing).text(record, clip)})
     messages: list[dict[str, Any]] = []
     if system:
         messages.append({"role": "system", "content": system})
