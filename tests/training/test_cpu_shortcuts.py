@@ -16,7 +16,7 @@ import torch
 from videorft.models.loading import load_model, load_processor
 from videorft.models.processing import mm_token_type_ids
 from videorft.training.config import VideoDataArguments, VideoGRPOConfig
-from videorft.training.grpo_trainer import VideoGRPOTrainer
+from videorft.training.cpu_trainer import CPUGRPOTrainer
 from videorft.training.media import RowVision, SampleEncoder
 from videorft.training.rewards import completion_text
 from videorft.training.run import build_dataset
@@ -33,7 +33,7 @@ def length_reward(prompts, completions, **_):
 def test_grpo_completion_only_logits_equal_the_full_forward(tiny_model_dir, synth_suite_dir, tmp_path):
     data_args = VideoDataArguments(data=str(synth_suite_dir), tasks=["multiple_choice"], **DATA)
     dataset, _ = build_dataset(data_args)
-    trainer = VideoGRPOTrainer(
+    trainer = CPUGRPOTrainer(
         model=load_model(str(tiny_model_dir)),
         args=VideoGRPOConfig(
             output_dir=str(tmp_path), use_cpu=True, per_device_train_batch_size=8, num_generations=4,

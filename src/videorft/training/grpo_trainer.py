@@ -30,7 +30,6 @@ import torch
 from accelerate.utils import gather, gather_object
 from trl import GRPOTrainer
 from trl.extras.profiling import profiling_context
-from trl.trainer.utils import selective_log_softmax_and_entropy
 
 from videorft.models.processing import mm_token_type_ids, vision_token_ids
 from videorft.training.algos import length_bonus_groups, temporal_bonus_groups
@@ -43,9 +42,7 @@ from videorft.training.media import (
     row_record,
 )
 from videorft.training.media_skips import MediaSkips, replace_undecodable
-from videorft.training.prompt_order import AnswerBalancedSampler, dataset_stratum_keys
 from videorft.training.rewards import TaskRewardFunction, length_bonus_placeholder, temporal_bonus_placeholder
-from videorft.training.sampling import fast_cpu_sampling, restrict_to_sampler
 from videorft.training.vision_cache import maybe_share_vision_features
 from videorft.training.vllm_rollouts import (
     RolloutMedia,
@@ -53,13 +50,6 @@ from videorft.training.vllm_rollouts import (
     check_vllm_mode,
     rollout_media,
 )
-
-
-def freeze_embeddings(model: Any) -> None:
-    """No gradient for the input embeddings and the output head (one matrix when tied)."""
-    for module in (model.get_input_embeddings(), model.get_output_embeddings()):
-        if module is not None:
-            module.requires_grad_(False)
 
 
 class VideoGRPOTrainer(GRPOTrainer):
@@ -112,8 +102,6 @@ class VideoGRPOTrainer(GRPOTrainer):
             )
         finally:
             args.use_vllm = use_vllm
-        if args.freeze_embeddings:  # before train() builds the optimizer from the trainable parameters
-            freeze_embeddings(self.model)
         self.encoder = SampleEncoder.from_data_args(processing_class, data_args)
         self.media_skips = MediaSkips(
             train_dataset, log_dir=args.output_dir, write=self.accelerator.is_main_process
@@ -134,20 +122,6 @@ class VideoGRPOTrainer(GRPOTrainer):
         if use_vllm:
             self.vllm_generation = VideoVLLMGeneration(trainer=self, budget=self.encoder.budget)
             self._last_loaded_step = -1
-
-    def _get_train_sampler(self, dataset: Any = None) -> Any:
-        sampler = super()._get_train_sampler(dataset)
-        if not self.args.balance_answers:
-            return sampler
-        # TRL's RepeatSampler with only its epoch order changed: its repeats, batch size and seed are kept
-        return AnswerBalancedSampler(
-            sampler.data_source,
-            dataset_stratum_keys(sampler.data_source),
-            mini_repeat_count=sampler.mini_repeat_count,
-            batch_size=sampler.batch_size,
-            repeat_count=sampler.repeat_count,
-            seed=sampler.seed,
-        )
 
     # ----------------------------------------------------------------------------------------------- rollout
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -191,10 +165,7 @@ class VideoGRPOTrainer(GRPOTrainer):
             media = self._rollout_media + (self._shuffled["media"] if shuffled else [])
             completion_ids, logprobs = self._vllm_generate(prompt_ids, media)
         else:
-            with (
-                maybe_share_vision_features(self.model, self.args.share_vision_features),
-                fast_cpu_sampling(),
-            ):
+            with maybe_share_vision_features(self.model, self.args.share_vision_features):
                 completion_ids, logprobs = super()._generate_single_turn(
                     prompt_ids, images, multimodal_fields, num_generations, has_tool_images
                 )
@@ -297,42 +268,11 @@ class VideoGRPOTrainer(GRPOTrainer):
             }
             if compute_aux_loss:
                 model_inputs["output_router_logits"] = True
-            if self._use_fused_head(ids):
-                labels = ids.masked_fill(mask == 0, -100)
-                labels[:, :-logits_to_keep] = -100  # only completion tokens are scored
-                with (
-                    self.accelerator.autocast(),
-                    maybe_share_vision_features(model, self.args.share_vision_features),
-                ):
-                    outputs = model(**model_inputs, labels=labels, fused_lm_head=True)
-                logps, entropy = outputs.log_probs[:, -logits_to_keep:], outputs.entropy
-            else:
-                # TRL's fused head scores *every* position off-GPU (no Triton): with a 152k vocabulary that is
-                # most of the step; sampler_logprobs needs the logits themselves. Completions sit at the end
-                # (prompts left-, completions right-padded), so the last C + 1 positions are all the loss needs.
-                with (
-                    self.accelerator.autocast(),
-                    maybe_share_vision_features(model, self.args.share_vision_features),
-                ):
-                    outputs = model(**model_inputs, logits_to_keep=logits_to_keep + 1)
-                logits = outputs.logits[:, :-1]  # (b, C, V): position t predicts completion token t
-                temperature = self.temperature
-                if self.args.sampler_logprobs:
-                    logits = restrict_to_sampler(
-                        logits / temperature,
-                        ids[:, -logits_to_keep:],
-                        top_k=self.top_k,
-                        top_p=self.top_p,
-                        min_p=self.min_p,
-                    )
-                    temperature = 1.0
-                logps, entropy = selective_log_softmax_and_entropy(
-                    logits,
-                    ids[:, -logits_to_keep:],
-                    # TRL's flag: a fixed entropy_coef or the adaptive one (which starts at 0.0)
-                    entropy_requires_grad=bool(getattr(self, "_entropy_bonus_enabled", False)),
-                    temperature=temperature,
-                )
+            with (
+                self.accelerator.autocast(),
+                maybe_share_vision_features(model, self.args.share_vision_features),
+            ):
+                logps, entropy, outputs = self._completion_logps(model, model_inputs, logits_to_keep)
             all_logps.append(logps)
             if compute_entropy:
                 all_entropies.append(entropy[:, -logits_to_keep:])
@@ -344,9 +284,14 @@ class VideoGRPOTrainer(GRPOTrainer):
         return logps, entropies, aux
 
     # -------------------------------------------------------------------------------------------- helpers
-    def _use_fused_head(self, ids: torch.Tensor) -> bool:
-        """TRL's fused LM head (log-probs in tiles, no full logits) on GPU, unless sampler_logprobs needs logits."""
-        return ids.is_cuda and not self.args.sampler_logprobs
+    def _completion_logps(self, model: Any, model_inputs: dict[str, Any], logits_to_keep: int):
+        """(log-probs (b, C), entropies (b, >= C) or None, model outputs) of the last C tokens: TRL's fused LM head
+        (log-probs in tiles, no full logits), with the labels masked to the completion as TRL does."""
+        ids, mask = model_inputs["input_ids"], model_inputs["attention_mask"]
+        labels = ids.masked_fill(mask == 0, -100)
+        labels[:, :-logits_to_keep] = -100  # only completion tokens are scored
+        outputs = model(**model_inputs, labels=labels, fused_lm_head=True)
+        return outputs.log_probs[:, -logits_to_keep:], outputs.entropy, outputs
 
     def _log_rollout_ids(self, inputs: list[dict[str, Any]]) -> None:
         """``rollouts.jsonl``: which records each step trained on (data order survives a resume)."""

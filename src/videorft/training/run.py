@@ -98,9 +98,11 @@ def _model_and_processor(model_args: ModelConfig) -> tuple[Any, Any]:
     return model, processor
 
 
-def _prepare(data_args: VideoDataArguments, args: Any, model_args: ModelConfig) -> tuple[Any, Any, Any, list]:
-    """Resolved config saved, model + processor loaded, dataset built, the JSONL log callback."""
-    save_resolved_config(args.output_dir, data_args, model_args, args)
+def _prepare(
+    data_args: VideoDataArguments, args: Any, model_args: ModelConfig, *extra: Any
+) -> tuple[Any, Any, Any, list]:
+    """Resolved config (``extra`` configs too) saved, model + processor loaded, dataset built, the JSONL log."""
+    save_resolved_config(args.output_dir, data_args, model_args, args, *extra)
     model, processor = _model_and_processor(model_args)
     dataset, _ = build_dataset(data_args)
     return model, processor, dataset, [JsonlLogCallback(Path(args.output_dir) / "train_log.jsonl")]
@@ -176,11 +178,14 @@ def train_grpo(
     resume: bool = False,
     overwrite: bool = False,
     callbacks: list | None = None,
+    cpu_options: Any = None,
 ) -> Any:
     """GRPO, or T-GRPO with ``args.temporal``; returns the trainer after training (``output_dir`` as in
-    ``train_sft``)."""
+    ``train_sft``). ``use_cpu`` runs ``CPUGRPOTrainer``, with ``cpu_options`` (``cpu_trainer.CPUOptions``)."""
+    if cpu_options is not None and not args.use_cpu:
+        raise ValueError("cpu_options are options of the CPU trainer: set use_cpu=True")
     with _folder(data_args, args, model_args, resume, overwrite) as checkpoint:
-        return _train_grpo(data_args, args, model_args, checkpoint, callbacks)
+        return _train_grpo(data_args, args, model_args, checkpoint, callbacks, cpu_options)
 
 
 def _train_grpo(
@@ -189,11 +194,16 @@ def _train_grpo(
     model_args: ModelConfig,
     checkpoint: str | None,
     callbacks: list | None,
+    cpu_options: Any,
 ) -> Any:
+    from videorft.training.cpu_trainer import CPUGRPOTrainer
     from videorft.training.grpo_trainer import VideoGRPOTrainer
 
-    model, processor, dataset, log = _prepare(data_args, args, model_args)
-    trainer = VideoGRPOTrainer(
+    model, processor, dataset, log = _prepare(
+        data_args, args, model_args, *([cpu_options] if cpu_options else [])
+    )
+    cpu = {"cpu_options": cpu_options} if args.use_cpu else {}
+    trainer = (CPUGRPOTrainer if args.use_cpu else VideoGRPOTrainer)(
         model=model,
         args=args,
         data_args=data_args,
@@ -201,5 +211,6 @@ def _train_grpo(
         processing_class=processor,
         peft_config=get_peft_config(model_args),
         callbacks=[*log, *(callbacks or [])],
+        **cpu,
     )
     return _fit(trainer, processor, args.output_dir, checkpoint)
