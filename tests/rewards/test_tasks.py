@@ -1,4 +1,4 @@
-"""Task compositions (R_st, R_qa, R_gqa, R_cap), aliases, weights, and the group bonuses."""
+"""Task compositions (R_st, R_qa, R_gqa, R_cap), aliases, weights, and the length bonus."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from videorft.rewards import (
     normalize_solution,
     score,
     task_names,
-    temporal_bonus,
 )
 
 T = "<think>t</think>"
@@ -159,28 +158,6 @@ def test_normalize_solution(task: str, solution: object, canonical: object) -> N
 
 
 # ---------------------------------------------------------------------------------------------- bonuses
-
-
-def test_temporal_bonus_paper_rule() -> None:
-    # p = 0.5 >= 0.8 · 0.25: completions with accuracy > 0.1 get alpha.
-    assert temporal_bonus([1.0, 0.0, 0.5, 0.1], [0.5, 0.0]) == [0.3, 0.0, 0.3, 0.0]
-    # p = 0.25 < 0.8 · 0.5: nothing.
-    assert temporal_bonus([0.5, 0.0], [0.5, 0.5]) == [0.0, 0.0]
-
-
-def test_temporal_bonus_boundary_is_greater_or_equal() -> None:
-    # p = 0.4 == 0.8 · 0.5 exactly (the paper writes ">", the code ">=": we follow the code).
-    assert temporal_bonus([0.4, 0.4], [0.5, 0.5]) == [0.3, 0.3]
-    assert temporal_bonus([0.4, 0.4], [0.5, 0.5], mu=1.0) == [0.0, 0.0]
-
-
-def test_temporal_bonus_parameters_and_errors() -> None:
-    assert temporal_bonus([0.6, 0.2], [0.0], alpha=1.0, min_acc=0.5) == [1.0, 0.0]
-    assert temporal_bonus([], [0.5]) == []
-    with pytest.raises(ValueError, match="shuffled_acc is empty"):
-        temporal_bonus([1.0], [])
-    with pytest.raises(ValueError, match="finite"):
-        temporal_bonus([float("nan")], [0.0])
 
 
 def test_length_bonus() -> None:

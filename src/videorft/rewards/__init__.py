@@ -7,7 +7,7 @@ Judges for caption recall live in :mod:`videorft.rewards.judges`, the TRL adapte
 """
 
 from videorft.rewards import caption, rules  # noqa: F401  (registers the built-in rewards)
-from videorft.rewards.bonuses import length_bonus, temporal_bonus
+from videorft.rewards.bonuses import length_bonus
 from videorft.rewards.registry import get_reward, register_reward, reward_names
 from videorft.rewards.solutions import SolutionError, normalize_solution
 from videorft.rewards.tasks import TaskReward, canonical_task, get_task_reward, score, task_names
@@ -24,5 +24,4 @@ __all__ = [
     "reward_names",
     "score",
     "task_names",
-    "temporal_bonus",
 ]

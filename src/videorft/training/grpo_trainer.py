@@ -9,7 +9,7 @@ What TRL 1.16 lacks for video, and the method that adds it:
    got no gradient and log-probs ignored the video. Ours passes them, per row.
 3. ``_generate_single_turn``: for T-GRPO the shuffled-frame prompts ride in the same ``generate`` call as the
    ordered ones; only the ordered completions go on to the loss.
-4. ``_calculate_rewards``: fills the ``temporal_bonus`` column per prompt group (``algos.temporal_bonus_groups``)
+4. ``_calculate_rewards``: fills the ``temporal_bonus`` column per prompt group (``algos.temporal_bonus``)
    after the task rewards are gathered across processes.
 
 5. ``use_vllm`` (colocate): rollouts come from ``training/vllm_rollouts.py`` with the rows' frames (TRL's vLLM
@@ -32,7 +32,7 @@ from trl import GRPOTrainer
 from trl.extras.profiling import profiling_context
 
 from videorft.models.processing import mm_token_type_ids, vision_token_ids
-from videorft.training.algos import length_bonus_groups, temporal_bonus_groups
+from videorft.training.algos import length_bonus_groups, temporal_bonus
 from videorft.training.config import VideoDataArguments, VideoGRPOConfig
 from videorft.training.media import (
     TEMPORAL_PATCH,
@@ -197,17 +197,16 @@ class VideoGRPOTrainer(GRPOTrainer):
         local = torch.full((len(inputs), S), math.nan, device=device)
         for row, accs in self._score_shuffled().items():
             local[row] = torch.tensor(accs, dtype=torch.float32, device=device)
-        shuffled_rows = gather(local).view(-1, G, S)[:, 0]  # (B, S): the group's start row
-        shuffled_acc = [None if torch.isnan(r).any() else r.tolist() for r in shuffled_rows]
-        bonus = temporal_bonus_groups(
-            ordered_acc.view(-1, G).cpu(),
+        shuffled_acc = gather(local).view(-1, G, S)[:, 0]  # (B, S): the group's start row; NaN: no video
+        bonus = temporal_bonus(
+            ordered_acc,
             shuffled_acc,
             alpha=self.args.temporal_alpha,
             mu=self.args.temporal_mu,
             min_acc=self.args.temporal_min_acc,
         )
-        rewards_per_func[:, self.reward_func_names.index("temporal_bonus")] = bonus.view(-1).to(device)
-        self._log_tgrpo(ordered_acc.view(-1, G), shuffled_acc, bonus)
+        rewards_per_func[:, self.reward_func_names.index("temporal_bonus")] = bonus
+        self._log_tgrpo(ordered_acc.view(-1, G), shuffled_acc, bonus.view(-1, G))
         return rewards_per_func
 
     def _fill_length_bonus(self, rewards_per_func: torch.Tensor, completion_ids_list: list) -> None:
@@ -219,14 +218,15 @@ class VideoGRPOTrainer(GRPOTrainer):
         bonus = length_bonus_groups(accuracy.view(-1, G).cpu(), lengths.view(-1, G).cpu())
         rewards_per_func[:, self.reward_func_names.index("length_bonus")] = bonus.view(-1).to(device)
 
-    def _log_tgrpo(self, ordered_acc: torch.Tensor, shuffled_acc: list, bonus: torch.Tensor) -> None:
-        video_groups = [b for b, s in enumerate(shuffled_acc) if s is not None]
-        if not video_groups:
+    def _log_tgrpo(self, ordered_acc: torch.Tensor, shuffled_acc: torch.Tensor, bonus: torch.Tensor) -> None:
+        """``tgrpo/*`` over the video groups: ordered_acc, bonus (B, G), shuffled_acc (B, S) (NaN: no video)."""
+        video = ~shuffled_acc.isnan().any(dim=1)  # (B,)
+        if not video.any():
             return
         metrics = self._metrics["train"]
-        metrics["tgrpo/p"].append(ordered_acc[video_groups].mean().item())
-        metrics["tgrpo/p_shuffled"].append(float(np.mean([np.mean(shuffled_acc[b]) for b in video_groups])))
-        metrics["tgrpo/bonus_group_rate"].append(float(np.mean([bool(bonus[b].any()) for b in video_groups])))
+        metrics["tgrpo/p"].append(ordered_acc[video].mean().item())
+        metrics["tgrpo/p_shuffled"].append(shuffled_acc[video].double().mean().item())
+        metrics["tgrpo/bonus_group_rate"].append((bonus[video] != 0).any(dim=1).double().mean().item())
 
     # ------------------------------------------------------------------------------------------- forward pass
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
