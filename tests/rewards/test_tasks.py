@@ -1,4 +1,4 @@
-"""Task compositions (R_st, R_qa, R_gqa, R_cap), aliases, weights, and the length bonus."""
+"""Task compositions (R_st, R_qa, R_gqa, R_cap), aliases, weights."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from videorft.data.record import TASKS
 from videorft.rewards import (
     canonical_task,
     get_task_reward,
-    length_bonus,
     normalize_solution,
     score,
     task_names,
@@ -155,17 +154,3 @@ def test_r_cap_reference_string_split_into_sentences_and_no_answer_skips_judge()
 )
 def test_normalize_solution(task: str, solution: object, canonical: object) -> None:
     assert normalize_solution(task, solution) == canonical
-
-
-# ---------------------------------------------------------------------------------------------- bonuses
-
-
-def test_length_bonus() -> None:
-    acc = [1.0, 0.5, 1.0, 0.05]
-    lengths = [400, 320, 600, 400]
-    assert length_bonus(acc, lengths) == [0.2, 0.2, 0.0, 0.0]
-    # Only one completion above 0.1 accuracy: no bonus at all.
-    assert length_bonus([1.0, 0.0], [400, 400]) == [0.0, 0.0]
-    assert length_bonus(acc, lengths, bonus=0.5, min_len=500, max_len=700) == [0.0, 0.0, 0.5, 0.0]
-    with pytest.raises(ValueError, match="differ"):
-        length_bonus([1.0], [1, 2])

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from videorft.training import algos
-from videorft.training.algos import group_advantages, temporal_bonus
+from videorft.training.algos import group_advantages, length_bonus, temporal_bonus
 
 NAN = float("nan")
 
@@ -100,3 +100,13 @@ def test_mu_only_matters_when_an_ordered_accuracy_falls_in_mu_p_shuffled_to_p_sh
     # the demo's G = 4 with 2 shuffled completions: no k/4 lies in [0.8 j/2, j/2), so the study's mu arm is moot
     assert not _mu_changes_some_group(4, 2)
     assert _mu_changes_some_group(8, 4)  # Video-R1's G = 8: e.g. p = 5/8 against p~ = 3/4
+
+
+def test_length_bonus() -> None:
+    acc = torch.tensor([1.0, 0.5, 1.0, 0.05, 1.0, 0.0])  # two groups of G = 3
+    lengths = torch.tensor([400, 320, 600, 400, 400, 400])
+    # group 0: two above 0.1 accuracy, of which 400 and 320 lie in [320, 512]; group 1: one above 0.1 -> none
+    assert length_bonus(acc, lengths, 3).tolist() == pytest.approx([0.2, 0.2, 0.0, 0.0, 0.0, 0.0])
+    assert length_bonus(acc[:4], lengths[:4], 4).tolist() == pytest.approx([0.2, 0.2, 0.0, 0.0])
+    options = dict(bonus=0.5, min_len=500, max_len=700)
+    assert length_bonus(acc[:4], lengths[:4], 4, **options).tolist() == [0.0, 0.0, 0.5, 0.0]

@@ -11,8 +11,7 @@ import torch
 
 from videorft.models.loading import load_model, load_processor
 from videorft.models.processing import rope_position_ids
-from videorft.rewards import length_bonus
-from videorft.training.algos import group_advantages, temporal_bonus
+from videorft.training.algos import group_advantages, length_bonus, temporal_bonus
 from videorft.training.config import VideoDataArguments, VideoGRPOConfig
 from videorft.training.cpu_trainer import CPUGRPOTrainer, CPUOptions
 from videorft.training.grpo_trainer import VideoGRPOTrainer
@@ -213,8 +212,7 @@ def test_len_control_fills_the_length_bonus_column_per_group(
     # group 1: three correct, two of them 320-512 tokens long; group 2: one correct -> no bonus
     assert rewards[:, col].tolist() == pytest.approx([0.2, 0, 0, 0.2, 0, 0, 0, 0])
     assert rewards[:, col].tolist() == pytest.approx(
-        length_bonus(trainer.task_reward.last_accuracy[:G], lengths[:G])
-        + length_bonus(trainer.task_reward.last_accuracy[G:], lengths[G:])
+        length_bonus(torch.tensor(trainer.task_reward.last_accuracy), torch.tensor(lengths), G).tolist()
     )
     # wired into a real step: the column is computed and logged like the temporal bonus
     trainer.model.train()

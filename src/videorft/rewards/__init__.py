@@ -7,7 +7,6 @@ Judges for caption recall live in :mod:`videorft.rewards.judges`, the TRL adapte
 """
 
 from videorft.rewards import caption, rules  # noqa: F401  (registers the built-in rewards)
-from videorft.rewards.bonuses import length_bonus
 from videorft.rewards.registry import get_reward, register_reward, reward_names
 from videorft.rewards.solutions import SolutionError, normalize_solution
 from videorft.rewards.tasks import TaskReward, canonical_task, get_task_reward, score, task_names
@@ -18,7 +17,6 @@ __all__ = [
     "canonical_task",
     "get_reward",
     "get_task_reward",
-    "length_bonus",
     "normalize_solution",
     "register_reward",
     "reward_names",

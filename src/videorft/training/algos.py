@@ -9,14 +9,12 @@ T-GRPO (Video-R1):  p = mean_i acc(o_i),  p~ = mean_j acc(o~_j)  (o~: answers to
     r_i += alpha  if  p >= mu * p~  and  acc(o_i) > min_acc            (ordered completions only)
 
 The loss and its KL term are TRL's (``loss_type='grpo'``, ``beta``); ``group_advantages`` is what the tests check
-TRL's advantages against, ``temporal_bonus`` and ``length_bonus_groups`` what the trainer adds to the rewards.
+TRL's advantages against, ``temporal_bonus`` and ``length_bonus`` what the trainer adds to the rewards.
 """
 
 from __future__ import annotations
 
 import torch
-
-from videorft.rewards import length_bonus
 
 
 def group_advantages(
@@ -70,17 +68,30 @@ def temporal_bonus(
     return (earns.to(ordered_acc.dtype) * alpha).view(-1)
 
 
-def length_bonus_groups(accuracy: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Video-R1's length reward for a batch of groups: ``length_bonus`` applied to each prompt group.
+def length_bonus(
+    accuracy: torch.Tensor,
+    lengths: torch.Tensor,
+    group_size: int,
+    bonus: float = 0.2,
+    min_len: int = 320,
+    max_len: int = 512,
+    min_acc: float = 0.1,
+) -> torch.Tensor:
+    """Video-R1's optional length reward (``len_control``), per prompt group:
+
+        r_i += bonus  if  acc(o_i) > min_acc  and  min_len <= |o_i| <= max_len  and  #{j: acc(o_j) > min_acc} > 1
 
     Args:
-        accuracy: (B, G) accuracy component of each completion (before any T-GRPO bonus).
-        lengths: (B, G) completion lengths in tokens (EOS included, as Video-R1's completion mask).
+        accuracy: (B*G,) accuracy component of each completion (before any T-GRPO bonus), groups contiguous.
+        lengths: (B*G,) completion lengths in tokens (EOS included, as Video-R1's completion mask).
+        group_size: G. Video-R1 applies the rule to its per-device batch, which is one group there.
     Returns:
-        (B, G) bonus. Video-R1 applies it to its per-device batch, which is one group there.
+        (B*G,) bonus, dtype of ``accuracy``.
+
+    >>> length_bonus(torch.tensor([1.0, 1.0, 0.0, 1.0, 0.0, 0.0]), torch.tensor([400, 100, 400, 400, 400, 400]), 3)
+    tensor([0.2000, 0.0000, 0.0000, 0.0000, 0.0000, 0.0000])
     """
-    bonus = torch.zeros_like(accuracy)
-    for b in range(accuracy.size(0)):
-        values = length_bonus(accuracy[b].tolist(), [int(n) for n in lengths[b].tolist()])
-        bonus[b] = torch.tensor(values, dtype=accuracy.dtype)
-    return bonus
+    correct = (accuracy > min_acc).view(-1, group_size)  # (B, G)
+    several = correct.sum(dim=1, keepdim=True) > 1  # (B, 1)
+    in_range = ((lengths >= min_len) & (lengths <= max_len)).view(-1, group_size)  # (B, G)
+    return ((correct & several & in_range).to(accuracy.dtype) * bonus).view(-1)

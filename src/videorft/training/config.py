@@ -78,7 +78,7 @@ class VideoGRPOConfig(GRPOConfig):
         metadata={
             "help": "Video-R1's length reward (`--len_control true` in its training scripts): in a prompt group where "
             "more than one completion has accuracy > 0.1, each of those that is 320-512 tokens long gets +0.2 "
-            "(`rewards.length_bonus`). Logged per step as the `length_bonus` reward column."
+            "(`algos.length_bonus`). Logged per step as the `length_bonus` reward column."
         },
     )
     share_vision_features: bool = field(

@@ -32,7 +32,7 @@ from trl import GRPOTrainer
 from trl.extras.profiling import profiling_context
 
 from videorft.models.processing import mm_token_type_ids, vision_token_ids
-from videorft.training.algos import length_bonus_groups, temporal_bonus
+from videorft.training.algos import length_bonus, temporal_bonus
 from videorft.training.config import VideoDataArguments, VideoGRPOConfig
 from videorft.training.media import (
     TEMPORAL_PATCH,
@@ -214,9 +214,8 @@ class VideoGRPOTrainer(GRPOTrainer):
         device = rewards_per_func.device
         accuracy = gather(torch.tensor(self.task_reward.last_accuracy, dtype=torch.float32, device=device))
         lengths = gather(torch.tensor([len(ids) for ids in completion_ids_list], device=device))
-        G = self.num_generations
-        bonus = length_bonus_groups(accuracy.view(-1, G).cpu(), lengths.view(-1, G).cpu())
-        rewards_per_func[:, self.reward_func_names.index("length_bonus")] = bonus.view(-1).to(device)
+        bonus = length_bonus(accuracy, lengths, self.num_generations)
+        rewards_per_func[:, self.reward_func_names.index("length_bonus")] = bonus
 
     def _log_tgrpo(self, ordered_acc: torch.Tensor, shuffled_acc: torch.Tensor, bonus: torch.Tensor) -> None:
         """``tgrpo/*`` over the video groups: ordered_acc, bonus (B, G), shuffled_acc (B, S) (NaN: no video)."""
