@@ -1,8 +1,9 @@
-"""The CPU variant of the GRPO trainer: what `videorft train grpo` runs with ``use_cpu: true``, and the demo.
+"""The CPU variants of the GRPO and SFT trainers: what `videorft train` runs with ``use_cpu: true``, and the demo.
 
-Two exact shortcuts (the numbers of ``VideoGRPOTrainer``, far less CPU time over a 152k-token vocabulary):
-sampling by inverse CDF (``sampling.InverseCDFSampling``, in this trainer's ``generate`` only) and log-probs
-from the completion positions' logits only (TRL's fused LM head scores every position without Triton).
+Exact shortcuts (the numbers of ``VideoGRPOTrainer`` / TRL's SFTTrainer, far less CPU time over a 152k-token
+vocabulary): sampling by inverse CDF (``sampling.InverseCDFSampling``, in the GRPO trainer's ``generate`` only)
+and log-probs / loss from the completion or target positions' logits only (TRL's fused LM head scores every
+position without Triton).
 Three ``CPUOptions`` for small models learning from a weak start (docs/deviations.md, "Demo and study", has
 the experiments behind them).
 """
@@ -12,6 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
+import torch.nn.functional as F
+from trl import SFTTrainer
 from trl.trainer.utils import selective_log_softmax_and_entropy
 
 from videorft.training.grpo_trainer import VideoGRPOTrainer
@@ -101,3 +105,29 @@ class CPUGRPOTrainer(VideoGRPOTrainer):
             temperature=temperature,
         )
         return logps, entropy, outputs
+
+
+def target_columns(labels: torch.Tensor) -> int:
+    """K: how many trailing columns of left-padded ``labels`` (B, L) hold a target (at least 1)."""
+    has_target = (labels != -100).any(dim=0).nonzero()
+    return labels.size(1) - int(has_target.min()) if has_target.numel() else 1
+
+
+class CPUSFTTrainer(SFTTrainer):
+    """TRL's SFTTrainer with the loss from the target positions' logits only (what `videorft train sft` runs with
+    ``use_cpu``). Targets are right-aligned (``VideoSFTCollator`` left-pads), so the last K + 1 logits suffice.
+    """
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if return_outputs:
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        labels = inputs["labels"]  # (B, L)
+        keep = target_columns(labels)  # K
+        forward = {k: v for k, v in inputs.items() if k != "labels"}
+        logits = model(**forward, use_cache=False, logits_to_keep=keep + 1).logits[:, :-1]  # (B, K, V)
+        targets = labels[:, -keep:]
+        loss = F.cross_entropy(
+            logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1), reduction="sum"
+        )
+        n = num_items_in_batch if num_items_in_batch is not None else (targets != -100).sum()
+        return loss / torch.as_tensor(n, device=loss.device).clamp(min=1)

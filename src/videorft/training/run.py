@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 from transformers import TrainerCallback
-from trl import ModelConfig, get_peft_config
+from trl import ModelConfig, SFTTrainer, get_peft_config
 
 from videorft.data.loaders import LoadResult, load_spec, to_hf_dataset
 from videorft.data.prompts import build_conversation, render_prompt
@@ -18,7 +18,7 @@ from videorft.training.config import VideoDataArguments, VideoGRPOConfig, VideoS
 from videorft.training.media import SampleEncoder
 from videorft.training.media_skips import MediaSkips
 from videorft.training.output_dir import resolved_config, training_folder
-from videorft.training.sft import VideoSFTCollator, VideoSFTTrainer
+from videorft.training.sft import VideoSFTCollator
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ def train_sft(
     resume: bool = False,
     overwrite: bool = False,
     callbacks: list | None = None,
-) -> VideoSFTTrainer:
+) -> Any:
     """Supervised cold start; returns the trainer after training (final model saved in ``output_dir``).
 
     ``output_dir`` must be empty unless ``resume`` (continue its run) or ``overwrite`` (replace it)."""
@@ -149,10 +149,12 @@ def _train_sft(
     model_args: ModelConfig,
     checkpoint: str | None,
     callbacks: list | None,
-) -> VideoSFTTrainer:
+) -> Any:
+    from videorft.training.cpu_trainer import CPUSFTTrainer
+
     model, processor, dataset, log = _prepare(data_args, args, model_args)
     args.dataset_kwargs = {**(args.dataset_kwargs or {}), "skip_prepare_dataset": True}
-    trainer = VideoSFTTrainer(
+    trainer = (CPUSFTTrainer if args.use_cpu else SFTTrainer)(
         model=model,
         args=args,
         train_dataset=dataset,
