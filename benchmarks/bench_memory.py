@@ -62,7 +62,7 @@ def child(setting: dict[str, Any], model_dir: str, suite: str, out: str) -> dict
 
     from videorft.models.loading import load_model, load_processor
     from videorft.training.config import VideoDataArguments, VideoGRPOConfig
-    from videorft.training.grpo_trainer import VideoGRPOTrainer
+    from videorft.training.cpu_trainer import CPUGRPOTrainer  # what use_cpu runs
     from videorft.training.run import build_dataset
 
     torch.set_num_threads(1)
@@ -89,7 +89,7 @@ def child(setting: dict[str, Any], model_dir: str, suite: str, out: str) -> dict
         seed=0,
     )
     dataset, _ = build_dataset(data_args)
-    trainer = VideoGRPOTrainer(
+    trainer = CPUGRPOTrainer(
         model=load_model(model_dir),
         args=args,
         data_args=data_args,

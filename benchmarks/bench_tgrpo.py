@@ -40,9 +40,9 @@ VARIANTS = ("grpo", "tgrpo", "grpo_unshared", "naive_tgrpo")
 def _naive_trainer_class() -> type:
     from trl import GRPOTrainer
 
-    from videorft.training.grpo_trainer import VideoGRPOTrainer
+    from videorft.training.cpu_trainer import CPUGRPOTrainer
 
-    class SeparateShuffledGeneration(VideoGRPOTrainer):
+    class SeparateShuffledGeneration(CPUGRPOTrainer):
         """T-GRPO with the shuffled completions generated in their own ``generate`` call (benchmark only)."""
 
         def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False):  # fmt: skip
@@ -75,7 +75,7 @@ def _build(variant: str, model_dir: Path, suite: Path, out: Path, cfg: dict) -> 
     from videorft.models.loading import load_model, load_processor
     from videorft.rewards.trl import TaskRewardFunction
     from videorft.training.config import VideoDataArguments, VideoGRPOConfig
-    from videorft.training.grpo_trainer import VideoGRPOTrainer
+    from videorft.training.cpu_trainer import CPUGRPOTrainer  # what use_cpu runs
     from videorft.training.run import build_dataset
 
     side = cfg["side"]
@@ -104,7 +104,7 @@ def _build(variant: str, model_dir: Path, suite: Path, out: Path, cfg: dict) -> 
     )
     dataset, _ = build_dataset(data_args)
     task_reward = TaskRewardFunction(use_format=True, judge="offline")
-    cls = _naive_trainer_class() if variant == "naive_tgrpo" else VideoGRPOTrainer
+    cls = _naive_trainer_class() if variant == "naive_tgrpo" else CPUGRPOTrainer
     trainer = cls(
         model=load_model(str(model_dir)),
         args=args,

@@ -35,8 +35,9 @@ def main(argv: list[str] | None = None) -> None:
     from videorft.demo import DemoConfig, demo_data_args
     from videorft.inputs import SampleEncoder, row_record
     from videorft.models.loading import load_model, load_processor
+    from videorft.training.cpu_trainer import target_columns
     from videorft.training.run import build_dataset
-    from videorft.training.sft import VideoSFTCollator, target_columns
+    from videorft.training.sft import VideoSFTCollator
 
     torch.manual_seed(args.seed)
     rng = random.Random(args.seed)

@@ -95,14 +95,17 @@ class DemoConfig:
         metadata=_help("min-p of RL sampling (0: off); keeps the format from the vocabulary's tail."),
     )
     sampler_logprobs: bool = field(
-        default=True, metadata=_help("Score completions under the distribution they were drawn from.")
+        default=True,
+        metadata=_help("Score completions under the distribution they were drawn from (CPUOptions)."),
     )
     freeze_embeddings: bool = field(
-        default=True, metadata=_help("RL leaves the token embeddings / output head fixed.")
+        default=True, metadata=_help("RL leaves the token embeddings / output head fixed (CPUOptions).")
     )
     balance_answers: bool = field(
         default=True,
-        metadata=_help("Each RL step's prompts hold the gold letters in the data's proportions."),
+        metadata=_help(
+            "Each RL step's prompts hold the gold letters in the data's proportions (CPUOptions)."
+        ),
     )
     rl_iterations: int = field(
         default=1, metadata=_help("Policy updates per generated batch (TRL num_iterations, the papers' mu).")
@@ -341,6 +344,7 @@ def _train_grpo(cfg: DemoConfig, model: Path, suite: Path, out: Path) -> Path:
 
     from videorft.runtime import RichStepProgress
     from videorft.training.config import VideoGRPOConfig
+    from videorft.training.cpu_trainer import CPUOptions
     from videorft.training.run import train_grpo
 
     if not (out / "model.safetensors").exists():
@@ -354,9 +358,6 @@ def _train_grpo(cfg: DemoConfig, model: Path, suite: Path, out: Path) -> Path:
             temperature=1.0,
             top_p=1.0,  # sorting 152k logits for top-p costs more than the model on CPU; min-p needs no sort
             min_p=cfg.rl_min_p or None,
-            sampler_logprobs=cfg.sampler_logprobs,
-            freeze_embeddings=cfg.freeze_embeddings,
-            balance_answers=cfg.balance_answers,
             beta=cfg.beta,
             loss_type="grpo",
             scale_rewards="group",
@@ -380,6 +381,7 @@ def _train_grpo(cfg: DemoConfig, model: Path, suite: Path, out: Path) -> Path:
             ModelConfig(model_name_or_path=str(model)),
             callbacks=[RichStepProgress("T-GRPO" if cfg.temporal else "GRPO", metric="reward")],
             overwrite=True,
+            cpu_options=CPUOptions(cfg.sampler_logprobs, cfg.freeze_embeddings, cfg.balance_answers),
         )
     return out
 

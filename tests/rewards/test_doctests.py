@@ -8,7 +8,7 @@ import importlib
 import pytest
 
 
-@pytest.mark.parametrize("module", ["rules", "bonuses", "trl"])
+@pytest.mark.parametrize("module", ["rules", "trl"])
 def test_docstring_examples(module: str) -> None:
     mod = importlib.import_module(f"videorft.rewards.{module}")
     result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)

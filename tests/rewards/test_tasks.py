@@ -1,4 +1,4 @@
-"""Task compositions (R_st, R_qa, R_gqa, R_cap), aliases, weights, and the group bonuses."""
+"""Task compositions (R_st, R_qa, R_gqa, R_cap), aliases, weights."""
 
 from __future__ import annotations
 
@@ -8,11 +8,9 @@ from videorft.data.record import TASKS
 from videorft.rewards import (
     canonical_task,
     get_task_reward,
-    length_bonus,
     normalize_solution,
     score,
     task_names,
-    temporal_bonus,
 )
 
 T = "<think>t</think>"
@@ -156,42 +154,6 @@ def test_r_cap_reference_string_split_into_sentences_and_no_answer_skips_judge()
 )
 def test_normalize_solution(task: str, solution: object, canonical: object) -> None:
     assert normalize_solution(task, solution) == canonical
-
-
-# ---------------------------------------------------------------------------------------------- bonuses
-
-
-def test_temporal_bonus_paper_rule() -> None:
-    # p = 0.5 >= 0.8 · 0.25: completions with accuracy > 0.1 get alpha.
-    assert temporal_bonus([1.0, 0.0, 0.5, 0.1], [0.5, 0.0]) == [0.3, 0.0, 0.3, 0.0]
-    # p = 0.25 < 0.8 · 0.5: nothing.
-    assert temporal_bonus([0.5, 0.0], [0.5, 0.5]) == [0.0, 0.0]
-
-
-def test_temporal_bonus_boundary_is_greater_or_equal() -> None:
-    # p = 0.4 == 0.8 · 0.5 exactly (the paper writes ">", the code ">=": we follow the code).
-    assert temporal_bonus([0.4, 0.4], [0.5, 0.5]) == [0.3, 0.3]
-    assert temporal_bonus([0.4, 0.4], [0.5, 0.5], mu=1.0) == [0.0, 0.0]
-
-
-def test_temporal_bonus_parameters_and_errors() -> None:
-    assert temporal_bonus([0.6, 0.2], [0.0], alpha=1.0, min_acc=0.5) == [1.0, 0.0]
-    assert temporal_bonus([], [0.5]) == []
-    with pytest.raises(ValueError, match="shuffled_acc is empty"):
-        temporal_bonus([1.0], [])
-    with pytest.raises(ValueError, match="finite"):
-        temporal_bonus([float("nan")], [0.0])
-
-
-def test_length_bonus() -> None:
-    acc = [1.0, 0.5, 1.0, 0.05]
-    lengths = [400, 320, 600, 400]
-    assert length_bonus(acc, lengths) == [0.2, 0.2, 0.0, 0.0]
-    # Only one completion above 0.1 accuracy: no bonus at all.
-    assert length_bonus([1.0, 0.0], [400, 400]) == [0.0, 0.0]
-    assert length_bonus(acc, lengths, bonus=0.5, min_len=500, max_len=700) == [0.0, 0.0, 0.5, 0.0]
-    with pytest.raises(ValueError, match="differ"):
-        length_bonus([1.0], [1, 2])
 
 
 def test_register_task_is_the_one_place_a_task_is_added(monkeypatch: pytest.MonkeyPatch) -> None:

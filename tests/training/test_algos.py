@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import doctest
 import math
 
 import pytest
 import torch
 
-from videorft.rewards import temporal_bonus
-from videorft.training.algos import group_advantages, grpo_loss, k3_kl, temporal_bonus_groups
+from videorft.training import algos
+from videorft.training.algos import group_advantages, length_bonus, temporal_bonus
+
+NAN = float("nan")
+
+
+def bonus(ordered: list[float], shuffled: list[float], **kw) -> list[float]:
+    """One group: G ordered accuracies against S shuffled ones."""
+    f64 = torch.float64  # exact 0.1 (in float32, an accuracy 0.1 lies above min_acc 0.1)
+    return temporal_bonus(
+        torch.tensor(ordered, dtype=f64), torch.tensor([shuffled], dtype=f64), **kw
+    ).tolist()
 
 
 def test_group_advantages_are_per_group_not_per_batch() -> None:
@@ -38,41 +49,41 @@ def test_dr_grpo_only_centres() -> None:
     assert adv.tolist() == [-1.0, 1.0]
 
 
-def test_k3_kl_is_zero_at_equality_and_positive_elsewhere() -> None:
-    logp = torch.tensor([-1.0, -2.0, -0.5])
-    assert k3_kl(logp, logp).abs().max() == 0
-    ref = torch.tensor([-1.5, -1.0, -0.5])
-    kl = k3_kl(logp, ref)
-    assert (kl[:2] > 0).all() and kl[2] == 0
-    d = -0.5  # ref - logp for the first token
-    assert kl[0].item() == pytest.approx(math.exp(d) - d - 1)
+def test_temporal_bonus_paper_rule() -> None:
+    # p = 0.5 >= 0.8 · 0.25: completions with accuracy > 0.1 get alpha.
+    assert bonus([1.0, 0.0, 0.5, 0.1], [0.5, 0.0]) == pytest.approx([0.3, 0.0, 0.3, 0.0])
+    # p = 0.25 < 0.8 · 0.5: nothing.
+    assert bonus([0.5, 0.0], [0.5, 0.5]) == [0.0, 0.0]
+    assert bonus([0.6, 0.2], [0.0], alpha=1.0, min_acc=0.5) == [1.0, 0.0]
 
 
-def test_grpo_loss_gradient_is_advantage_weighted_log_prob_gradient() -> None:
-    logp = torch.tensor([[-1.0, -2.0], [-0.5, -0.1]], requires_grad=True)
-    adv = torch.tensor([1.0, -2.0])
-    mask = torch.tensor([[1.0, 1.0], [1.0, 0.0]])
-    loss = grpo_loss(logp, None, adv, mask, beta=0.0)
-    loss.backward()
-    # value: ratio is 1, so -mean_i(A_i) = -(1 - 2) / 2
-    assert loss.item() == pytest.approx(0.5)
-    # d loss / d logp = -A_i / (|o_i| * N) on unmasked tokens
-    assert torch.allclose(logp.grad, torch.tensor([[-0.25, -0.25], [1.0, 0.0]]))
+def test_temporal_bonus_boundary_is_greater_or_equal() -> None:
+    # p = 0.4 == 0.8 · 0.5 exactly (the paper writes ">", the code ">=": we follow the code).
+    assert bonus([0.4, 0.4], [0.5, 0.5]) == pytest.approx([0.3, 0.3])
+    assert bonus([0.4, 0.4], [0.5, 0.5], mu=1.0) == [0.0, 0.0]
 
 
-def test_temporal_bonus_groups_applies_the_pure_function_per_group() -> None:
-    ordered = torch.tensor([[1.0, 0.0, 1.0, 0.05], [0.0, 1.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0]])
-    shuffled = [[0.0, 1.0], [1.0, 1.0], None]  # the third prompt is an image: no shuffled group
-    bonus = temporal_bonus_groups(ordered, shuffled, alpha=0.3, mu=0.8, min_acc=0.1)
-    for b in range(2):
-        assert bonus[b].tolist() == pytest.approx(
-            temporal_bonus(ordered[b].tolist(), shuffled[b], 0.3, 0.8, 0.1)
-        )
+def test_temporal_bonus_aligns_each_ordered_group_with_its_shuffled_group() -> None:
+    ordered = torch.tensor(
+        [1.0, 0.0, 1.0, 0.05, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0]
+    )  # (B*G,), B = 3, G = 4
+    shuffled = torch.tensor([[0.0, 1.0], [1.0, 1.0], [NAN, NAN]])  # the third prompt is an image: no video
+    out = temporal_bonus(ordered, shuffled, alpha=0.3, mu=0.8, min_acc=0.1)
+    assert out.shape == (12,) and out.dtype == ordered.dtype
     # group 0: p = 0.5125 >= 0.8 * 0.5 -> bonus for acc > 0.1 only
-    assert bonus[0].tolist() == pytest.approx([0.3, 0.0, 0.3, 0.0])
-    # group 1: p = 0.25 < 0.8 * 1.0 -> nothing
-    assert bonus[1].tolist() == [0.0] * 4
-    assert bonus[2].tolist() == [0.0] * 4
+    assert out[:4].tolist() == pytest.approx([0.3, 0.0, 0.3, 0.0])
+    # group 1: p = 0.25 < 0.8 * 1.0 -> nothing; group 2 (no video): nothing although every answer is right
+    assert out[4:].tolist() == [0.0] * 8
+    # each group is compared with its own shuffled row: row b's shuffled answers decide group b only
+    first = temporal_bonus(ordered, torch.tensor([[0.0, 0.0], [1.0, 1.0], [NAN, NAN]]))
+    second = temporal_bonus(ordered, torch.tensor([[1.0, 1.0], [0.0, 0.0], [NAN, NAN]]))
+    assert first[:8].tolist() == pytest.approx([0.3, 0.0, 0.3, 0.0] + [0.0] * 4)
+    assert second[:8].tolist() == pytest.approx([0.0] * 4 + [0.0, 0.3, 0.0, 0.0])
+
+
+def test_algos_docstring_examples() -> None:
+    result = doctest.testmod(algos)
+    assert result.attempted > 0 and result.failed == 0
 
 
 def _mu_changes_some_group(g: int, s: int) -> bool:
@@ -80,7 +91,7 @@ def _mu_changes_some_group(g: int, s: int) -> bool:
     for k in range(g + 1):
         for j in range(s + 1):
             ordered, shuffled = [1.0] * k + [0.0] * (g - k), [1.0] * j + [0.0] * (s - j)
-            if temporal_bonus(ordered, shuffled, mu=0.8) != temporal_bonus(ordered, shuffled, mu=1.0):
+            if bonus(ordered, shuffled, mu=0.8) != bonus(ordered, shuffled, mu=1.0):
                 return True
     return False
 
@@ -117,3 +128,13 @@ def test_token_logps_and_entropy_match_trl_on_sampler_masked_logits(temperature:
     # an entropy bonus needs its gradient
     _, with_grad = token_logps_and_entropy(logits.clone().requires_grad_(), index, temperature, True)
     assert with_grad.requires_grad
+
+
+def test_length_bonus() -> None:
+    acc = torch.tensor([1.0, 0.5, 1.0, 0.05, 1.0, 0.0])  # two groups of G = 3
+    lengths = torch.tensor([400, 320, 600, 400, 400, 400])
+    # group 0: two above 0.1 accuracy, of which 400 and 320 lie in [320, 512]; group 1: one above 0.1 -> none
+    assert length_bonus(acc, lengths, 3).tolist() == pytest.approx([0.2, 0.2, 0.0, 0.0, 0.0, 0.0])
+    assert length_bonus(acc[:4], lengths[:4], 4).tolist() == pytest.approx([0.2, 0.2, 0.0, 0.0])
+    options = dict(bonus=0.5, min_len=500, max_len=700)
+    assert length_bonus(acc[:4], lengths[:4], 4, **options).tolist() == [0.0, 0.0, 0.5, 0.0]

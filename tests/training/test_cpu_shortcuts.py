@@ -18,10 +18,10 @@ from videorft.models.loading import load_model, load_processor
 from videorft.models.processing import mm_token_type_ids
 from videorft.rewards.trl import completion_text
 from videorft.training.config import VideoDataArguments, VideoGRPOConfig
-from videorft.training.grpo_trainer import VideoGRPOTrainer
+from videorft.training.cpu_trainer import CPUGRPOTrainer, CPUSFTTrainer
 from videorft.training.run import build_dataset
 from videorft.training.sampling import inverse_cdf_sample
-from videorft.training.sft import VideoSFTCollator, VideoSFTTrainer
+from videorft.training.sft import VideoSFTCollator
 
 DATA = dict(nframes=4, min_pixels=56 * 56, max_pixels=56 * 56)
 
@@ -33,7 +33,7 @@ def length_reward(prompts, completions, **_):
 def test_grpo_completion_only_logits_equal_the_full_forward(tiny_model_dir, synth_suite_dir, tmp_path):
     data_args = VideoDataArguments(data=str(synth_suite_dir), tasks=["multiple_choice"], **DATA)
     dataset, _ = build_dataset(data_args)
-    trainer = VideoGRPOTrainer(
+    trainer = CPUGRPOTrainer(
         model=load_model(str(tiny_model_dir)),
         args=VideoGRPOConfig(
             output_dir=str(tmp_path), use_cpu=True, per_device_train_batch_size=8, num_generations=4,
@@ -78,7 +78,7 @@ def test_sft_target_only_loss_equals_transformers_full_loss(tiny_model_dir, synt
     batch = collator([dataset[i] for i in (0, 1, len(dataset) - 1)])  # targets of different lengths
     model = load_model(str(tiny_model_dir))
     with torch.no_grad():
-        short = VideoSFTTrainer.compute_loss(types.SimpleNamespace(), model, batch)  # the CPU path
+        short = CPUSFTTrainer.compute_loss(types.SimpleNamespace(), model, batch)  # the CPU trainer
         full = model(**batch, use_cache=False).loss  # transformers: every position's logits, shifted labels
     assert torch.allclose(short, full, atol=1e-5), (short, full)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import types
 from pathlib import Path
 
 import pytest
@@ -13,10 +14,10 @@ import torch
 from videorft.inputs import RowVision
 from videorft.models.loading import load_model, load_processor
 from videorft.models.processing import rope_position_ids
-from videorft.rewards import length_bonus, temporal_bonus
 from videorft.rewards.trl import TaskRewardFunction, completion_text
-from videorft.training.algos import group_advantages
+from videorft.training.algos import group_advantages, length_bonus, temporal_bonus
 from videorft.training.config import VideoDataArguments, VideoGRPOConfig
+from videorft.training.cpu_trainer import CPUGRPOTrainer, CPUOptions
 from videorft.training.grpo_trainer import VideoGRPOTrainer
 from videorft.training.run import build_dataset
 
@@ -60,14 +61,17 @@ def make_trainer(
     )
     kw.update(overrides)
     reward_funcs = kw.pop("reward_funcs", None)
+    # cpu_options=CPUOptions(...): the CPU trainer (the demo's), else the default one
+    cpu = {"cpu_options": kw.pop("cpu_options")} if "cpu_options" in kw else {}
     dataset, _ = build_dataset(data_args)
-    return VideoGRPOTrainer(
+    return (CPUGRPOTrainer if cpu else VideoGRPOTrainer)(
         model=load_model(str(model_dir)),
         args=VideoGRPOConfig(**kw),
         data_args=data_args,
         train_dataset=dataset,
         processing_class=load_processor(str(model_dir)),
         reward_funcs=reward_funcs,
+        **cpu,
     )
 
 
@@ -212,8 +216,9 @@ def test_tgrpo_bonus_column_equals_pure_function(tiny_model_dir, synth_suite_dir
     trainer._generate_and_score_completions(first_batch(trainer))
     col = trainer.reward_func_names.index("temporal_bonus")
     bonus = captured["rewards"][:, col].tolist()
-    assert bonus[:G] == pytest.approx(temporal_bonus(ordered[:G], shuffled[0]))
-    assert bonus[G:] == pytest.approx(temporal_bonus(ordered[G:], shuffled[G]))
+    assert bonus == pytest.approx(
+        temporal_bonus(torch.tensor(ordered), torch.tensor([shuffled[0], shuffled[G]])).tolist()
+    )
     assert bonus == pytest.approx([0.3, 0, 0.3, 0, 0, 0, 0, 0])
     # the shuffled prompts really were generated, S per group, from permuted frames
     batch = trainer._batch
@@ -236,8 +241,7 @@ def test_len_control_fills_the_length_bonus_column_per_group(
     # group 1: three correct, two of them 320-512 tokens long; group 2: one correct -> no bonus
     assert rewards[:, col].tolist() == pytest.approx([0.2, 0, 0, 0.2, 0, 0, 0, 0])
     assert rewards[:, col].tolist() == pytest.approx(
-        length_bonus(trainer.task_reward.last_accuracy[:G], lengths[:G])
-        + length_bonus(trainer.task_reward.last_accuracy[G:], lengths[G:])
+        length_bonus(torch.tensor(trainer.task_reward.last_accuracy), torch.tensor(lengths), G).tolist()
     )
     # wired into a real step: the column is computed and logged like the temporal bonus
     trainer.model.train()
@@ -292,9 +296,15 @@ def test_unsupported_setups_fail_before_anything_loads(tmp_path) -> None:
 def test_entropy_carries_gradient_iff_an_entropy_bonus_is_on(
     tiny_model_dir, synth_suite_dir, tmp_path, entropy_kw
 ) -> None:
-    """TRL's adaptive entropy bonus starts at entropy_coef 0.0: the bonus must still get a gradient."""
+    """TRL's adaptive entropy bonus starts at entropy_coef 0.0: the bonus must still get a gradient (the CPU
+    trainer's own log-softmax; the default trainer's fused head is TRL's)."""
     trainer = make_trainer(
-        tiny_model_dir, synth_suite_dir, tmp_path, reward_funcs=[length_reward], **entropy_kw
+        tiny_model_dir,
+        synth_suite_dir,
+        tmp_path,
+        reward_funcs=[length_reward],
+        cpu_options=CPUOptions(),
+        **entropy_kw,
     )
     trainer.model.train()
     out = trainer._generate_and_score_completions(first_batch(trainer))
@@ -312,7 +322,11 @@ def test_freeze_embeddings_keeps_the_vocabulary_rows_fixed(
     tiny_model_dir, synth_suite_dir, tmp_path, freeze
 ) -> None:
     trainer = make_trainer(
-        tiny_model_dir, synth_suite_dir, tmp_path, reward_funcs=[length_reward], freeze_embeddings=freeze
+        tiny_model_dir,
+        synth_suite_dir,
+        tmp_path,
+        reward_funcs=[length_reward],
+        cpu_options=CPUOptions(freeze_embeddings=freeze),
     )
     model = trainer.model
     embed = model.get_input_embeddings().weight
@@ -333,7 +347,7 @@ def test_sampler_logprobs_renormalise_over_what_min_p_can_draw(
         tmp_path,
         reward_funcs=[length_reward],
         min_p=0.5,
-        sampler_logprobs=True,
+        cpu_options=CPUOptions(sampler_logprobs=True),
     )
     trainer.model.train()
     out = trainer._generate_and_score_completions(first_batch(trainer))
@@ -347,7 +361,7 @@ def test_sampler_logprobs_renormalise_over_what_min_p_can_draw(
             return trainer._get_per_token_logps_and_entropies(trainer.model, ids, mask.long(), C)[0]
 
     sampled = logps()
-    trainer.args.sampler_logprobs = False
+    trainer.cpu_options.sampler_logprobs = False
     full = logps()
     real = out["completion_mask"].bool()
     # renormalising over a subset of the vocabulary raises every sampled token's log-probability
@@ -355,15 +369,21 @@ def test_sampler_logprobs_renormalise_over_what_min_p_can_draw(
     assert (sampled[real] <= 1e-6).all()
 
 
-def test_fused_head_branch_matches_the_logits_branch(tiny_model_dir, synth_suite_dir, tmp_path) -> None:
-    """The GPU branch (TRL's fused LM head, labels masked to the completion) gives the CPU branch's numbers.
+def test_fused_head_matches_the_cpu_trainers_logits(tiny_model_dir, synth_suite_dir, tmp_path) -> None:
+    """The default trainer's forward (TRL's fused LM head, labels masked to the completion) gives the CPU
+    trainer's numbers (the completion positions' logits only).
 
-    Forced on CPU, where TRL's kernel runs without Triton: the branch's own logic (labels, slicing to the
-    completion, vision inputs per row) is what a GPU run would execute.
+    On CPU, where TRL's kernel runs without Triton: the default path's own logic (labels, slicing to the
+    completion, vision inputs per row) is what a GPU run executes.
     """
     # float32 throughout (transformers turns bf16 autocast on for CPUs that have it): exact comparison
     trainer = make_trainer(
-        tiny_model_dir, synth_suite_dir, tmp_path, reward_funcs=[length_reward], bf16=False
+        tiny_model_dir,
+        synth_suite_dir,
+        tmp_path,
+        reward_funcs=[length_reward],
+        bf16=False,
+        cpu_options=CPUOptions(),
     )
     trainer.model.train()
     out = trainer._generate_and_score_completions(first_batch(trainer))
@@ -380,10 +400,28 @@ def test_fused_head_branch_matches_the_logits_branch(tiny_model_dir, synth_suite
             )
         return lp, ent
 
-    assert not trainer._use_fused_head(ids)  # CPU: the logits branch
-    plain, plain_entropy = logps()
-    trainer._use_fused_head = lambda _ids: True
-    fused, fused_entropy = logps()
+    plain, plain_entropy = logps()  # the CPU trainer's
+    trainer._completion_logps = types.MethodType(VideoGRPOTrainer._completion_logps, trainer)
+    fused, fused_entropy = logps()  # the default trainer's
     assert fused.shape == plain.shape == (ids.size(0), C) and fused.dtype == plain.dtype == torch.float32
     assert torch.allclose(fused[real], plain[real], atol=1e-4)
     assert torch.allclose(fused_entropy[real], plain_entropy[real], atol=1e-3)
+
+
+def test_only_the_cpu_trainer_samples_by_inverse_cdf(
+    tiny_model_dir, synth_suite_dir, tmp_path, monkeypatch
+) -> None:
+    """No global patch of torch.multinomial: the default trainer's generate draws with torch's own, the CPU
+    trainer's by inverse CDF (inside its own generate only)."""
+    from videorft.training import sampling
+
+    calls = []
+    real = sampling.inverse_cdf_sample
+    monkeypatch.setattr(sampling, "inverse_cdf_sample", lambda *a: calls.append(a) or real(*a))
+    for name, cpu in (("default", {}), ("cpu", {"cpu_options": CPUOptions()})):
+        calls.clear()
+        trainer = make_trainer(
+            tiny_model_dir, synth_suite_dir, tmp_path / name, reward_funcs=[length_reward], **cpu
+        )
+        trainer._generate_and_score_completions(first_batch(trainer))
+        assert bool(calls) == bool(cpu), name

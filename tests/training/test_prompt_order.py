@@ -10,6 +10,7 @@ from trl.trainer.utils import RepeatSampler
 
 from videorft.data.loaders.hf import to_hf_dataset
 from videorft.data.record import Record
+from videorft.training.cpu_trainer import CPUOptions
 from videorft.training.prompt_order import (
     AnswerBalancedSampler,
     dataset_stratum_keys,
@@ -81,7 +82,11 @@ def test_trainer_uses_the_balanced_order_when_asked(
     tiny_model_dir, synth_suite_dir, tmp_path, balance
 ) -> None:
     trainer = make_trainer(
-        tiny_model_dir, synth_suite_dir, tmp_path, reward_funcs=[length_reward], balance_answers=balance
+        tiny_model_dir,
+        synth_suite_dir,
+        tmp_path,
+        reward_funcs=[length_reward],
+        cpu_options=CPUOptions(balance_answers=balance),
     )
     sampler = trainer._get_train_sampler()
     assert isinstance(sampler, AnswerBalancedSampler) == balance

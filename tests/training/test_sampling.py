@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+
 import torch
 
-from videorft.training.sampling import fast_cpu_sampling, inverse_cdf_sample
+from videorft.training import sampling
+from videorft.training.sampling import InverseCDFSampling, inverse_cdf_sample
 
 
 def test_inverse_cdf_matches_the_distribution() -> None:
@@ -17,14 +20,25 @@ def test_inverse_cdf_matches_the_distribution() -> None:
     assert (draws[1] == 3).all()
 
 
-def test_patch_is_scoped_and_only_takes_single_cpu_draws() -> None:
+def test_inverse_cdf_mode_is_scoped_to_the_block_and_thread_and_takes_single_cpu_draws(monkeypatch) -> None:
     original = torch.multinomial
+    calls = []
+    monkeypatch.setattr(sampling, "inverse_cdf_sample", lambda *a: calls.append(a) or inverse_cdf_sample(*a))
     probs = torch.softmax(torch.randn(3, 50), dim=-1)
-    with fast_cpu_sampling():
-        assert torch.multinomial is not original
-        assert torch.multinomial(probs, 1).shape == (3, 1)
-        assert torch.multinomial(probs, 5).shape == (3, 5)  # several samples: torch's own
-    assert torch.multinomial is original
+    with InverseCDFSampling():
+        assert torch.multinomial is original  # nothing is patched
+        torch.manual_seed(0)
+        drawn = torch.multinomial(probs, num_samples=1)
+        assert len(calls) == 1
+        assert torch.multinomial(probs, 5).shape == (3, 5) and len(calls) == 1  # several samples: torch's own
+        other = threading.Thread(target=torch.multinomial, args=(probs, 1))
+        other.start()
+        other.join()
+        assert len(calls) == 1  # another thread: torch's own
+    torch.manual_seed(0)
+    assert torch.equal(drawn, inverse_cdf_sample(probs))
+    torch.multinomial(probs, 1)
+    assert len(calls) == 1  # after the block: torch's own
 
 
 def test_restrict_to_sampler_gives_the_sampled_distribution() -> None:

@@ -7,7 +7,6 @@ Judges for caption recall live in :mod:`videorft.rewards.judges`, the TRL adapte
 """
 
 from videorft.rewards import caption, rules  # noqa: F401  (registers the built-in rewards)
-from videorft.rewards.bonuses import length_bonus, temporal_bonus
 from videorft.rewards.registry import get_reward, register_reward, reward_names
 from videorft.rewards.solutions import SolutionError
 from videorft.rewards.tasks import (
@@ -30,12 +29,10 @@ __all__ = [
     "get_reward",
     "get_task",
     "get_task_reward",
-    "length_bonus",
     "normalize_solution",
     "register_reward",
     "register_task",
     "reward_names",
     "score",
     "task_names",
-    "temporal_bonus",
 ]

@@ -4,21 +4,17 @@ Shapes: B = number of prompts, G = completions per prompt (ordered group), S = s
 
     r_i    = sum_k w_k * R_k(o_i)                                    (task reward components)
     A_i    = (r_i - mean_j r_j) / (std_j r_j + 1e-4)                 (group-relative advantage)
-    KL_t   = exp(ref_t - logp_t) - (ref_t - logp_t) - 1              (k3 estimator, per token)
-    L      = -mean_i mean_t [ exp(logp_t - logp_t.detach()) * A_i - beta * KL_t ]
 
 T-GRPO (Video-R1):  p = mean_i acc(o_i),  p~ = mean_j acc(o~_j)  (o~: answers to shuffled frames)
     r_i += alpha  if  p >= mu * p~  and  acc(o_i) > min_acc            (ordered completions only)
 
-The trainer (``VideoGRPOTrainer``) takes the loss from TRL (its ``loss_type`` variants); these functions are
-what the trainer's temporal bonus uses and what the tests check TRL's advantages against.
+The loss and its KL term are TRL's (``loss_type='grpo'``, ``beta``); ``group_advantages`` is what the tests check
+TRL's advantages against, ``temporal_bonus`` and ``length_bonus`` what the trainer adds to the rewards.
 """
 
 from __future__ import annotations
 
 import torch
-
-from videorft.rewards import length_bonus, temporal_bonus
 
 
 def group_advantages(
@@ -40,74 +36,65 @@ def group_advantages(
     return centred.reshape(-1)
 
 
-def k3_kl(logp: torch.Tensor, ref_logp: torch.Tensor) -> torch.Tensor:
-    """Per-token k3 KL estimator exp(ref - logp) - (ref - logp) - 1, shape preserved."""
-    delta = ref_logp - logp
-    return torch.exp(delta) - delta - 1
-
-
-def grpo_loss(
-    logp: torch.Tensor,
-    ref_logp: torch.Tensor | None,
-    advantages: torch.Tensor,
-    mask: torch.Tensor,
-    beta: float,
-) -> torch.Tensor:
-    """The papers' GRPO loss (one policy step per batch, so the ratio is exp(logp - logp.detach()) = 1).
-
-    Args:
-        logp, ref_logp, mask: (N, T) per-token log-probs of the policy / reference, completion mask.
-        advantages: (N,).
-    Returns:
-        scalar loss: token mean per completion, then mean over completions.
-    """
-    per_token = torch.exp(logp - logp.detach()) * advantages.unsqueeze(1)
-    if ref_logp is not None and beta != 0.0:
-        per_token = per_token - beta * k3_kl(logp, ref_logp)
-    per_completion = (-per_token * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
-    return per_completion.mean()
-
-
-def temporal_bonus_groups(
+def temporal_bonus(
     ordered_acc: torch.Tensor,
-    shuffled_acc: list[list[float] | None],
+    shuffled_acc: torch.Tensor,
     alpha: float = 0.3,
     mu: float = 0.8,
     min_acc: float = 0.1,
 ) -> torch.Tensor:
-    """T-GRPO bonus for a batch of groups: ``temporal_bonus`` applied to each prompt group separately.
+    """T-GRPO's temporal bonus (Video-R1, Eq. 2), each prompt's ordered group against its shuffled group.
+
+        p = mean_i acc(o_i),  p~ = mean_j acc(o~_j),  r_i = alpha  if  p >= mu * p~  and  acc(o_i) > min_acc
+
+    ``>=`` as Video-R1's code (the paper writes ``>``). Per group; Video-R1's code averages p and p~ over its
+    per-device batch, which equals this at batch size 1 (one group), as in its scripts.
 
     Args:
-        ordered_acc: (B, G) accuracy of each ordered completion.
-        shuffled_acc: B entries, each the S accuracies of that prompt's shuffled completions, or None for
-            prompts without a video (images, text): those get no bonus.
+        ordered_acc: (B*G,) accuracy of each ordered completion, groups contiguous (as TRL's rewards).
+        shuffled_acc: (B, S) accuracies of the completions for prompt b's shuffled frames; a row of NaN for a
+            prompt without a video (an image, text): that group gets no bonus.
     Returns:
-        (B, G) bonus.
+        (B*G,) bonus, dtype of ``ordered_acc``.
+
+    >>> no_video = [float("nan")] * 2
+    >>> temporal_bonus(torch.tensor([1.0, 0.0, 0.5, 0.1, 1.0, 1.0]), torch.tensor([[0.5, 0.0], no_video]))
+    tensor([0.3000, 0.0000, 0.3000, 0.0000, 0.0000, 0.0000])
     """
-    bonus = torch.zeros_like(ordered_acc)
-    for b, shuffled in enumerate(shuffled_acc):
-        if shuffled:
-            bonus[b] = torch.tensor(
-                temporal_bonus(ordered_acc[b].tolist(), shuffled, alpha=alpha, mu=mu, min_acc=min_acc),
-                dtype=ordered_acc.dtype,
-            )
-    return bonus
+    acc = ordered_acc.double().view(shuffled_acc.size(0), -1)  # (B, G): row b is prompt b's ordered group
+    p = acc.mean(dim=1, keepdim=True)  # (B, 1)
+    p_shuffled = shuffled_acc.double().mean(dim=1, keepdim=True)  # (B, 1); NaN: no video
+    earns = (p >= mu * p_shuffled) & (acc > min_acc)  # (B, G); a comparison with NaN is False
+    return (earns.to(ordered_acc.dtype) * alpha).view(-1)
 
 
-def length_bonus_groups(accuracy: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Video-R1's length reward for a batch of groups: ``length_bonus`` applied to each prompt group.
+def length_bonus(
+    accuracy: torch.Tensor,
+    lengths: torch.Tensor,
+    group_size: int,
+    bonus: float = 0.2,
+    min_len: int = 320,
+    max_len: int = 512,
+    min_acc: float = 0.1,
+) -> torch.Tensor:
+    """Video-R1's optional length reward (``len_control``), per prompt group:
+
+        r_i += bonus  if  acc(o_i) > min_acc  and  min_len <= |o_i| <= max_len  and  #{j: acc(o_j) > min_acc} > 1
 
     Args:
-        accuracy: (B, G) accuracy component of each completion (before any T-GRPO bonus).
-        lengths: (B, G) completion lengths in tokens (EOS included, as Video-R1's completion mask).
+        accuracy: (B*G,) accuracy component of each completion (before any T-GRPO bonus), groups contiguous.
+        lengths: (B*G,) completion lengths in tokens (EOS included, as Video-R1's completion mask).
+        group_size: G. Video-R1 applies the rule to its per-device batch, which is one group there.
     Returns:
-        (B, G) bonus. Video-R1 applies it to its per-device batch, which is one group there.
+        (B*G,) bonus, dtype of ``accuracy``.
+
+    >>> length_bonus(torch.tensor([1.0, 1.0, 0.0, 1.0, 0.0, 0.0]), torch.tensor([400, 100, 400, 400, 400, 400]), 3)
+    tensor([0.2000, 0.0000, 0.0000, 0.0000, 0.0000, 0.0000])
     """
-    bonus = torch.zeros_like(accuracy)
-    for b in range(accuracy.size(0)):
-        values = length_bonus(accuracy[b].tolist(), [int(n) for n in lengths[b].tolist()])
-        bonus[b] = torch.tensor(values, dtype=accuracy.dtype)
-    return bonus
+    correct = (accuracy > min_acc).view(-1, group_size)  # (B, G)
+    several = correct.sum(dim=1, keepdim=True) > 1  # (B, 1)
+    in_range = ((lengths >= min_len) & (lengths <= max_len)).view(-1, group_size)  # (B, G)
+    return ((correct & several & in_range).to(accuracy.dtype) * bonus).view(-1)
 
 
 def token_logps_and_entropy(

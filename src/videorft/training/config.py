@@ -78,34 +78,7 @@ class VideoGRPOConfig(GRPOConfig):
         metadata={
             "help": "Video-R1's length reward (`--len_control true` in its training scripts): in a prompt group where "
             "more than one completion has accuracy > 0.1, each of those that is 320-512 tokens long gets +0.2 "
-            "(`rewards.length_bonus`). Logged per step as the `length_bonus` reward column."
-        },
-    )
-    sampler_logprobs: bool = field(
-        default=False,
-        metadata={
-            "help": "Score completions under the distribution they were sampled from: with top_k / top_p / min_p, "
-            "log-probabilities are renormalised over the tokens the sampler could draw (TRL scores the full "
-            "softmax). Otherwise the advantage-weighted softmax gradient keeps moving tokens that are never "
-            "sampled, with no sample to correct it (docs/deviations.md, 'Demo and study')."
-        },
-    )
-    freeze_embeddings: bool = field(
-        default=False,
-        metadata={
-            "help": "Keep the token embeddings and the output head (one matrix when tied) fixed during RL; "
-            "the transformer layers and the vision tower still learn. At a small model's learning rates, RL that "
-            "also moved the 152k vocabulary rows did not learn the demo task from a format-only cold start "
-            "(docs/deviations.md, 'Demo and study')."
-        },
-    )
-    balance_answers: bool = field(
-        default=False,
-        metadata={
-            "help": "Order the prompts so that each task, and each gold answer of a multiple-choice task, is spread "
-            "evenly over the epoch: every step holds them in the dataset's proportions instead of a random mix. "
-            "Stops the batch-to-batch swings of the gold letters from pushing a small model onto one constant "
-            "answer (docs/deviations.md, 'Demo and study')."
+            "(`algos.length_bonus`). Logged per step as the `length_bonus` reward column."
         },
     )
     share_vision_features: bool = field(
@@ -137,6 +110,8 @@ class VideoGRPOConfig(GRPOConfig):
 def configuration_markdown() -> str:
     """docs/configuration.md, generated from the dataclasses' help text (a test keeps the file current)."""
     import dataclasses as dc
+
+    from videorft.training.cpu_trainer import CPUOptions
 
     def table(cls: type, own_only: bool) -> list[str]:
         base = {f.name for f in dc.fields(cls.__mro__[1])} if own_only else set()
@@ -170,6 +145,12 @@ def configuration_markdown() -> str:
         "## VideoGRPOConfig (TRL GRPOConfig + T-GRPO)",
         "",
         *table(VideoGRPOConfig, own_only=True),
+        "",
+        "## CPUOptions (the CPU trainer's options: Python API and demo)",
+        "",
+        "`train_grpo(..., cpu_options=CPUOptions(...))` with `use_cpu=True` (`videorft/training/cpu_trainer.py`).",
+        "",
+        *table(CPUOptions, own_only=False),
         "",
         "Note: three TRL 1.16 defaults differ from what both papers' code ran: `beta=0.0` (theirs: 0.04),",
         "`loss_type='dapo'` (theirs: the per-completion token mean, `grpo`) and `use_bias_correction_kl=True`",

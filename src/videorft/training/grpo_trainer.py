@@ -1,12 +1,21 @@
 """GRPO / T-GRPO for video on TRL's GRPOTrainer (written against trl==1.16.0, pinned in pyproject.toml).
 
-What TRL 1.16 lacks for video: it would hand a video *path* to transformers (torchcodec, no frame budget); its
-loss / old / reference forwards pass image tensors but not ``pixel_values_videos`` / ``video_grid_thw`` /
-``second_per_grid_ts`` / ``mm_token_type_ids`` (the vision tower got no gradient, log-probs ignored the video);
-it has no T-GRPO (shuffled-frame prompts in the same ``generate`` call, a bonus per prompt group once the task
-rewards are gathered across processes); its vLLM path forwards images only (``use_vllm``, colocate: rollouts come
-from ``training/vllm_rollouts.py`` with the rows' frames; TRL's importance-sampling correction applies as for
-text). ``TRL_PRIVATE_METHODS`` names the TRL methods overridden for this, each with its part.
+What TRL 1.16 lacks for video, and the method that adds it:
+
+1. ``_tokenize_prompts``: frames are sampled by ``videorft.video`` (budgets enforced) and the prompt rendered per
+   task; TRL would hand a video *path* to transformers (torchcodec, no budget).
+2. ``_get_per_token_logps_and_entropies``: TRL's loss / old / reference forwards pass image tensors but not
+   ``pixel_values_videos`` / ``video_grid_thw`` / ``second_per_grid_ts`` / ``mm_token_type_ids``: the vision tower
+   got no gradient and log-probs ignored the video. Ours passes them, per row.
+3. ``_generate_single_turn``: for T-GRPO the shuffled-frame prompts ride in the same ``generate`` call as the
+   ordered ones; only the ordered completions go on to the loss.
+4. ``_calculate_rewards``: fills the ``temporal_bonus`` column per prompt group (``algos.temporal_bonus``)
+   after the task rewards are gathered across processes.
+
+5. ``use_vllm`` (colocate): rollouts come from ``training/vllm_rollouts.py`` with the rows' frames (TRL's vLLM
+   path forwards images only); TRL's importance-sampling correction applies as for text.
+
+``TRL_PRIVATE_METHODS`` names every private TRL method overridden here (TRL changes them between minor versions).
 
 Everything else (advantages per group, loss variants, KL, LoRA, DeepSpeed, logging, checkpoints) is TRL's.
 
@@ -36,26 +45,26 @@ from videorft.inputs import SHUFFLE_UNITS, RowVision, Sample, SampleEncoder
 from videorft.models.processing import mm_token_type_ids, vision_token_ids
 from videorft.rewards.registry import load_function
 from videorft.rewards.trl import TaskRewardFunction
-from videorft.training.algos import length_bonus_groups, temporal_bonus_groups, token_logps_and_entropy
+from videorft.training.algos import length_bonus, temporal_bonus
 from videorft.training.config import VideoDataArguments, VideoGRPOConfig
 from videorft.training.media_skips import MediaSkips
-from videorft.training.prompt_order import AnswerBalancedSampler, dataset_stratum_keys
 from videorft.training.rewards import length_bonus_placeholder, temporal_bonus_placeholder
 from videorft.training.rollout_data import PREPARED, RolloutCollator, worker_train_dataloader
-from videorft.training.sampling import fast_cpu_sampling, restrict_to_sampler
 from videorft.training.vision_cache import maybe_share_vision_features
 from videorft.training.vllm_rollouts import VideoVLLMGeneration, check_vllm_mode
 
-#: Every private method of TRL's GRPOTrainer this trainer overrides (TRL renames and reshapes them between minor
+#: Every private method of TRL's GRPOTrainer this trainer and its CPU variant override or call (TRL renames and reshapes them between minor
 #: versions; tests/training/test_trl_surface.py checks that each still exists on the installed trl.GRPOTrainer).
-#: Private attributes read: ``_tokenizer``, ``_metrics``, ``_entropy_bonus_enabled``, ``_last_loaded_step``.
+#: Private attributes read: ``_tokenizer``, ``_metrics``, ``_entropy_bonus_enabled``, ``_last_loaded_step``,
+#: ``_train_batch_size``.
 TRL_PRIVATE_METHODS: tuple[str, ...] = (
     "_generate_and_score_completions",  # rows -> samples, encoded once; row_vision into the batch dict
     "_tokenize_prompts",  # the encoded prompt ids (TRL would hand transformers a video path, no frame budget)
     "_generate_single_turn",  # vision tensors into generate(); T-GRPO's shuffled copies in the same call; vLLM
     "_calculate_rewards",  # the temporal / length bonus columns, filled per prompt group
     "_get_per_token_logps_and_entropies",  # each forward chunk gets its rows' vision tensors and M-RoPE inputs
-    "_get_train_sampler",  # balance_answers: the answer-balanced epoch order
+    "_get_train_sampler",  # cpu_trainer: balance_answers' epoch order; rollout_data: the workers' sampler
+    "_get_dataloader",  # rollout_data: the data loader whose workers decode and encode generation batches
 )
 
 
@@ -87,13 +96,6 @@ class RolloutBatch:
     ordered: EncodedRows
     shuffled: EncodedRows | None = None
     shuffled_completion_ids: list[list[int]] = field(default_factory=list)
-
-
-def freeze_embeddings(model: Any) -> None:
-    """No gradient for the input embeddings and the output head (one matrix when tied)."""
-    for module in (model.get_input_embeddings(), model.get_output_embeddings()):
-        if module is not None:
-            module.requires_grad_(False)
 
 
 class VideoGRPOTrainer(GRPOTrainer):
@@ -148,8 +150,6 @@ class VideoGRPOTrainer(GRPOTrainer):
             )
         finally:
             args.use_vllm = use_vllm
-        if args.freeze_embeddings:  # before train() builds the optimizer from the trainable parameters
-            freeze_embeddings(self.model)
         self.encoder = SampleEncoder.from_data_args(processing_class, data_args)
         self.media_skips = MediaSkips(
             train_dataset, log_dir=args.output_dir, write=self.accelerator.is_main_process
@@ -175,20 +175,6 @@ class VideoGRPOTrainer(GRPOTrainer):
         ):
             return worker_train_dataloader(self)  # frames decoded and prompts encoded in the workers
         return super().get_train_dataloader()
-
-    def _get_train_sampler(self, dataset: Any = None) -> Any:
-        sampler = super()._get_train_sampler(dataset)
-        if not self.args.balance_answers:
-            return sampler
-        # TRL's RepeatSampler with only its epoch order changed: its repeats, batch size and seed are kept
-        return AnswerBalancedSampler(
-            sampler.data_source,
-            dataset_stratum_keys(sampler.data_source),
-            mini_repeat_count=sampler.mini_repeat_count,
-            batch_size=sampler.batch_size,
-            repeat_count=sampler.repeat_count,
-            seed=sampler.seed,
-        )
 
     # ----------------------------------------------------------------------------------------------- rollout
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -225,10 +211,7 @@ class VideoGRPOTrainer(GRPOTrainer):
         if self.use_vllm:
             completion_ids, logprobs = self._vllm_generate(prompt_ids, rows.samples)
         else:
-            with (
-                maybe_share_vision_features(self.model, self.args.share_vision_features),
-                fast_cpu_sampling(),
-            ):
+            with maybe_share_vision_features(self.model, self.args.share_vision_features):
                 completion_ids, logprobs = super()._generate_single_turn(
                     prompt_ids, images, multimodal_fields, num_generations, has_tool_images
                 )
@@ -260,17 +243,16 @@ class VideoGRPOTrainer(GRPOTrainer):
         local = torch.full((len(inputs), S), math.nan, device=device)
         for row, accs in self._score_shuffled().items():
             local[row] = torch.tensor(accs, dtype=torch.float32, device=device)
-        shuffled_rows = gather(local).view(-1, G, S)[:, 0]  # (B, S): the group's start row
-        shuffled_acc = [None if torch.isnan(r).any() else r.tolist() for r in shuffled_rows]
-        bonus = temporal_bonus_groups(
-            ordered_acc.view(-1, G).cpu(),
+        shuffled_acc = gather(local).view(-1, G, S)[:, 0]  # (B, S): the group's start row; NaN: no video
+        bonus = temporal_bonus(
+            ordered_acc,
             shuffled_acc,
             alpha=self.args.temporal_alpha,
             mu=self.args.temporal_mu,
             min_acc=self.args.temporal_min_acc,
         )
-        rewards_per_func[:, self.reward_func_names.index("temporal_bonus")] = bonus.view(-1).to(device)
-        self._log_tgrpo(ordered_acc.view(-1, G), shuffled_acc, bonus)
+        rewards_per_func[:, self.reward_func_names.index("temporal_bonus")] = bonus
+        self._log_tgrpo(ordered_acc.view(-1, G), shuffled_acc, bonus.view(-1, G))
         return rewards_per_func
 
     def _fill_length_bonus(self, rewards_per_func: torch.Tensor, completion_ids_list: list) -> None:
@@ -278,18 +260,18 @@ class VideoGRPOTrainer(GRPOTrainer):
         device = rewards_per_func.device
         accuracy = gather(torch.tensor(self.task_reward.last_accuracy, dtype=torch.float32, device=device))
         lengths = gather(torch.tensor([len(ids) for ids in completion_ids_list], device=device))
-        G = self.num_generations
-        bonus = length_bonus_groups(accuracy.view(-1, G).cpu(), lengths.view(-1, G).cpu())
-        rewards_per_func[:, self.reward_func_names.index("length_bonus")] = bonus.view(-1).to(device)
+        bonus = length_bonus(accuracy, lengths, self.num_generations)
+        rewards_per_func[:, self.reward_func_names.index("length_bonus")] = bonus
 
-    def _log_tgrpo(self, ordered_acc: torch.Tensor, shuffled_acc: list, bonus: torch.Tensor) -> None:
-        video_groups = [b for b, s in enumerate(shuffled_acc) if s is not None]
-        if not video_groups:
+    def _log_tgrpo(self, ordered_acc: torch.Tensor, shuffled_acc: torch.Tensor, bonus: torch.Tensor) -> None:
+        """``tgrpo/*`` over the video groups: ordered_acc, bonus (B, G), shuffled_acc (B, S) (NaN: no video)."""
+        video = ~shuffled_acc.isnan().any(dim=1)  # (B,)
+        if not video.any():
             return
         metrics = self._metrics["train"]
-        metrics["tgrpo/p"].append(ordered_acc[video_groups].mean().item())
-        metrics["tgrpo/p_shuffled"].append(float(np.mean([np.mean(shuffled_acc[b]) for b in video_groups])))
-        metrics["tgrpo/bonus_group_rate"].append(float(np.mean([bool(bonus[b].any()) for b in video_groups])))
+        metrics["tgrpo/p"].append(ordered_acc[video].mean().item())
+        metrics["tgrpo/p_shuffled"].append(shuffled_acc[video].double().mean().item())
+        metrics["tgrpo/bonus_group_rate"].append((bonus[video] != 0).any(dim=1).double().mean().item())
 
     # ------------------------------------------------------------------------------------------- forward pass
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
@@ -337,42 +319,11 @@ class VideoGRPOTrainer(GRPOTrainer):
             }
             if compute_aux_loss:
                 model_inputs["output_router_logits"] = True
-            if self._use_fused_head(ids):
-                labels = ids.masked_fill(mask == 0, -100)
-                labels[:, :-logits_to_keep] = -100  # only completion tokens are scored
-                with (
-                    self.accelerator.autocast(),
-                    maybe_share_vision_features(model, self.args.share_vision_features),
-                ):
-                    outputs = model(**model_inputs, labels=labels, fused_lm_head=True)
-                logps, entropy = outputs.log_probs[:, -logits_to_keep:], outputs.entropy
-            else:
-                # TRL's fused head scores *every* position off-GPU (no Triton): with a 152k vocabulary that is
-                # most of the step; sampler_logprobs needs the logits themselves. Completions sit at the end
-                # (prompts left-, completions right-padded), so the last C + 1 positions are all the loss needs.
-                with (
-                    self.accelerator.autocast(),
-                    maybe_share_vision_features(model, self.args.share_vision_features),
-                ):
-                    outputs = model(**model_inputs, logits_to_keep=logits_to_keep + 1)
-                logits = outputs.logits[:, :-1]  # (b, C, V): position t predicts completion token t
-                temperature = self.temperature
-                if self.args.sampler_logprobs:
-                    logits = restrict_to_sampler(
-                        logits / temperature,
-                        ids[:, -logits_to_keep:],
-                        top_k=self.top_k,
-                        top_p=self.top_p,
-                        min_p=self.min_p,
-                    )
-                    temperature = 1.0
-                logps, entropy = token_logps_and_entropy(
-                    logits,
-                    ids[:, -logits_to_keep:],
-                    # TRL's flag: a fixed entropy_coef or the adaptive one (which starts at 0.0)
-                    entropy_requires_grad=bool(getattr(self, "_entropy_bonus_enabled", False)),
-                    temperature=temperature,
-                )
+            with (
+                self.accelerator.autocast(),
+                maybe_share_vision_features(model, self.args.share_vision_features),
+            ):
+                logps, entropy, outputs = self._completion_logps(model, model_inputs, logits_to_keep)
             all_logps.append(logps)
             if compute_entropy:
                 all_entropies.append(entropy[:, -logits_to_keep:])
@@ -384,9 +335,14 @@ class VideoGRPOTrainer(GRPOTrainer):
         return logps, entropies, aux
 
     # -------------------------------------------------------------------------------------------- helpers
-    def _use_fused_head(self, ids: torch.Tensor) -> bool:
-        """TRL's fused LM head (log-probs in tiles, no full logits) on GPU, unless sampler_logprobs needs logits."""
-        return ids.is_cuda and not self.args.sampler_logprobs
+    def _completion_logps(self, model: Any, model_inputs: dict[str, Any], logits_to_keep: int):
+        """(log-probs (b, C), entropies (b, >= C) or None, model outputs) of the last C tokens: TRL's fused LM head
+        (log-probs in tiles, no full logits), with the labels masked to the completion as TRL does."""
+        ids, mask = model_inputs["input_ids"], model_inputs["attention_mask"]
+        labels = ids.masked_fill(mask == 0, -100)
+        labels[:, :-logits_to_keep] = -100  # only completion tokens are scored
+        outputs = model(**model_inputs, labels=labels, fused_lm_head=True)
+        return outputs.log_probs[:, -logits_to_keep:], outputs.entropy, outputs
 
     def _log_rollout_ids(self, inputs: list[dict[str, Any]]) -> None:
         """``rollouts.jsonl``: which records each step trained on (data order survives a resume)."""

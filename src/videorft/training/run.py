@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 from transformers import TrainerCallback
-from trl import ModelConfig, get_peft_config
+from trl import ModelConfig, SFTTrainer, get_peft_config
 
 from videorft.data.loaders import LoadResult, ProbeCache, load_spec, to_hf_dataset
 from videorft.files import append_jsonl
@@ -19,7 +19,7 @@ from videorft.models.tokenizer import cache_dir
 from videorft.training.config import VideoDataArguments, VideoGRPOConfig, VideoSFTConfig
 from videorft.training.media_skips import MediaSkips
 from videorft.training.output_dir import resolved_config, training_folder
-from videorft.training.sft import VideoSFTCollator, VideoSFTTrainer
+from videorft.training.sft import VideoSFTCollator
 
 logger = logging.getLogger(__name__)
 
@@ -97,9 +97,11 @@ def _model_and_processor(model_args: ModelConfig) -> tuple[Any, Any]:
     return model, processor
 
 
-def _prepare(data_args: VideoDataArguments, args: Any, model_args: ModelConfig) -> tuple[Any, Any, Any, list]:
-    """Resolved config saved, model + processor loaded, dataset built, the JSONL log callback."""
-    save_resolved_config(args.output_dir, data_args, model_args, args)
+def _prepare(
+    data_args: VideoDataArguments, args: Any, model_args: ModelConfig, *extra: Any
+) -> tuple[Any, Any, Any, list]:
+    """Resolved config (``extra`` configs too) saved, model + processor loaded, dataset built, the JSONL log."""
+    save_resolved_config(args.output_dir, data_args, model_args, args, *extra)
     model, processor = _model_and_processor(model_args)
     # The local main process probes the media and fills the probe cache; the other ranks then read it.
     with args.main_process_first(local=True, desc="media probe"):
@@ -127,7 +129,7 @@ def train_sft(
     resume: bool = False,
     overwrite: bool = False,
     callbacks: list | None = None,
-) -> VideoSFTTrainer:
+) -> Any:
     """Supervised cold start; returns the trainer after training (final model saved in ``output_dir``).
 
     ``output_dir`` must be empty unless ``resume`` (continue its run) or ``overwrite`` (replace it)."""
@@ -148,10 +150,12 @@ def _train_sft(
     model_args: ModelConfig,
     checkpoint: str | None,
     callbacks: list | None,
-) -> VideoSFTTrainer:
+) -> Any:
+    from videorft.training.cpu_trainer import CPUSFTTrainer
+
     model, processor, dataset, log = _prepare(data_args, args, model_args)
     args.dataset_kwargs = {**(args.dataset_kwargs or {}), "skip_prepare_dataset": True}
-    trainer = VideoSFTTrainer(
+    trainer = (CPUSFTTrainer if args.use_cpu else SFTTrainer)(
         model=model,
         args=args,
         train_dataset=dataset,
@@ -177,11 +181,14 @@ def train_grpo(
     resume: bool = False,
     overwrite: bool = False,
     callbacks: list | None = None,
+    cpu_options: Any = None,
 ) -> Any:
     """GRPO, or T-GRPO with ``args.temporal``; returns the trainer after training (``output_dir`` as in
-    ``train_sft``)."""
+    ``train_sft``). ``use_cpu`` runs ``CPUGRPOTrainer``, with ``cpu_options`` (``cpu_trainer.CPUOptions``)."""
+    if cpu_options is not None and not args.use_cpu:
+        raise ValueError("cpu_options are options of the CPU trainer: set use_cpu=True")
     with _folder(data_args, args, model_args, resume, overwrite) as checkpoint:
-        return _train_grpo(data_args, args, model_args, checkpoint, callbacks)
+        return _train_grpo(data_args, args, model_args, checkpoint, callbacks, cpu_options)
 
 
 def _train_grpo(
@@ -190,11 +197,16 @@ def _train_grpo(
     model_args: ModelConfig,
     checkpoint: str | None,
     callbacks: list | None,
+    cpu_options: Any,
 ) -> Any:
+    from videorft.training.cpu_trainer import CPUGRPOTrainer
     from videorft.training.grpo_trainer import VideoGRPOTrainer
 
-    model, processor, dataset, log = _prepare(data_args, args, model_args)
-    trainer = VideoGRPOTrainer(
+    model, processor, dataset, log = _prepare(
+        data_args, args, model_args, *([cpu_options] if cpu_options else [])
+    )
+    cpu = {"cpu_options": cpu_options} if args.use_cpu else {}
+    trainer = (CPUGRPOTrainer if args.use_cpu else VideoGRPOTrainer)(
         model=model,
         args=args,
         data_args=data_args,
@@ -202,5 +214,6 @@ def _train_grpo(
         processing_class=processor,
         peft_config=get_peft_config(model_args),
         callbacks=[*log, *(callbacks or [])],
+        **cpu,
     )
     return _fit(trainer, processor, args.output_dir, checkpoint)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import torch
+from torch.overrides import TorchFunctionMode
 
 
 def inverse_cdf_sample(probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -20,26 +19,27 @@ def inverse_cdf_sample(probs: torch.Tensor, generator: torch.Generator | None = 
     return torch.searchsorted(cdf, u, right=True).clamp_(max=probs.size(1) - 1)  # (B, 1)
 
 
-@contextmanager
-def fast_cpu_sampling() -> Iterator[None]:
-    """Within the block, ``torch.multinomial(probs, 1)`` on CPU uses :func:`inverse_cdf_sample`.
+class InverseCDFSampling(TorchFunctionMode):
+    """Within the block (this thread only), ``torch.multinomial(probs, 1)`` on CPU uses :func:`inverse_cdf_sample`.
 
-    Why patch: transformers' ``generate`` samples with ``torch.multinomial``, which takes ~0.27 s per call for
-    48 rows x 152k tokens on CPU (~25x the inverse-CDF draw) and was the largest cost of a CPU GRPO step; the
-    sampling distribution is unchanged. Every other call (GPU tensors, several samples) goes to torch.
+    Why: transformers' ``generate`` samples with ``torch.multinomial``, which takes ~0.27 s per call for 48 rows x
+    152k tokens on CPU (~25x the inverse-CDF draw); the sampling distribution is unchanged. A torch function mode
+    rather than a patch of ``torch.multinomial``: nothing outside the block, or on another thread, is affected.
+    Every other call (GPU tensors, several samples) goes to torch.
     """
-    original = torch.multinomial
 
-    def multinomial(input, num_samples, replacement=False, *, generator=None, out=None):  # noqa: A002
-        if num_samples != 1 or input.dim() != 2 or input.device.type != "cpu" or out is not None:
-            return original(input, num_samples, replacement, generator=generator, out=out)
-        return inverse_cdf_sample(input, generator)
-
-    torch.multinomial = multinomial
-    try:
-        yield
-    finally:
-        torch.multinomial = original
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func is torch.multinomial:
+            probs, num_samples = args[0], (args[1] if len(args) > 1 else kwargs.get("num_samples"))
+            if (
+                num_samples == 1
+                and probs.dim() == 2
+                and probs.device.type == "cpu"
+                and kwargs.get("out") is None
+            ):
+                return inverse_cdf_sample(probs, kwargs.get("generator"))
+        return func(*args, **kwargs)
 
 
 def restrict_to_sampler(

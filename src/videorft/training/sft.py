@@ -11,8 +11,6 @@ import random
 from typing import Any
 
 import torch
-import torch.nn.functional as F
-from trl import SFTTrainer
 
 from videorft.data.record import Record
 from videorft.inputs import RowVision, SampleEncoder, row_record
@@ -135,31 +133,3 @@ class VideoSFTCollator:
             "mm_token_type_ids": mm_token_type_ids(input_ids, self.tokenizer),
             **RowVision.collate(vision),
         }
-
-
-def target_columns(labels: torch.Tensor) -> int:
-    """K: how many trailing columns of left-padded ``labels`` (B, L) hold a target (at least 1)."""
-    has_target = (labels != -100).any(dim=0).nonzero()
-    return labels.size(1) - int(has_target.min()) if has_target.numel() else 1
-
-
-class VideoSFTTrainer(SFTTrainer):
-    """TRL's SFTTrainer; off-GPU the loss is computed from the target positions' logits only.
-
-    TRL's fused LM head scores every position when Triton is unavailable: with a 152k vocabulary that is most
-    of a CPU step. Targets are right-aligned (``VideoSFTCollator`` left-pads), so the last K + 1 logits suffice.
-    """
-
-    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        if inputs["input_ids"].is_cuda or return_outputs:
-            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-        labels = inputs["labels"]  # (B, L)
-        keep = target_columns(labels)  # K
-        forward = {k: v for k, v in inputs.items() if k != "labels"}
-        logits = model(**forward, use_cache=False, logits_to_keep=keep + 1).logits[:, :-1]  # (B, K, V)
-        targets = labels[:, -keep:]
-        loss = F.cross_entropy(
-            logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1), reduction="sum"
-        )
-        n = num_items_in_batch if num_items_in_batch is not None else (targets != -100).sum()
-        return loss / torch.as_tensor(n, device=loss.device).clamp(min=1)

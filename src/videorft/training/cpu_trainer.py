@@ -1,0 +1,133 @@
+"""The CPU variants of the GRPO and SFT trainers: what `videorft train` runs with ``use_cpu: true``, and the demo.
+
+Exact shortcuts (the numbers of ``VideoGRPOTrainer`` / TRL's SFTTrainer, far less CPU time over a 152k-token
+vocabulary): sampling by inverse CDF (``sampling.InverseCDFSampling``, in the GRPO trainer's ``generate`` only)
+and log-probs / loss from the completion or target positions' logits only (TRL's fused LM head scores every
+position without Triton).
+Three ``CPUOptions`` for small models learning from a weak start (docs/deviations.md, "Demo and study", has
+the experiments behind them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from trl import SFTTrainer
+
+from videorft.training.algos import token_logps_and_entropy
+from videorft.training.grpo_trainer import VideoGRPOTrainer
+from videorft.training.prompt_order import AnswerBalancedSampler, dataset_stratum_keys
+from videorft.training.sampling import InverseCDFSampling, restrict_to_sampler
+
+
+@dataclass
+class CPUOptions:
+    """Options of the CPU trainer, for small models learning from a weak start (the demo sets all three)."""
+
+    sampler_logprobs: bool = field(
+        default=False,
+        metadata={
+            "help": "Score completions under the distribution they were sampled from: with top_k / top_p / min_p, "
+            "log-probabilities are renormalised over the tokens the sampler could draw (TRL scores the full "
+            "softmax, so the gradient also moves tokens that are never sampled)."
+        },
+    )
+    freeze_embeddings: bool = field(
+        default=False,
+        metadata={
+            "help": "Keep the token embeddings and the output head (one matrix when tied) fixed; the transformer "
+            "layers and the vision tower still learn. For small models whose vocabulary rows dominate the weights."
+        },
+    )
+    balance_answers: bool = field(
+        default=False,
+        metadata={
+            "help": "Order the prompts so that each task, and each gold answer of a multiple-choice task, is spread "
+            "evenly over the epoch: every step holds them in the dataset's proportions instead of a random mix."
+        },
+    )
+
+
+class CPUGRPOTrainer(VideoGRPOTrainer):
+    """VideoGRPOTrainer with the CPU shortcuts and the ``CPUOptions`` (module docstring)."""
+
+    def __init__(self, *args: Any, cpu_options: CPUOptions | None = None, **kwargs: Any) -> None:
+        self.cpu_options = cpu_options or CPUOptions()
+        super().__init__(*args, **kwargs)
+        # before train() builds the optimizer from the trainable parameters
+        if self.cpu_options.freeze_embeddings:
+            for module in (self.model.get_input_embeddings(), self.model.get_output_embeddings()):
+                if module is not None:
+                    module.requires_grad_(False)
+
+    def _get_train_sampler(self, dataset: Any = None) -> Any:
+        sampler = super()._get_train_sampler(dataset)
+        if not self.cpu_options.balance_answers:
+            return sampler
+        # TRL's RepeatSampler with only its epoch order changed: its repeats, batch size and seed are kept
+        return AnswerBalancedSampler(
+            sampler.data_source,
+            dataset_stratum_keys(sampler.data_source),
+            mini_repeat_count=sampler.mini_repeat_count,
+            batch_size=sampler.batch_size,
+            repeat_count=sampler.repeat_count,
+            seed=sampler.seed,
+        )
+
+    def _generate_single_turn(self, *args: Any, **kwargs: Any):
+        with InverseCDFSampling():
+            return super()._generate_single_turn(*args, **kwargs)
+
+    def _completion_logps(self, model: Any, model_inputs: dict[str, Any], logits_to_keep: int):
+        # Completions sit at the end (prompts left-, completions right-padded): the last C + 1 positions'
+        # logits are all the loss needs; sampler_logprobs needs the logits themselves.
+        ids = model_inputs["input_ids"]
+        outputs = model(**model_inputs, logits_to_keep=logits_to_keep + 1)
+        logits = outputs.logits[:, :-1]  # (b, C, V): position t predicts completion token t
+        temperature = self.temperature
+        if self.cpu_options.sampler_logprobs:
+            logits = restrict_to_sampler(
+                logits / temperature,
+                ids[:, -logits_to_keep:],
+                top_k=self.top_k,
+                top_p=self.top_p,
+                min_p=self.min_p,
+            )
+            temperature = 1.0
+        logps, entropy = token_logps_and_entropy(
+            logits,
+            ids[:, -logits_to_keep:],
+            # TRL's flag: a fixed entropy_coef or the adaptive one (which starts at 0.0)
+            entropy_requires_grad=bool(getattr(self, "_entropy_bonus_enabled", False)),
+            temperature=temperature,
+        )
+        return logps, entropy, outputs
+
+
+def target_columns(labels: torch.Tensor) -> int:
+    """K: how many trailing columns of left-padded ``labels`` (B, L) hold a target (at least 1)."""
+    has_target = (labels != -100).any(dim=0).nonzero()
+    return labels.size(1) - int(has_target.min()) if has_target.numel() else 1
+
+
+class CPUSFTTrainer(SFTTrainer):
+    """TRL's SFTTrainer with the loss from the target positions' logits only (what `videorft train sft` runs with
+    ``use_cpu``). Targets are right-aligned (``VideoSFTCollator`` left-pads), so the last K + 1 logits suffice.
+    """
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if return_outputs:
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        labels = inputs["labels"]  # (B, L)
+        keep = target_columns(labels)  # K
+        forward = {k: v for k, v in inputs.items() if k != "labels"}
+        logits = model(**forward, use_cache=False, logits_to_keep=keep + 1).logits[:, :-1]  # (B, K, V)
+        targets = labels[:, -keep:]
+        loss = F.cross_entropy(
+            logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1), reduction="sum"
+        )
+        n = num_items_in_batch if num_items_in_batch is not None else (targets != -100).sum()
+        return loss / torch.as_tensor(n, device=loss.device).clamp(min=1)
