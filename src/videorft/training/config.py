@@ -107,11 +107,37 @@ class VideoGRPOConfig(GRPOConfig):
             raise ValueError(f"temporal_mu must be >= 0, got {self.temporal_mu}")
 
 
+@dataclass
+class CPUOptions:
+    """Options of the CPU trainer, for small models learning from a weak start (the demo sets all three)."""
+
+    sampler_logprobs: bool = field(
+        default=False,
+        metadata={
+            "help": "Score completions under the distribution they were sampled from: with top_k / top_p / min_p, "
+            "log-probabilities are renormalised over the tokens the sampler could draw (TRL scores the full "
+            "softmax, so the gradient also moves tokens that are never sampled)."
+        },
+    )
+    freeze_embeddings: bool = field(
+        default=False,
+        metadata={
+            "help": "Keep the token embeddings and the output head (one matrix when tied) fixed; the transformer "
+            "layers and the vision tower still learn. For small models whose vocabulary rows dominate the weights."
+        },
+    )
+    balance_answers: bool = field(
+        default=False,
+        metadata={
+            "help": "Order the prompts so that each task, and each gold answer of a multiple-choice task, is spread "
+            "evenly over the epoch: every step holds them in the dataset's proportions instead of a random mix."
+        },
+    )
+
+
 def configuration_markdown() -> str:
     """docs/configuration.md, generated from the dataclasses' help text (a test keeps the file current)."""
     import dataclasses as dc
-
-    from videorft.training.cpu_trainer import CPUOptions
 
     def table(cls: type, own_only: bool) -> list[str]:
         base = {f.name for f in dc.fields(cls.__mro__[1])} if own_only else set()

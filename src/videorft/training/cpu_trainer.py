@@ -10,7 +10,6 @@ the experiments behind them).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -18,37 +17,10 @@ import torch.nn.functional as F
 from trl import SFTTrainer
 
 from videorft.training.algos import token_logps_and_entropy
+from videorft.training.config import CPUOptions
 from videorft.training.grpo_trainer import VideoGRPOTrainer
 from videorft.training.prompt_order import AnswerBalancedSampler, dataset_stratum_keys
 from videorft.training.sampling import InverseCDFSampling, restrict_to_sampler
-
-
-@dataclass
-class CPUOptions:
-    """Options of the CPU trainer, for small models learning from a weak start (the demo sets all three)."""
-
-    sampler_logprobs: bool = field(
-        default=False,
-        metadata={
-            "help": "Score completions under the distribution they were sampled from: with top_k / top_p / min_p, "
-            "log-probabilities are renormalised over the tokens the sampler could draw (TRL scores the full "
-            "softmax, so the gradient also moves tokens that are never sampled)."
-        },
-    )
-    freeze_embeddings: bool = field(
-        default=False,
-        metadata={
-            "help": "Keep the token embeddings and the output head (one matrix when tied) fixed; the transformer "
-            "layers and the vision tower still learn. For small models whose vocabulary rows dominate the weights."
-        },
-    )
-    balance_answers: bool = field(
-        default=False,
-        metadata={
-            "help": "Order the prompts so that each task, and each gold answer of a multiple-choice task, is spread "
-            "evenly over the epoch: every step holds them in the dataset's proportions instead of a random mix."
-        },
-    )
 
 
 class CPUGRPOTrainer(VideoGRPOTrainer):

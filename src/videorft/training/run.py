@@ -184,7 +184,7 @@ def train_grpo(
     cpu_options: Any = None,
 ) -> Any:
     """GRPO, or T-GRPO with ``args.temporal``; returns the trainer after training (``output_dir`` as in
-    ``train_sft``). ``use_cpu`` runs ``CPUGRPOTrainer``, with ``cpu_options`` (``cpu_trainer.CPUOptions``)."""
+    ``train_sft``). ``use_cpu`` runs ``CPUGRPOTrainer``, with ``cpu_options`` (``config.CPUOptions``)."""
     if cpu_options is not None and not args.use_cpu:
         raise ValueError("cpu_options are options of the CPU trainer: set use_cpu=True")
     with _folder(data_args, args, model_args, resume, overwrite) as checkpoint:
