@@ -3,7 +3,8 @@
 What TRL 1.16 lacks for video, and the method that adds it:
 
 1. ``_tokenize_prompts``: frames are sampled by ``videorft.video`` (budgets enforced) and the prompt rendered per
-   task; TRL would hand a video *path* to transformers (torchcodec, no budget).
+   task, in the data-loader workers or inline (``rollout_data.py``); TRL would hand a video *path* to
+   transformers (torchcodec, no budget).
 2. ``_get_per_token_logps_and_entropies``: TRL's loss / old / reference forwards pass image tensors but not
    ``pixel_values_videos`` / ``video_grid_thw`` / ``second_per_grid_ts`` / ``mm_token_type_ids``: the vision tower
    got no gradient and log-probs ignored the video. Ours passes them, per row.
@@ -170,9 +171,7 @@ class VideoGRPOTrainer(GRPOTrainer):
             self._last_loaded_step = -1
 
     def get_train_dataloader(self) -> Any:
-        if self.args.dataloader_num_workers and not isinstance(
-            self.train_dataset, torch.utils.data.IterableDataset
-        ):
+        if self.args.dataloader_num_workers:  # TRL sets 0 for an IterableDataset
             return worker_train_dataloader(self)  # frames decoded and prompts encoded in the workers
         return super().get_train_dataloader()
 
