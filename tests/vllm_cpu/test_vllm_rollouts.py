@@ -60,7 +60,7 @@ def test_tgrpo_step_runs_on_vllm_rollouts(trained) -> None:
     log = logged(trainer)
     assert trainer.vllm_generation.llm is not None and trainer._last_loaded_step == 0  # weights pushed once
     # the shuffled-frame rows went through the same vLLM call: S completions per video group (2 groups)
-    assert len(trainer._shuffled["completion_ids"]) == 2 * S
+    assert len(trainer._batch.shuffled_completion_ids) == 2 * S
     assert "tgrpo/p_shuffled" in log and "tgrpo/p" in log
     assert log["completions/mean_length"] > 0
     moved = [n for n, p in trainer.model.named_parameters() if not torch.equal(p.detach(), before[n])]
