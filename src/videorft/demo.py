@@ -180,11 +180,12 @@ def run_demo(cfg: DemoConfig, console: Any = None) -> dict[str, Any]:
     """Run every stage; returns (and writes) ``summary.json``."""
     from rich.console import Console
 
-    from videorft.runtime import available_cpus, use_cpu_threads
+    from videorft.runtime import available_cpus, reuse_freed_memory, use_cpu_threads
 
     console = console or Console(stderr=True)
     started = time.perf_counter()
     threads = use_cpu_threads(cfg.threads)
+    reuse_freed_memory()
     console.print(
         f"torch threads: {threads} of {available_cpus()} CPUs (load {os.getloadavg()[0]:.1f}; --threads to change)"
     )

@@ -26,6 +26,25 @@ def idle_cpus() -> int:
     return max(1, min(cpus, int(cpus - load + 0.5)))
 
 
+def reuse_freed_memory(mmap_threshold: int = 32 << 20, keep: int = 256 << 20) -> bool:
+    """glibc: serve allocations up to ``mmap_threshold`` from the heap and keep ``keep`` bytes of freed heap.
+
+    Why: by default each large tensor (a step's 152k-vocabulary logits) is a fresh mmap, so every page of it
+    is a page fault that zero-fills it, and it is unmapped again on free; in the demo's CPU T-GRPO that was
+    ~3.5x the page faults and ~17% of the CPU time. Numbers are unchanged (only where memory comes from).
+    False where glibc's ``mallopt`` is not available.
+    """
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3  # glibc's malloc.h
+    settings = ((m_mmap_threshold, mmap_threshold), (m_trim_threshold, keep), (m_top_pad, keep))
+    return all(libc.mallopt(option, value) == 1 for option, value in settings)
+
+
 def use_cpu_threads(requested: int = 0) -> int:
     """Set torch's intra-op threads to ``requested`` (0: the CPUs no other work is using) and return it.
 

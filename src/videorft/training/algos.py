@@ -102,23 +102,22 @@ def token_logps_and_entropy(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """log p(index) and the entropy of each row of ``logits`` (b, C, V) / temperature. Returns ((b, C), (b, C)).
 
-    TRL's ``selective_log_softmax_and_entropy`` off-GPU takes a logsumexp, then a second log-softmax and an
-    ``exp`` for the entropy; on CPU ``exp`` and ``logsumexp`` are scalar loops (10x slower again on logits
-    masked to -1e9 by ``restrict_to_sampler``), which made this a third of a CPU GRPO step. Here one
-    vectorised log-softmax and one softmax per row: the same values to float32 rounding (~1e-6).
-    CUDA tensors (TRL's Triton kernel) and low-precision logits go to TRL's function.
+    The log-probs are TRL's ``selective_log_softmax`` (bit for bit: training follows the same trajectory).
+    The entropy, a logged metric, comes from one vectorised softmax and log-softmax per row instead of TRL's
+    ``entropy_from_logits``, whose ``exp`` runs as a scalar loop on CPU wherever it underflows, i.e. on
+    every token ``restrict_to_sampler`` masked to -1e9 (min-p): a sixth of a CPU GRPO step. CUDA tensors
+    (TRL's Triton kernel) and low-precision logits go to TRL's function.
     """
-    if logits.is_cuda or logits.dtype not in (torch.float32, torch.float64):
-        from trl.trainer.utils import selective_log_softmax_and_entropy
+    from trl.trainer.utils import selective_log_softmax, selective_log_softmax_and_entropy
 
+    if logits.is_cuda or logits.dtype not in (torch.float32, torch.float64):
         return selective_log_softmax_and_entropy(logits, index, entropy_requires_grad, temperature)
     if temperature != 1.0:
         logits = logits / temperature
-    logps, entropies = [], []
-    for row, row_index in zip(logits, index, strict=True):  # a row at a time bounds peak memory
-        row_logps = torch.log_softmax(row, dim=-1)  # (C, V)
-        logps.append(row_logps.gather(-1, row_index.unsqueeze(-1)).squeeze(-1))
-        with torch.set_grad_enabled(entropy_requires_grad and torch.is_grad_enabled()):
-            # a masked logit has p = 0 and log p = -1e9: it adds 0 (with -inf it would be NaN)
-            entropies.append(-(torch.softmax(row, dim=-1) * row_logps).sum(-1))
-    return torch.stack(logps), torch.stack(entropies)
+    logps = selective_log_softmax(logits, index)
+    entropies = []
+    with torch.set_grad_enabled(entropy_requires_grad and torch.is_grad_enabled()):
+        for row in logits:  # a row at a time bounds peak memory
+            # a masked token has p = 0 and log p = -1e9: it adds 0 (with -inf it would be NaN)
+            entropies.append(-(torch.softmax(row, dim=-1) * torch.log_softmax(row, dim=-1)).sum(-1))
+    return logps, torch.stack(entropies)
