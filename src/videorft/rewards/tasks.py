@@ -39,7 +39,7 @@ class TaskSpec:
     ``components``: component -> registered reward ("format" first); ``accuracy``: the component T-GRPO
     and the length bonus read; ``solution``: validates a solution into its canonical form (raises
     ``SolutionError``); ``answer``: writes a canonical solution as the ``<answer>`` text its reward reads
-    (SFT targets, CoT hints); ``template``: the default prompt template (a file in ``data/templates``).
+    (SFT targets, CoT hints); ``template``: the default prompt template (a file in ``videorft/templates``).
     """
 
     name: str
