@@ -46,19 +46,18 @@ def _naive_trainer_class() -> type:
         """T-GRPO with the shuffled completions generated in their own ``generate`` call (benchmark only)."""
 
         def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False):  # fmt: skip
-            shuffled, self._shuffled = self._shuffled, None
+            batch = self._batch
+            shuffled, batch.shuffled = batch.shuffled, None
             try:  # ordered prompts only
                 out = super()._generate_single_turn(
                     prompt_ids, images, multimodal_fields, num_generations, has_tool_images
                 )
             finally:
-                self._shuffled = shuffled
-            if shuffled and shuffled["ids"]:
-                fields = self._generation_fields(shuffled["ids"], shuffled["vision"])
-                ids, _ = GRPOTrainer._generate_single_turn(
-                    self, shuffled["ids"], None, fields, num_generations
-                )
-                shuffled["completion_ids"] = ids
+                batch.shuffled = shuffled
+            if shuffled and shuffled.ids:
+                fields = self._generation_fields(shuffled)
+                ids, _ = GRPOTrainer._generate_single_turn(self, shuffled.ids, None, fields, num_generations)
+                batch.shuffled_completion_ids = ids
             return out
 
     return SeparateShuffledGeneration
