@@ -139,8 +139,16 @@ def train_sft(
 
 def _folder(data_args: Any, args: Any, model_args: Any, resume: bool, overwrite: bool) -> Any:
     config = resolved_config(data_args, model_args, args)
+    from accelerate import PartialState
+
+    # PartialState, not args.process_index: the latter reads 0 on every rank until TrainingArguments has set up
+    # its devices, and then each rank would check (and race on) the folder the other one is filling.
     return training_folder(
-        args.output_dir, config, resume=resume, overwrite=overwrite, main_process=args.process_index == 0
+        args.output_dir,
+        config,
+        resume=resume,
+        overwrite=overwrite,
+        main_process=PartialState(cpu=args.use_cpu).is_main_process,
     )
 
 
