@@ -111,7 +111,7 @@ def child(setting: dict[str, Any], model_dir: str, suite: str, out: str) -> dict
     Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
     step()
     peak = _rss_kib("VmHWM")
-    grid = trainer._row_vision[0].video_grid_thw[0].tolist()
+    grid = trainer._batch.ordered.vision[0].video_grid_thw[0].tolist()
     return {
         **setting,
         "frames_sampled": int(grid[0]) * 2,
