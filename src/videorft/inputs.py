@@ -149,14 +149,17 @@ class SampleEncoder:
         budget = record_budget(record.video, self.budget, record.meta)
         key = (record.video, dataclasses.astuple(budget))  # every setting that changes the frames
         if key not in self._clips:
-            self.remember(record, load_video(record.video, budget))
+            self._store(key, load_video(record.video, budget))
         self._clips.move_to_end(key)
         return self._clips[key]
 
     def remember(self, record: Record, clip: VideoClip) -> None:
         """Cache ``clip`` as the record's frames (decoded elsewhere: a data-loader worker)."""
         budget = record_budget(record.video, self.budget, record.meta)
-        self._clips[(record.video, dataclasses.astuple(budget))] = clip
+        self._store((record.video, dataclasses.astuple(budget)), clip)
+
+    def _store(self, key: tuple, clip: VideoClip) -> None:
+        self._clips[key] = clip
         if len(self._clips) > self.cache_size:
             self._clips.popitem(last=False)
 
