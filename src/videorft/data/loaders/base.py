@@ -10,10 +10,10 @@ import math
 import os
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from videorft.data.errors import DataError, FieldError, SkipReport
@@ -106,40 +106,49 @@ class LoadState:
         return base if n == 1 else f"{base}#{n}"
 
 
+@dataclass
 class LoadContext:
     """Everything a loader needs about the file it reads: where videos live, how strict to be."""
 
-    def __init__(
-        self,
-        file: str | os.PathLike[str],
-        video_root: str | os.PathLike[str],
-        *,
-        skip_invalid: bool = False,
-        check_videos: bool = False,
-        require_videos: bool = True,
-        allow_outside_root: bool = False,
-        state: LoadState | None = None,
-        unit: str = "record",
-        split: str | None = None,
-    ) -> None:
-        self.file = str(file) if hub_id(file) is None else HUB_PREFIX + str(hub_id(file))
-        self.split = split  # the split of a hub dataset / DatasetDict folder
-        self.video_root = Path(video_root)
-        self.skip_invalid = skip_invalid
-        self.check_videos = check_videos
-        self.require_videos = require_videos
-        self.allow_outside_root = allow_outside_root
-        self.state = state or LoadState()
-        self.unit = unit
-        self.skipped: list[SkipReport] = []
+    file: str  # a hub dataset is normalised to ``hf://org/name``
+    video_root: Path
+    _: KW_ONLY
+    skip_invalid: bool = False
+    check_videos: bool = False
+    require_videos: bool = True
+    allow_outside_root: bool = False
+    state: LoadState = field(default_factory=LoadState)
+    unit: str = "record"
+    split: str | None = None  # the split of a hub dataset / DatasetDict folder
+    skipped: list[SkipReport] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        hub = hub_id(self.file)
+        self.file = str(self.file) if hub is None else HUB_PREFIX + hub
+        self.video_root = Path(self.video_root)
 
     def error(self, index: int | None, field: str | None, reason: str) -> DataError:
         return DataError(self.file, index, field, reason, unit=self.unit)
 
-    def item(self, index: int) -> _ItemGuard:
+    @contextmanager
+    def item(self, index: int) -> Iterator[None]:
         """``with ctx.item(i):`` turns a `FieldError` into a `DataError` naming file and index,
         and with ``skip_invalid`` records it and goes on with the next item."""
-        return _ItemGuard(self, index)
+        try:
+            yield
+        except (FieldError, DataError) as exc:  # anything else is a bug: its traceback goes through
+            err = self.error(index, exc.field, exc.reason) if isinstance(exc, FieldError) else exc
+            if not self.skip_invalid:
+                raise err from None
+            self.skipped.append(err.to_skip())
+
+    def records(self, rows: Iterable[Any], parse: Callable[[dict[str, Any], int], Record]) -> list[Record]:
+        """``parse`` of each JSON object of ``rows`` under `item`, `finish`ed."""
+        records: list[Record] = []
+        for i, raw in enumerate(rows):
+            with self.item(i):
+                records.append(self.finish(i, parse(require_dict(raw), i)))
+        return records
 
     def finish(self, index: int, record: Record) -> Record:
         """Stamp provenance and a load-wide unique id on a parsed record."""
@@ -192,33 +201,6 @@ class LoadContext:
                     self.state.media_errors[key] = f"unreadable {kind}: {exc}"
                     raise FieldError(field, self.state.media_errors[key]) from exc
         return key
-
-
-class _ItemGuard:
-    def __init__(self, ctx: LoadContext, index: int) -> None:
-        self.ctx = ctx
-        self.index = index
-
-    def __enter__(self) -> _ItemGuard:
-        return self
-
-    def __exit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> bool:
-        if ev is None:
-            return False
-        if isinstance(ev, FieldError):
-            err = self.ctx.error(self.index, ev.field, ev.reason)
-        elif isinstance(ev, DataError):
-            err = ev
-        else:
-            return False  # a bug, not bad data: let the traceback through
-        if self.ctx.skip_invalid:
-            self.ctx.skipped.append(err.to_skip())
-            return True
-        if err is ev:
-            return False
-        raise err from None
 
 
 # ---------------------------------------------------------------------------------------------

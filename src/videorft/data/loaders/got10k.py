@@ -15,7 +15,6 @@ from videorft.data.loaders.base import (
     parse_box,
     read_json_list,
     register_format,
-    require_dict,
     to_float,
 )
 from videorft.data.loaders.media import MediaError, frame_files, probe_media
@@ -26,7 +25,7 @@ GOT10K_FPS = 10.0
 
 
 def _tracking_record(
-    ctx: LoadContext, rid: str, video: str, obj: str, boxes: list[list[float]], meta: dict[str, Any]
+    rid: str, video: str, obj: str, boxes: list[list[float]], meta: dict[str, Any]
 ) -> Record:
     return Record(
         id=rid,
@@ -44,27 +43,21 @@ def _tracking_record(
     description="VideoChat-R1 GOT-10k JSON: [{path, object, boxes|gt (normalised, one per sampled frame)}]",
 )
 def load_got10k_json(path: Path, ctx: LoadContext) -> list[Record]:
-    records: list[Record] = []
-    for i, raw in enumerate(read_json_list(path, ctx)):
-        with ctx.item(i):
-            item = require_dict(raw)
-            key, value = get_field(item, "boxes", "gt")
-            if not isinstance(value, list) or not value:
-                raise FieldError(key, f"expected a non-empty list of boxes, got {value!r:.80}")
-            boxes = [parse_box(b, key) for b in value]
-            if "nframes" in item:
-                n = item["nframes"]
-                if not isinstance(n, int) or isinstance(n, bool) or n != len(boxes):
-                    raise FieldError(
-                        "nframes", f"expected {len(boxes)} (one box per sampled frame), got {n!r}"
-                    )
-            raw_path = get_str(item, "path")
-            video = ctx.media(raw_path, "path", kind="video or frame folder")
-            rid = Path(raw_path.rstrip("/")).stem
-            records.append(
-                ctx.finish(i, _tracking_record(ctx, rid, video, get_str(item, "object").strip(), boxes, {}))
-            )
-    return records
+    def parse(item: dict[str, Any], i: int) -> Record:
+        key, value = get_field(item, "boxes", "gt")
+        if not isinstance(value, list) or not value:
+            raise FieldError(key, f"expected a non-empty list of boxes, got {value!r:.80}")
+        boxes = [parse_box(b, key) for b in value]
+        if "nframes" in item:
+            n = item["nframes"]
+            if not isinstance(n, int) or isinstance(n, bool) or n != len(boxes):
+                raise FieldError("nframes", f"expected {len(boxes)} (one box per sampled frame), got {n!r}")
+        raw_path = get_str(item, "path")
+        video = ctx.media(raw_path, "path", kind="video or frame folder")
+        obj = get_str(item, "object").strip()
+        return _tracking_record(Path(raw_path.rstrip("/")).stem, video, obj, boxes, {})
+
+    return ctx.records(read_json_list(path, ctx), parse)
 
 
 def sample_indices(n: int, k: int) -> list[int]:
@@ -160,7 +153,7 @@ def load_got10k_dir(path: Path, ctx: LoadContext, *, nframes: int = 8) -> list[R
                 "width": width,
                 "height": height,
             }
-            record = _tracking_record(ctx, seq.name, video, obj or "target object", boxes, meta)
+            record = _tracking_record(seq.name, video, obj or "target object", boxes, meta)
             records.append(ctx.finish(i, record))
     return records
 

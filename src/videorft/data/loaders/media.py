@@ -1,8 +1,4 @@
-"""Cheap checks that a video / frame folder / image can be read, and its basic statistics.
-
-Videos go through ``videorft.video.probe_video`` when that package is importable; otherwise a
-minimal PyAV probe (open the container, decode one frame) stands in, so loaders work either way.
-"""
+"""Cheap checks that a video / frame folder (``videorft.video.probe_video``) or image can be read."""
 
 from __future__ import annotations
 
@@ -11,6 +7,8 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from videorft.files import write_json
 
 IMAGE_SUFFIXES: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif"})
 
@@ -31,10 +29,6 @@ class MediaInfo:
     height: int | None = None
 
 
-def is_image_path(path: str | os.PathLike[str]) -> bool:
-    return Path(path).suffix.lower() in IMAGE_SUFFIXES
-
-
 def frame_files(folder: str | os.PathLike[str]) -> list[Path]:
     """Image files of a frame folder, in name order (GOT-10k: 00000001.jpg, ...)."""
     return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
@@ -49,7 +43,7 @@ def probe_media(path: str | os.PathLike[str]) -> MediaInfo:
         return _probe_video(p, kind="frames")
     if p.stat().st_size == 0:
         raise MediaError(f"empty file: {p}")
-    if is_image_path(p):
+    if p.suffix.lower() in IMAGE_SUFFIXES:
         width, height = _image_size(p)
         return MediaInfo(kind="image", nframes=1, width=width, height=height)
     return _probe_video(p)
@@ -94,10 +88,7 @@ class ProbeCache:
     def save(self) -> None:
         if not self._dirty:
             return
-        self.file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.file.with_name(f"{self.file.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self._entries), encoding="utf-8")
-        os.replace(tmp, self.file)
+        write_json(self.file, self._entries, indent=None)
         self._dirty = False
 
 
@@ -114,62 +105,11 @@ def _image_size(p: Path) -> tuple[int, int]:
         raise MediaError(f"unreadable image {p}: {exc}") from exc
 
 
-def _probe_frames(p: Path) -> MediaInfo:
-    frames = frame_files(p)
-    if not frames:
-        raise MediaError(f"frame folder has no images: {p}")
-    width, height = _image_size(frames[0])
-    return MediaInfo(kind="frames", nframes=len(frames), width=width, height=height)
-
-
 def _probe_video(p: Path, kind: str = "video") -> MediaInfo:
-    try:
-        from videorft.video import VideoDecodeError, probe_video
-    except ImportError:
-        return _probe_frames(p) if kind == "frames" else _probe_video_pyav(p)
+    from videorft.video import VideoDecodeError, probe_video  # lazy: PyAV loads only when probing
+
     try:
         info = probe_video(str(p))
     except VideoDecodeError as exc:
         raise MediaError(str(exc)) from exc
-    return MediaInfo(
-        kind=kind,
-        duration=_first_attr(info, "duration", "duration_s"),
-        fps=_first_attr(info, "fps", "avg_fps"),
-        nframes=_first_attr(info, "n_frames", "num_frames", "nframes", "total_frames", "frames"),
-        width=_first_attr(info, "width"),
-        height=_first_attr(info, "height"),
-    )
-
-
-def _first_attr(obj: object, *names: str) -> float | int | None:
-    for name in names:
-        value = getattr(obj, name, None)
-        if value is not None:
-            return value
-    return None
-
-
-def _probe_video_pyav(p: Path) -> MediaInfo:
-    import av
-
-    try:
-        with av.open(str(p)) as container:
-            if not container.streams.video:
-                raise MediaError(f"no video stream in {p}")
-            stream = container.streams.video[0]
-            fps = float(stream.average_rate) if stream.average_rate else None
-            duration = None
-            if stream.duration is not None and stream.time_base is not None:
-                duration = float(stream.duration * stream.time_base)
-            elif container.duration is not None:
-                duration = container.duration / 1_000_000
-            nframes = stream.frames or (round(duration * fps) if duration and fps else None)
-            # Decoding one frame catches files whose header parses but whose data does not.
-            frame = next(container.decode(stream), None)
-            if frame is None:
-                raise MediaError(f"no decodable frame in {p}")
-            return MediaInfo("video", duration, fps, nframes, frame.width, frame.height)
-    except MediaError:
-        raise
-    except (av.error.FFmpegError, OSError, ValueError, StopIteration) as exc:
-        raise MediaError(f"unreadable video {p}: {exc}") from exc
+    return MediaInfo(kind, info.duration, info.fps, info.n_frames, info.width, info.height)

@@ -54,28 +54,25 @@ def _gqa_record(
     description="VideoChat-R1 NExT-GQA JSON: [{video, question, options, answer, duration, glue}]",
 )
 def load_nextgqa_json(path: Path, ctx: LoadContext) -> list[Record]:
-    records: list[Record] = []
-    for i, raw in enumerate(read_json_list(path, ctx)):
-        with ctx.item(i):
-            item = require_dict(raw)
-            video = get_str(item, "video")
-            _, intervals = get_field(item, "glue", "solution", "intervals")
-            meta = {"video_id": Path(video).stem}
-            if "type" in item:
-                meta["question_type"] = item["type"]
-            record = _gqa_record(
-                ctx,
-                str(item.get("id") or f"{Path(video).stem}_{i}"),
-                video,
-                get_str(item, "question"),
-                normalise_options(item.get("options"), "options"),
-                get_field(item, "answer")[1],
-                intervals,
-                get_duration(item),
-                meta,
-            )
-            records.append(ctx.finish(i, record))
-    return records
+    def parse(item: dict[str, Any], i: int) -> Record:
+        video = get_str(item, "video")
+        _, intervals = get_field(item, "glue", "solution", "intervals")
+        meta = {"video_id": Path(video).stem}
+        if "type" in item:
+            meta["question_type"] = item["type"]
+        return _gqa_record(
+            ctx,
+            str(item.get("id") or f"{Path(video).stem}_{i}"),
+            video,
+            get_str(item, "question"),
+            normalise_options(item.get("options"), "options"),
+            get_field(item, "answer")[1],
+            intervals,
+            get_duration(item),
+            meta,
+        )
+
+    return ctx.records(read_json_list(path, ctx), parse)
 
 
 def _companion(

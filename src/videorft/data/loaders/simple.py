@@ -12,7 +12,6 @@ from videorft.data.loaders.base import (
     get_str,
     read_json_list,
     register_format,
-    require_dict,
 )
 from videorft.data.record import Record
 
@@ -23,24 +22,19 @@ from videorft.data.record import Record
     description="VideoChat-R1 quality assessment JSON: [{video, instruction|question, answer}]",
 )
 def load_quality_json(path: Path, ctx: LoadContext) -> list[Record]:
-    records: list[Record] = []
-    for i, raw in enumerate(read_json_list(path, ctx)):
-        with ctx.item(i):
-            item = require_dict(raw)
-            video = get_str(item, "video")
-            meta: dict[str, Any] = {}
-            if "duration" in item:
-                meta["duration"] = get_duration(item)
-            record = Record(
-                id=Path(video).stem,
-                task="quality",
-                problem=get_str(item, "instruction", "question").strip(),
-                solution=get_str(item, "answer").strip(),
-                video=ctx.media(video, "video"),
-                meta=meta,
-            )
-            records.append(ctx.finish(i, record))
-    return records
+    def parse(item: dict[str, Any], i: int) -> Record:
+        video = get_str(item, "video")
+        meta = {"duration": get_duration(item)} if "duration" in item else {}
+        return Record(
+            id=Path(video).stem,
+            task="quality",
+            problem=get_str(item, "instruction", "question").strip(),
+            solution=get_str(item, "answer").strip(),
+            video=ctx.media(video, "video"),
+            meta=meta,
+        )
+
+    return ctx.records(read_json_list(path, ctx), parse)
 
 
 @register_format(
@@ -49,25 +43,22 @@ def load_quality_json(path: Path, ctx: LoadContext) -> list[Record]:
     description="videorft caption JSON: [{video, duration, events: [str, ...]}] (event-recall reward)",
 )
 def load_caption_json(path: Path, ctx: LoadContext) -> list[Record]:
-    records: list[Record] = []
-    for i, raw in enumerate(read_json_list(path, ctx)):
-        with ctx.item(i):
-            item = require_dict(raw)
-            video = get_str(item, "video")
-            events = item.get("events")
-            if not isinstance(events, list) or not events:
-                raise FieldError("events", f"expected a non-empty list of event strings, got {events!r:.80}")
-            for k, e in enumerate(events):
-                if not isinstance(e, str) or not e.strip():
-                    raise FieldError("events", f"event {k} must be a non-empty string, got {e!r:.80}")
-            record = Record(
-                id=str(item.get("id") or Path(video).stem),
-                task="caption",
-                # The instruction lives in the template; an item may add its own question.
-                problem=str(item.get("question") or "").strip(),
-                solution={"events": [e.strip() for e in events]},
-                video=ctx.media(video, "video"),
-                meta={"duration": get_duration(item)},
-            )
-            records.append(ctx.finish(i, record))
-    return records
+    def parse(item: dict[str, Any], i: int) -> Record:
+        video = get_str(item, "video")
+        events = item.get("events")
+        if not isinstance(events, list) or not events:
+            raise FieldError("events", f"expected a non-empty list of event strings, got {events!r:.80}")
+        for k, e in enumerate(events):
+            if not isinstance(e, str) or not e.strip():
+                raise FieldError("events", f"event {k} must be a non-empty string, got {e!r:.80}")
+        return Record(
+            id=str(item.get("id") or Path(video).stem),
+            task="caption",
+            # The instruction lives in the template; an item may add its own question.
+            problem=str(item.get("question") or "").strip(),
+            solution={"events": [e.strip() for e in events]},
+            video=ctx.media(video, "video"),
+            meta={"duration": get_duration(item)},
+        )
+
+    return ctx.records(read_json_list(path, ctx), parse)

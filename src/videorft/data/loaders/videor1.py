@@ -24,7 +24,6 @@ from videorft.data.loaders.base import (
     parse_box,
     read_json_list,
     register_format,
-    require_dict,
     to_float,
 )
 from videorft.data.record import TASKS, Record
@@ -156,66 +155,58 @@ def _row_meta(item: dict[str, Any], task: str, solution: Any) -> dict[str, Any]:
     return meta
 
 
-def _check_task_field(item: dict[str, Any], task: str) -> None:
-    # cot_row writes both; a disagreement means a hand-edited or mixed-up row.
-    if "task" in item and item["task"] != task:
-        raise FieldError("task", f"{item['task']!r} disagrees with problem_type (task {task!r})")
-
-
 @register_format(
     "videor1",
     tasks=tuple(PROBLEM_TYPES.values()) + EXTENSION_TASKS,
     description="Video-R1 JSON (260k RL, COT-165k SFT, eval_*.json); images and videos",
 )
 def load_videor1(path: Path, ctx: LoadContext) -> list[Record]:
-    records: list[Record] = []
-    for i, raw in enumerate(read_json_list(path, ctx)):
-        with ctx.item(i):
-            item = require_dict(raw)
-            ptype = get_str(item, "problem_type")
-            if ptype not in PROBLEM_TYPES and ptype not in EXTENSION_TASKS:
-                valid = ", ".join([*PROBLEM_TYPES, *EXTENSION_TASKS])
-                raise FieldError("problem_type", f"unknown {ptype!r}; valid: {valid}")
-            task = PROBLEM_TYPES.get(ptype, ptype)
-            _check_task_field(item, task)
-            data_type = get_str(item, "data_type")
-            if data_type not in ("image", "video"):
-                raise FieldError("data_type", f"expected 'image' or 'video', got {data_type!r}")
-            if task in EXTENSION_TASKS and data_type != "video":
-                raise FieldError("data_type", f"{task} needs a video, got {data_type!r}")
-            options = _options(item, task)
-            _, pid = get_field(item, "problem_id")
-            if task in EXTENSION_TASKS:
-                if "solution_value" not in item:
-                    raise FieldError(
-                        "solution_value", f"missing (a {task} row carries its canonical solution here)"
-                    )
-                solution = _canonical_solution(item["solution_value"], task, options)
-                meta: dict[str, Any] = _row_meta(item, task, solution)
-            else:
-                solution = _solution(get_str(item, "solution"), task, options)
-                meta = {}
-            meta.update(problem_type=ptype, problem_id=pid)
-            if "data_source" in item:
-                meta["data_source"] = get_str(item, "data_source")
-            if "process" in item:
-                meta["process"] = get_str(item, "process")
-            media = ctx.media(get_str(item, "path"), "path", kind=data_type)
-            # Rows written by `videorft data cot` keep the source record's id; Video-R1's own have none.
-            rid = (
-                get_str(item, "id")
-                if item.get("id") is not None
-                else f"{item.get('data_source') or path.stem}-{pid}"
-            )
-            record = Record(
-                id=rid,
-                task=task,
-                problem=get_str(item, "problem", allow_empty=task == "caption"),
-                solution=solution,
-                video=media if data_type == "video" else None,
-                image=media if data_type == "image" else None,
-                options=options,
-                meta=meta,
-            )
-            records.append(ctx.finish(i, record))
-    return records
+    def parse(item: dict[str, Any], i: int) -> Record:
+        ptype = get_str(item, "problem_type")
+        if ptype not in PROBLEM_TYPES and ptype not in EXTENSION_TASKS:
+            valid = ", ".join([*PROBLEM_TYPES, *EXTENSION_TASKS])
+            raise FieldError("problem_type", f"unknown {ptype!r}; valid: {valid}")
+        task = PROBLEM_TYPES.get(ptype, ptype)
+        # cot_row writes both; a disagreement means a hand-edited or mixed-up row.
+        if "task" in item and item["task"] != task:
+            raise FieldError("task", f"{item['task']!r} disagrees with problem_type (task {task!r})")
+        data_type = get_str(item, "data_type")
+        if data_type not in ("image", "video"):
+            raise FieldError("data_type", f"expected 'image' or 'video', got {data_type!r}")
+        if task in EXTENSION_TASKS and data_type != "video":
+            raise FieldError("data_type", f"{task} needs a video, got {data_type!r}")
+        options = _options(item, task)
+        _, pid = get_field(item, "problem_id")
+        if task in EXTENSION_TASKS:
+            if "solution_value" not in item:
+                raise FieldError(
+                    "solution_value", f"missing (a {task} row carries its canonical solution here)"
+                )
+            solution = _canonical_solution(item["solution_value"], task, options)
+            meta: dict[str, Any] = _row_meta(item, task, solution)
+        else:
+            solution = _solution(get_str(item, "solution"), task, options)
+            meta = {}
+        meta.update(problem_type=ptype, problem_id=pid)
+        for key in ("data_source", "process"):
+            if key in item:
+                meta[key] = get_str(item, key)
+        media = ctx.media(get_str(item, "path"), "path", kind=data_type)
+        # Rows written by `videorft data cot` keep the source record's id; Video-R1's own have none.
+        rid = (
+            get_str(item, "id")
+            if item.get("id") is not None
+            else f"{item.get('data_source') or path.stem}-{pid}"
+        )
+        return Record(
+            id=rid,
+            task=task,
+            problem=get_str(item, "problem", allow_empty=task == "caption"),
+            solution=solution,
+            video=media if data_type == "video" else None,
+            image=media if data_type == "image" else None,
+            options=options,
+            meta=meta,
+        )
+
+    return ctx.records(read_json_list(path, ctx), parse)
