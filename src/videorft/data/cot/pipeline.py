@@ -13,8 +13,9 @@ import json
 import os
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from typing import Any
 from videorft.data.cot.client import ChatResult, SampleFailed, TeacherClient, TeacherUnavailable
 from videorft.data.cot.request import VIDEO_FORMATS, build_messages, media_fingerprint
 from videorft.data.errors import SkipReport
+from videorft.data.loaders.videor1 import PROBLEM_TYPES
 from videorft.data.record import Record
 from videorft.files import SqliteCache, cache_key, write_json
 from videorft.rewards import get_task_reward
@@ -29,32 +31,13 @@ from videorft.rewards.parsing import extract_answer, last_block
 from videorft.rewards.tasks import get_task, reward_meta
 from videorft.video import FrameBudget
 
-__all__ = [
-    "REASONS",
-    "CotConfig",
-    "CotError",
-    "CotReport",
-    "RecordOutcome",
-    "SampleScore",
-    "cot_row",
-    "generate_cot",
-    "score_sample",
-    "select_best",
-]
-
 #: Why a record produced no CoT: every sample failed at the server; no sample had the think/answer
 #: format; the best formatted sample did not beat ``min_reward``; the reward itself failed (judge down);
 #: its video/image could not be read (nothing was sent).
 REASONS: tuple[str, ...] = ("server_error", "no_format", "low_reward", "score_error", "bad_input")
 
 #: Video-R1 ``problem_type`` spelling of the tasks its loader reads; other tasks keep their canonical name.
-VIDEO_R1_TYPES: dict[str, str] = {
-    "multiple_choice": "multiple choice",
-    "numerical": "numerical",
-    "ocr": "OCR",
-    "free_form": "free-form",
-    "regression": "regression",
-}
+VIDEO_R1_TYPES: dict[str, str] = {task: ptype for ptype, task in PROBLEM_TYPES.items()}
 #: Record.meta keys copied to the output (what prompts and rewards of the other tasks read).
 META_KEYS: tuple[str, ...] = ("duration", "object", "first_box", "nframes", "video_start", "video_end")
 
@@ -283,18 +266,11 @@ class CotReport:
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "kept": self.kept,
-            "records": len(self.outcomes),
-            "by_task": self.by_task(),
-            "rejected": self.rejected(),
-            "requests": self.requests,
-            "retries": self.retries,
-            "cache_hits": self.cache_hits,
-            "truncated": self.truncated,
-            "load_skipped": [str(s) for s in self.load_skipped],
-            "outcomes": [dataclasses.asdict(o) for o in self.outcomes],
-        }
+        fields = dataclasses.asdict(self)
+        fields["load_skipped"] = [str(s) for s in self.load_skipped]
+        fields["outcomes"] = fields.pop("outcomes")  # the long list last
+        summary = {"kept": self.kept, "records": len(self.outcomes), "by_task": self.by_task()}
+        return {**summary, "rejected": self.rejected(), **fields}
 
 
 # ------------------------------------------------------------------------------------------- runner
@@ -479,26 +455,12 @@ def generate_cot(
     return report
 
 
-class _progress:
+@contextmanager
+def _progress(enabled: bool, total: int) -> Iterator[Callable[[], None]]:
     """A rich progress bar on stderr (or nothing); ``with _progress(on, n) as advance: advance()``."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    def __init__(self, enabled: bool, total: int) -> None:
-        self.enabled = enabled
-        self.total = total
-        self._bar: Any = None
-
-    def __enter__(self) -> Any:
-        if not self.enabled:
-            return lambda: None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self._bar = Progress(
-            TextColumn("CoT"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True
-        )
-        self._bar.start()
-        task = self._bar.add_task("cot", total=self.total)
-        return lambda: self._bar.advance(task)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.stop()
+    columns = (TextColumn("CoT"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, transient=True, disable=not enabled) as bar:
+        task = bar.add_task("cot", total=total)
+        yield lambda: bar.advance(task)

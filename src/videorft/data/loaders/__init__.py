@@ -10,6 +10,8 @@ A spec is ``FORMAT:PATH`` (videos under ``--video-root``, default the annotation
 from __future__ import annotations
 
 import os
+from pathlib import Path
+from typing import Unpack
 
 # Importing the format modules registers them.
 from videorft.data.loaders import charades, got10k, nextgqa, simple, videor1  # noqa: F401
@@ -19,6 +21,7 @@ from videorft.data.loaders.media import MediaError, MediaInfo, ProbeCache, probe
 from videorft.data.loaders.spec import (
     MANIFEST_NAME,
     DataSource,
+    LoadOptions,
     Manifest,
     load_sources,
     load_spec,
@@ -43,8 +46,6 @@ def load_file(
     **options: object,
 ) -> LoadResult:
     """Load one annotation file (or folder) in a named format, with format options (e.g. ``gsub=``)."""
-    from pathlib import Path
-
     p = Path(path)
     root = Path(video_root) if video_root else (p if p.is_dir() else p.parent)
     src = DataSource(get_format(format).name, p, root)
@@ -58,23 +59,10 @@ def load_file(
 
 
 def load_records(
-    spec: str,
-    *,
-    split: str | None = None,
-    video_root: str | None = None,
-    skip_invalid: bool = False,
-    check_videos: bool = False,
-    require_videos: bool = True,
+    spec: str, *, split: str | None = None, video_root: str | None = None, **load: Unpack[LoadOptions]
 ) -> list[Record]:
     """`load_spec` returning the records only (skips are still logged as a warning)."""
-    return load_spec(
-        spec,
-        split=split,
-        video_root=video_root,
-        skip_invalid=skip_invalid,
-        check_videos=check_videos,
-        require_videos=require_videos,
-    ).records
+    return load_spec(spec, split=split, video_root=video_root, **load).records
 
 
 __all__ = [
@@ -84,6 +72,7 @@ __all__ = [
     "DataSource",
     "Format",
     "LoadContext",
+    "LoadOptions",
     "LoadResult",
     "LoadState",
     "Manifest",

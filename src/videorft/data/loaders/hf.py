@@ -7,6 +7,7 @@ one type per column. Use `decode_solution` / `record_from_row` to get them back.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -19,26 +20,16 @@ if TYPE_CHECKING:
 COLUMNS: tuple[str, ...] = ("id", "task", "problem", "solution", "video", "image", "options", "meta")
 
 
-def encode_solution(solution: Any) -> str:
-    return json.dumps(solution, ensure_ascii=False)
-
-
 def decode_solution(value: str) -> Any:
     """Inverse of the ``solution`` column encoding."""
     return json.loads(value)
 
 
 def record_to_row(record: Record) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "task": record.task,
-        "problem": record.problem,
-        "solution": encode_solution(record.solution),
-        "video": record.video,
-        "image": record.image,
-        "options": list(record.options),
-        "meta": json.dumps(record.meta, ensure_ascii=False, sort_keys=True),
-    }
+    row = dataclasses.asdict(record)
+    row["solution"] = json.dumps(record.solution, ensure_ascii=False)
+    row["meta"] = json.dumps(record.meta, ensure_ascii=False, sort_keys=True)
+    return row
 
 
 def record_from_row(row: Mapping[str, Any]) -> Record:
@@ -59,17 +50,6 @@ def to_hf_dataset(records: Sequence[Record]) -> datasets.Dataset:
     """A `datasets.Dataset` with one row per record (see the module docstring for columns)."""
     from datasets import Dataset, Features, List, Value
 
-    features = Features(
-        {
-            "id": Value("string"),
-            "task": Value("string"),
-            "problem": Value("string"),
-            "solution": Value("string"),
-            "video": Value("string"),
-            "image": Value("string"),
-            "options": List(Value("string")),
-            "meta": Value("string"),
-        }
-    )
-    rows = [record_to_row(r) for r in records]
+    features = Features({c: List(Value("string")) if c == "options" else Value("string") for c in COLUMNS})
+    rows = [record_to_row(r) for r in records]  # not from_list: it cannot build an empty dataset
     return Dataset.from_dict({c: [row[c] for row in rows] for c in COLUMNS}, features=features)

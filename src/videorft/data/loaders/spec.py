@@ -6,7 +6,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from videorft.data.errors import DataError
 from videorft.data.loaders.base import (
@@ -136,33 +136,28 @@ def resolve_spec(spec: str, *, split: str | None = None, video_root: str | None 
     )
 
 
+class LoadOptions(TypedDict, total=False):
+    """How strictly `load_spec` / `load_sources` check what they load."""
+
+    skip_invalid: bool  # skip (and report in ``result.skipped``) bad records instead of raising
+    check_videos: bool  # decode-probe every video/image (unreadable ones are errors or skips)
+    require_videos: bool  # False: do not even check that media files exist (annotations only)
+    allow_outside_root: bool  # let relative media paths leave the dataset root through ``..``
+    probe_cache: ProbeCache | None  # reuse (and record) the probes of ``check_videos`` across loads
+
+
 def load_sources(
-    sources: list[DataSource],
-    *,
-    skip_invalid: bool = False,
-    check_videos: bool = False,
-    require_videos: bool = True,
-    options: dict[str, Any] | None = None,
-    allow_outside_root: bool = False,
-    probe_cache: ProbeCache | None = None,
+    sources: list[DataSource], *, options: dict[str, Any] | None = None, **load: Unpack[LoadOptions]
 ) -> LoadResult:
-    """Load every source into one result; ids are unique across all of them."""
+    """Load every source into one result (``options``: format options); ids are unique across all."""
+    probe_cache = load.pop("probe_cache", None)
     state = LoadState(probe_cache)
     result = LoadResult()
     for src in sources:
         fmt = get_format(src.format)
         opts = {**src.options, **(options or {})}
         _check_options(src.format, opts, str(src.path), "options")
-        ctx = LoadContext(
-            src.path,
-            src.video_root,
-            skip_invalid=skip_invalid,
-            check_videos=check_videos,
-            require_videos=require_videos,
-            allow_outside_root=allow_outside_root,
-            state=state,
-            split=src.split,
-        )
+        ctx = LoadContext(src.path, src.video_root, state=state, split=src.split, **load)
         records = fmt.loader(src.path, ctx, **opts)
         if src.split is not None:
             for r in records:
@@ -184,30 +179,7 @@ def load_sources(
 
 
 def load_spec(
-    spec: str,
-    *,
-    split: str | None = None,
-    video_root: str | None = None,
-    skip_invalid: bool = False,
-    check_videos: bool = False,
-    require_videos: bool = True,
-    allow_outside_root: bool = False,
-    probe_cache: ProbeCache | None = None,
+    spec: str, *, split: str | None = None, video_root: str | None = None, **load: Unpack[LoadOptions]
 ) -> LoadResult:
-    """Load a dataset spec into records.
-
-    ``skip_invalid``: skip (and report in ``result.skipped``) bad records instead of raising.
-    ``check_videos``: decode-probe every video/image (unreadable ones are errors or skips).
-    ``require_videos=False``: do not even check that media files exist (annotations only).
-    ``allow_outside_root``: let relative media paths leave the dataset root through ``..``.
-    ``probe_cache``: reuse (and record) the probes of ``check_videos`` across loads.
-    """
-    sources = resolve_spec(spec, split=split, video_root=video_root)
-    return load_sources(
-        sources,
-        skip_invalid=skip_invalid,
-        check_videos=check_videos,
-        require_videos=require_videos,
-        allow_outside_root=allow_outside_root,
-        probe_cache=probe_cache,
-    )
+    """Load a dataset spec (`resolve_spec`) into records."""
+    return load_sources(resolve_spec(spec, split=split, video_root=video_root), **load)

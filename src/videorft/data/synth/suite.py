@@ -137,9 +137,6 @@ def _star_run_job(a: tuple[_Job, int, SynthConfig, str]) -> list[dict[str, Any]]
 
 
 def _progress(it: Iterator[Any], total: int, enabled: bool) -> Iterator[Any]:
-    if not enabled:
-        yield from it
-        return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     cols = (
@@ -148,11 +145,8 @@ def _progress(it: Iterator[Any], total: int, enabled: bool) -> Iterator[Any]:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*cols, transient=False) as bar:
-        t = bar.add_task("rendering videos", total=total)
-        for item in it:
-            bar.advance(t)  # before yielding: the consumer stops pulling after the last item
-            yield item
+    with Progress(*cols, disable=not enabled) as bar:
+        yield from bar.track(it, total=total, description="rendering videos")
 
 
 def _dump(path: Path, obj: Any) -> None:
@@ -212,7 +206,8 @@ def synthesize(
     jobs = _jobs(n, tasks, cfg)
     rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
     counts: dict[str, dict[str, int]] = {}
-    for job, job_rows in zip(jobs, _progress(_execute(jobs, seed, cfg, out), len(jobs), cfg.progress)):
+    # the bar first: zip pulls it once more after the last job, which lets it count that job
+    for job_rows, job in zip(_progress(_execute(jobs, seed, cfg, out), len(jobs), cfg.progress), jobs):
         fmt = _spec(job.spec_key).format
         rows.setdefault((job.split, fmt), []).extend(job_rows)
         key = "tracking (got10k_dir)" if job.spec_key == "got10k_dir" else job.spec_key
