@@ -6,6 +6,7 @@ published numbers (docs: /work/shared/reference/methods.md) to put a result next
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,21 +53,19 @@ class Benchmark:
 
 def _video_r1(
     name: str,
-    file: str,
     tasks: tuple[str, ...],
-    metric: str,
     f32: float,
     f64: float,
-    *,
     notes: str,
+    metric: str = "accuracy",
     published_metric: str = "accuracy",
 ) -> Benchmark:
-    """A Video-R1 evaluation JSON, with Video-R1-7B's reported 32- and 64-frame scores."""
-    published = (
-        Published("Video-R1-7B", published_metric, f32, "32 frames", "Video-R1 paper"),
-        Published("Video-R1-7B", published_metric, f64, "64 frames", "Video-R1 paper"),
+    """Video-R1's ``eval_<name>.json``, with Video-R1-7B's reported 32- and 64-frame scores."""
+    published = tuple(
+        Published("Video-R1-7B", published_metric, v, f"{n} frames", "Video-R1 paper")
+        for n, v in ((32, f32), (64, f64))
     )
-    return Benchmark(name, "videor1", file, _VIDEO_R1_EVAL, tasks, metric, published, notes)
+    return Benchmark(name, "videor1", f"eval_{name}.json", _VIDEO_R1_EVAL, tasks, metric, published, notes)
 
 
 _NO_QWEN = "methods.md carries no absolute Qwen2.5-VL-7B number for it."
@@ -120,61 +119,38 @@ BENCHMARKS: dict[str, Benchmark] = {
         ),
         _video_r1(
             "mvbench",
-            "eval_mvbench.json",
             ("multiple_choice",),
-            "accuracy",
             63.9,
             64.8,
-            notes="VideoChat-R1 reports +1.0 over Qwen2.5-VL-7B (abstract). " + _NO_QWEN,
+            "VideoChat-R1 reports +1.0 over Qwen2.5-VL-7B (abstract). " + _NO_QWEN,
         ),
-        _video_r1(
-            "tempcompass",
-            "eval_tempcompass.json",
-            ("multiple_choice",),
-            "accuracy",
-            73.2,
-            73.2,
-            notes=_NO_QWEN,
-        ),
+        _video_r1("tempcompass", ("multiple_choice",), 73.2, 73.2, _NO_QWEN),
         _video_r1(
             "videomme",
-            "eval_videomme.json",
             ("multiple_choice",),
-            "accuracy",
             59.3,
             61.4,
-            notes="2,700 questions (short, medium, long videos). VideoChat-R1 reports +0.9 over Qwen2.5-VL-7B "
+            "2,700 questions (short, medium, long videos). VideoChat-R1 reports +0.9 over Qwen2.5-VL-7B "
             "(abstract). " + _NO_QWEN,
         ),
         _video_r1(
             "videommmu",
-            "eval_videommmu.json",
             ("multiple_choice", "numerical"),
-            "accuracy",
             52.3,
             52.4,
-            notes="The eval JSON points at question-only clips (VideoMMMU/question_only/...), not whole "
+            "The eval JSON points at question-only clips (VideoMMMU/question_only/...), not whole "
             "lectures (Video-R1 issue #69). " + _NO_QWEN,
         ),
         _video_r1(
             "vsibench",
-            "eval_vsibench.json",
             ("multiple_choice", "regression"),
-            "accuracy (multiple choice) and MRA (regression), averaged",
             35.8,
             37.1,
-            notes="Users' reproductions land around 30-31. " + _NO_QWEN,
-            published_metric="mean of accuracy and MRA",
+            "Users' reproductions land around 30-31. " + _NO_QWEN,
+            "accuracy (multiple choice) and MRA (regression), averaged",
+            "mean of accuracy and MRA",
         ),
-        _video_r1(
-            "mmvu",
-            "eval_mmvu.json",
-            ("multiple_choice",),
-            "accuracy",
-            63.8,
-            63.8,
-            notes="MMVU multiple-choice subset. " + _NO_QWEN,
-        ),
+        _video_r1("mmvu", ("multiple_choice",), 63.8, 63.8, "MMVU multiple-choice subset. " + _NO_QWEN),
     )
 }
 
@@ -188,14 +164,8 @@ def get_benchmark(name: str) -> Benchmark:
 
 def _guess_format(bench: Benchmark, path: Path) -> str:
     """Pick the accepted format that matches the file's shape (json vs txt/csv vs folder)."""
-    for fmt in bench.accepted_formats():
-        if fmt.endswith("_dir") and path.is_dir():
-            return fmt
-        if fmt.endswith("_txt") and path.suffix == ".txt":
-            return fmt
-        if fmt.endswith("_csv") and path.suffix == ".csv":
-            return fmt
-    return bench.format
+    kind = "_dir" if path.is_dir() else {".txt": "_txt", ".csv": "_csv"}.get(path.suffix)
+    return next((f for f in bench.accepted_formats() if kind and f.endswith(kind)), bench.format)
 
 
 def load_benchmark(
@@ -221,8 +191,6 @@ def load_benchmark(
     unexpected = sorted({r.task for r in result.records} - set(bench.tasks))
     if unexpected:
         # Not fatal (files get extended), but a sign of the wrong file for this benchmark.
-        import logging
-
         logging.getLogger("videorft.data").warning(
             "%s: benchmark %s expects tasks %s, file also has %s", p, name, bench.tasks, unexpected
         )
