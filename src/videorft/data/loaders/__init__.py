@@ -15,19 +15,10 @@ from typing import Unpack
 
 # Importing the format modules registers them.
 from videorft.data.loaders import charades, got10k, nextgqa, simple, videor1  # noqa: F401
-from videorft.data.loaders.base import FORMATS, Format, LoadContext, LoadResult, LoadState, get_format
-from videorft.data.loaders.hf import COLUMNS, decode_solution, record_from_row, record_to_row, to_hf_dataset
-from videorft.data.loaders.media import MediaError, MediaInfo, ProbeCache, probe_media
-from videorft.data.loaders.spec import (
-    MANIFEST_NAME,
-    DataSource,
-    LoadOptions,
-    Manifest,
-    load_sources,
-    load_spec,
-    read_manifest,
-    resolve_spec,
-)
+from videorft.data.loaders.base import FORMATS, LoadResult, get_format
+from videorft.data.loaders.hf import decode_solution, record_from_row, to_hf_dataset
+from videorft.data.loaders.media import ProbeCache
+from videorft.data.loaders.spec import DataSource, LoadOptions, load_sources, load_spec
 from videorft.data.record import Record
 
 
@@ -66,30 +57,14 @@ def load_records(
 
 
 __all__ = [
-    "COLUMNS",
-    "FORMATS",
-    "MANIFEST_NAME",
-    "DataSource",
-    "Format",
-    "LoadContext",
-    "LoadOptions",
     "LoadResult",
-    "LoadState",
-    "Manifest",
-    "MediaError",
-    "MediaInfo",
     "ProbeCache",
     "decode_solution",
     "get_format",
     "list_formats",
     "load_file",
     "load_records",
-    "load_sources",
     "load_spec",
-    "probe_media",
-    "read_manifest",
     "record_from_row",
-    "record_to_row",
-    "resolve_spec",
     "to_hf_dataset",
 ]

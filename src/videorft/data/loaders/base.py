@@ -43,11 +43,13 @@ class Format:
 FORMATS: dict[str, Format] = {}
 
 
-def register_format(name: str, *, tasks: tuple[str, ...], description: str) -> Callable[[LoaderFn], LoaderFn]:
+def register_format(name: str, *, tasks: tuple[str, ...]) -> Callable[[LoaderFn], LoaderFn]:
+    """Register a loader under ``name``; its docstring is the format's description."""
+
     def deco(fn: LoaderFn) -> LoaderFn:
         if name in FORMATS:
             raise ValueError(f"format {name!r} registered twice")
-        FORMATS[name] = Format(name, fn, tasks, description)
+        FORMATS[name] = Format(name, fn, tasks, inspect.getdoc(fn) or "")
         return fn
 
     return deco

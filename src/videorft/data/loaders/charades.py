@@ -59,12 +59,9 @@ def _check_inside(interval: list[float], duration: float, field: str) -> None:
         raise FieldError(field, exc.reason) from None
 
 
-@register_format(
-    "charades_json",
-    tasks=("temporal_grounding",),
-    description="VideoChat-R1 Charades-STA JSON: {video_id: {duration, timestamps, sentences}}",
-)
+@register_format("charades_json", tasks=("temporal_grounding",))
 def load_charades_json(path: Path, ctx: LoadContext, *, video_ext: str = ".mp4") -> list[Record]:
+    """VideoChat-R1 Charades-STA JSON: {video_id: {duration, timestamps, sentences}}"""
     records: list[Record] = []
     # Index = position of the video in the file. A bad video-level field skips all its sentences;
     # a bad sentence or interval skips that query only (the real train.json has 3 reversed ones).
@@ -144,14 +141,11 @@ def _find_durations(path: Path) -> Path | None:
 _LINE = re.compile(r"^(\S+)\s+(\S+)\s+(\S+)\s*##(.*)$")
 
 
-@register_format(
-    "charades_txt",
-    tasks=("temporal_grounding",),
-    description="original Charades-STA text: 'VID START END##sentence' (durations from a companion file or the video)",
-)
+@register_format("charades_txt", tasks=("temporal_grounding",))
 def load_charades_txt(
     path: Path, ctx: LoadContext, *, durations: str | None = None, video_ext: str = ".mp4"
 ) -> list[Record]:
+    """original Charades-STA text: 'VID START END##sentence' (durations from a companion file or the video)"""
     if not path.is_file():
         raise ctx.error(None, None, "annotation file not found")
     dur_path = Path(durations) if durations else _find_durations(path)

@@ -37,12 +37,10 @@ def _tracking_record(
     )
 
 
-@register_format(
-    "got10k_json",
-    tasks=("tracking",),
-    description="VideoChat-R1 GOT-10k JSON: [{path, object, boxes|gt (normalised, one per sampled frame)}]",
-)
+@register_format("got10k_json", tasks=("tracking",))
 def load_got10k_json(path: Path, ctx: LoadContext) -> list[Record]:
+    """VideoChat-R1 GOT-10k JSON: [{path, object, boxes|gt (normalised, one per sampled frame)}]"""
+
     def parse(item: dict[str, Any], i: int) -> Record:
         key, value = get_field(item, "boxes", "gt")
         if not isinstance(value, list) or not value:
@@ -106,12 +104,9 @@ def _sequences(root: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir() and (p / "groundtruth.txt").is_file())
 
 
-@register_format(
-    "got10k_dir",
-    tasks=("tracking",),
-    description="GOT-10k split folder: sequences of 00000001.jpg... with groundtruth.txt (x,y,w,h pixels)",
-)
+@register_format("got10k_dir", tasks=("tracking",))
 def load_got10k_dir(path: Path, ctx: LoadContext, *, nframes: int = 8) -> list[Record]:
+    """GOT-10k split folder: sequences of 00000001.jpg... with groundtruth.txt (x,y,w,h pixels)"""
     if not path.is_dir():
         raise ctx.error(None, None, "expected a GOT-10k split folder or sequence folder")
     if not isinstance(nframes, int) or nframes < 1:

@@ -48,12 +48,10 @@ def _gqa_record(
     )
 
 
-@register_format(
-    "nextgqa_json",
-    tasks=("grounding_qa",),
-    description="VideoChat-R1 NExT-GQA JSON: [{video, question, options, answer, duration, glue}]",
-)
+@register_format("nextgqa_json", tasks=("grounding_qa",))
 def load_nextgqa_json(path: Path, ctx: LoadContext) -> list[Record]:
+    """VideoChat-R1 NExT-GQA JSON: [{video, question, options, answer, duration, glue}]"""
+
     def parse(item: dict[str, Any], i: int) -> Record:
         video = get_str(item, "video")
         _, intervals = get_field(item, "glue", "solution", "intervals")
@@ -92,11 +90,7 @@ def _companion(
     return data
 
 
-@register_format(
-    "nextgqa_csv",
-    tasks=("grounding_qa",),
-    description="original NExT-GQA CSV (video_id, question, answer, qid, a0..a4) + gsub_<split>.json spans",
-)
+@register_format("nextgqa_csv", tasks=("grounding_qa",))
 def load_nextgqa_csv(
     path: Path,
     ctx: LoadContext,
@@ -105,6 +99,7 @@ def load_nextgqa_csv(
     video_map: str | None = None,
     video_ext: str = ".mp4",
 ) -> list[Record]:
+    """original NExT-GQA CSV (video_id, question, answer, qid, a0..a4) + gsub_<split>.json spans"""
     spans = _companion(path, gsub, f"gsub_{path.stem}.json", ctx, "gsub")
     if spans is None:
         raise ctx.error(

@@ -16,12 +16,10 @@ from videorft.data.loaders.base import (
 from videorft.data.record import Record
 
 
-@register_format(
-    "quality_json",
-    tasks=("quality",),
-    description="VideoChat-R1 quality assessment JSON: [{video, instruction|question, answer}]",
-)
+@register_format("quality_json", tasks=("quality",))
 def load_quality_json(path: Path, ctx: LoadContext) -> list[Record]:
+    """VideoChat-R1 quality assessment JSON: [{video, instruction|question, answer}]"""
+
     def parse(item: dict[str, Any], i: int) -> Record:
         video = get_str(item, "video")
         meta = {"duration": get_duration(item)} if "duration" in item else {}
@@ -37,12 +35,10 @@ def load_quality_json(path: Path, ctx: LoadContext) -> list[Record]:
     return ctx.records(read_json_list(path, ctx), parse)
 
 
-@register_format(
-    "caption_json",
-    tasks=("caption",),
-    description="videorft caption JSON: [{video, duration, events: [str, ...]}] (event-recall reward)",
-)
+@register_format("caption_json", tasks=("caption",))
 def load_caption_json(path: Path, ctx: LoadContext) -> list[Record]:
+    """videorft caption JSON: [{video, duration, events: [str, ...]}] (event-recall reward)"""
+
     def parse(item: dict[str, Any], i: int) -> Record:
         video = get_str(item, "video")
         events = item.get("events")

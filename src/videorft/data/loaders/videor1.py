@@ -155,12 +155,10 @@ def _row_meta(item: dict[str, Any], task: str, solution: Any) -> dict[str, Any]:
     return meta
 
 
-@register_format(
-    "videor1",
-    tasks=tuple(PROBLEM_TYPES.values()) + EXTENSION_TASKS,
-    description="Video-R1 JSON (260k RL, COT-165k SFT, eval_*.json); images and videos",
-)
+@register_format("videor1", tasks=tuple(PROBLEM_TYPES.values()) + EXTENSION_TASKS)
 def load_videor1(path: Path, ctx: LoadContext) -> list[Record]:
+    """Video-R1 JSON (260k RL, COT-165k SFT, eval_*.json); images and videos"""
+
     def parse(item: dict[str, Any], i: int) -> Record:
         ptype = get_str(item, "problem_type")
         if ptype not in PROBLEM_TYPES and ptype not in EXTENSION_TASKS:

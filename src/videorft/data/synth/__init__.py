@@ -3,24 +3,8 @@ the real annotation formats (charades_json, got10k_json/got10k_dir, videor1, nex
 quality_json, caption_json) so every loader is exercised. See docs/synth.md."""
 
 from videorft.data.synth.config import SynthConfig
-from videorft.data.synth.scene import PALETTE, SHAPES, Scene, SceneObject, Shape, sample_indices
-from videorft.data.synth.suite import MANIFEST, SPLITS, split_sizes, synthesize
-from videorft.data.synth.tasks import TASK_NAMES, Sample, TaskSpec, get_task
+from videorft.data.synth.scene import sample_indices
+from videorft.data.synth.suite import SPLITS, split_sizes, synthesize
+from videorft.data.synth.tasks import TASK_NAMES, get_task
 
-__all__ = [
-    "MANIFEST",
-    "PALETTE",
-    "SHAPES",
-    "SPLITS",
-    "TASK_NAMES",
-    "Sample",
-    "Scene",
-    "SceneObject",
-    "Shape",
-    "SynthConfig",
-    "TaskSpec",
-    "get_task",
-    "sample_indices",
-    "split_sizes",
-    "synthesize",
-]
+__all__ = ["SPLITS", "TASK_NAMES", "SynthConfig", "get_task", "sample_indices", "split_sizes", "synthesize"]

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from videorft.data.synth.scene import PALETTE
+from videorft.data.synth.tasks import LETTERS
 
 _NAMES = list(PALETTE)
 _RGB = np.asarray([PALETTE[c] for c in _NAMES], dtype=np.float32)  # (C, 3)
@@ -53,21 +54,16 @@ def colour_labels(frames: np.ndarray) -> np.ndarray:
     return _label_table()[q[..., 0], q[..., 1], q[..., 2]]
 
 
-def colour_shares(frame: np.ndarray) -> dict[str, float]:
-    """Share of the frame's pixels that show each palette colour. ``frame``: (H, W, 3) uint8."""
-    counts = np.bincount(colour_labels(frame).ravel() + 1, minlength=len(_NAMES) + 1)[1:]
-    return {c: float(counts[i]) / (frame.shape[0] * frame.shape[1]) for i, c in enumerate(_NAMES)}
-
-
-def visible_colours(frame: np.ndarray, min_share: float = MIN_SHARE) -> set[str]:
-    return {c for c, s in colour_shares(frame).items() if s >= min_share}
-
-
 def presence(frames: np.ndarray, min_share: float = MIN_SHARE) -> dict[str, list[bool]]:
     """Per colour, whether it is visible on each frame. ``frames``: (T, H, W, 3)."""
     labels = colour_labels(frames).reshape(len(frames), -1)
     shares = np.stack([(labels == i).mean(axis=1) for i in range(len(_NAMES))])  # (C, T)
     return {c: [bool(v) for v in shares[i] >= min_share] for i, c in enumerate(_NAMES)}
+
+
+def visible_colours(frame: np.ndarray, min_share: float = MIN_SHARE) -> set[str]:
+    """Palette colours covering at least ``min_share`` of ``frame`` ((H, W, 3) uint8)."""
+    return {c for c, on in presence(frame[None], min_share).items() if on[0]}
 
 
 def option_colour(option: str) -> str | None:
@@ -98,7 +94,7 @@ def answer_temporal_order(frames: np.ndarray, problem: str, options: Sequence[st
         first = shown[colour].index(True)
         key = sign * first
         if best is None or key < best[0]:
-            best = (key, "ABCDEFG"[k])
+            best = (key, LETTERS[k])
     return None if best is None else best[1]
 
 
