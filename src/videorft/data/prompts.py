@@ -95,24 +95,20 @@ def template_file(template: str | None, task: str) -> Path:
 
 
 def _load_template(template: str | None, task: str) -> Any:
+    import jinja2
+
     path = template_file(template, task)
-    if path.parent != TEMPLATE_DIR:  # a user template
-        if not path.is_file():
-            raise FileNotFoundError(f"prompt template not found: {path}")
-        return _get(_environment(str(path.resolve().parent)), path.name, str(path))
-    if path.stem not in list_templates():
+    user = path.parent != TEMPLATE_DIR
+    if user and not path.is_file():
+        raise FileNotFoundError(f"prompt template not found: {path}")
+    if not user and path.stem not in list_templates():
         raise ValueError(
             f"unknown prompt template {template!r}; built-in: {', '.join(list_templates())}, or a path"
         )
-    return _get(_environment(None), path.name, path.name)
-
-
-def _get(env: Any, name: str, shown: str) -> Any:
-    import jinja2
-
     try:
-        return env.get_template(name)
+        return _environment(str(path.resolve().parent) if user else None).get_template(path.name)
     except jinja2.TemplateSyntaxError as exc:
+        shown = str(path) if user else path.name
         raise ValueError(f"{shown}: line {exc.lineno}: template syntax error: {exc.message}") from None
 
 
@@ -131,6 +127,7 @@ def render_prompt(
         raise ValueError(f"unknown prompt style {style!r}; valid: {', '.join(STYLES)}")
     tpl = _load_template(template, record.task)
     meta = record.meta
+    boxes = record.solution if record.task == "tracking" and isinstance(record.solution, list) else None
     context = {
         "record": record,
         "task": record.task,
@@ -139,7 +136,7 @@ def render_prompt(
         "meta": meta,
         "media": record.data_type,
         "object": meta.get("object", record.problem),
-        "first_box": meta.get("first_box") or _first_box(record),
+        "first_box": meta.get("first_box") or (boxes[0] if boxes else None),
         "nframes": meta.get("nframes") or (len(record.solution) if record.task == "tracking" else None),
         "think": style == "think",
         "timing": timing if record.image is None else None,  # a still image has no timing
@@ -149,12 +146,6 @@ def render_prompt(
     except jinja2.UndefinedError as exc:
         raise ValueError(f"{tpl.filename}: record {record.id!r}: {exc.message}") from None
     return "\n".join(line.rstrip() for line in text.strip().splitlines())
-
-
-def _first_box(record: Record) -> list[float] | None:
-    if record.task == "tracking" and isinstance(record.solution, list) and record.solution:
-        return record.solution[0]
-    return None
 
 
 @dataclass(frozen=True)

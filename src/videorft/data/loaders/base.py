@@ -280,17 +280,6 @@ def load_json_file(path: Path) -> Any:
     return parse_json_text(path.read_text(encoding="utf-8-sig"))
 
 
-def _json_lines_under_json_name(text: str) -> bool:
-    """JSON Lines in a ``.json`` file: what `datasets.Dataset.to_json` writes by default."""
-    try:
-        json.loads(text)
-    except json.JSONDecodeError as exc:
-        return exc.msg == "Extra data" and exc.lineno >= 2
-    except (RecursionError, ValueError):
-        return False
-    return False
-
-
 def read_json(path: Path, ctx: LoadContext) -> Any:
     """A JSON file's value, a ``.jsonl`` file's rows (a torn line names its own line number, and with
     ``skip_invalid`` only that line is skipped), or a table's rows (`read_table`)."""
@@ -301,11 +290,12 @@ def read_json(path: Path, ctx: LoadContext) -> Any:
     try:
         if path.suffix == ".jsonl":
             return _read_jsonl(path, ctx)
-        text = path.read_text(encoding="utf-8-sig")
         try:
-            return parse_json_text(text)
-        except ValueError:
-            if not _json_lines_under_json_name(text):
+            return parse_json_text(path.read_text(encoding="utf-8-sig"))
+        except ValueError as exc:
+            # JSON Lines under a .json name is what `datasets.Dataset.to_json` writes by default
+            why = exc.__context__
+            if not (isinstance(why, json.JSONDecodeError) and why.msg == "Extra data" and why.lineno >= 2):
                 raise
         return _read_jsonl(path, ctx)
     except UnicodeDecodeError as exc:

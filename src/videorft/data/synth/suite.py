@@ -149,11 +149,6 @@ def _progress(it: Iterator[Any], total: int, enabled: bool) -> Iterator[Any]:
         yield from bar.track(it, total=total, description="rendering videos")
 
 
-def _dump(path: Path, obj: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_json(path, obj, indent=1, ensure_ascii=False)
-
-
 def _write_annotations(out: Path, rows: dict[tuple[str, str], list[dict[str, Any]]]) -> dict[str, list]:
     """Write one file per (split, format); returns the manifest's ``splits`` mapping."""
     splits: dict[str, list] = {s: [] for s in SPLITS}
@@ -171,7 +166,7 @@ def _write_annotations(out: Path, rows: dict[tuple[str, str], list[dict[str, Any
                 problem_id += len(items)
             else:
                 data = items
-            _dump(out / rel, data)
+            write_json(out / rel, data, indent=1, ensure_ascii=False)
             splits[split].append({"format": fmt, "path": rel, "video_root": video_root})
         seqs = rows.get((split, "got10k_dir"))
         if seqs:
@@ -179,10 +174,6 @@ def _write_annotations(out: Path, rows: dict[tuple[str, str], list[dict[str, Any
             (folder / "list.txt").write_text("".join(r["sequence"] + "\n" for r in seqs))
             splits[split].append({"format": "got10k_dir", "path": f"got10k/{split}"})
     return splits
-
-
-def _record_count(fmt: str, row: dict[str, Any]) -> int:
-    return len(row["sentences"]) if fmt == "charades_json" else 1
 
 
 def synthesize(
@@ -212,7 +203,7 @@ def synthesize(
         rows.setdefault((job.split, fmt), []).extend(job_rows)
         key = "tracking (got10k_dir)" if job.spec_key == "got10k_dir" else job.spec_key
         per = counts.setdefault(key, {s: 0 for s in SPLITS})
-        per[job.split] += sum(_record_count(fmt, r) for r in job_rows)
+        per[job.split] += sum(len(r["sentences"]) if fmt == "charades_json" else 1 for r in job_rows)
     manifest = {"name": "synth", "splits": _write_annotations(out, rows)}
     import yaml
 
@@ -229,5 +220,5 @@ def synthesize(
         "records": counts,
         "seconds": round(time.perf_counter() - started, 2),
     }
-    _dump(out / INFO, info)
+    write_json(out / INFO, info, indent=1, ensure_ascii=False)
     return out / MANIFEST
