@@ -19,6 +19,7 @@ from typing import Any
 from videorft.data.errors import DataError, FieldError, SkipReport
 from videorft.data.loaders.media import MediaError, MediaInfo, ProbeCache, probe_media
 from videorft.data.record import Record
+from videorft.rewards.solutions import SolutionError, check_inside_video
 
 log = logging.getLogger("videorft.data")
 
@@ -430,6 +431,15 @@ def parse_interval(value: Any, field: str) -> list[float]:
     if s < -NEGATIVE_START_TOLERANCE or s > e or e < 0:
         raise FieldError(field, f"expected [start, end] with 0 <= start <= end, got {_show(value)}")
     return [max(s, 0.0), e]
+
+
+def check_inside(interval: list[float], duration: float, field: str) -> None:
+    """A span that starts at or after the video's end cannot be localised (and clipped it becomes the
+    point (D, D), which any wrong prediction past the end would match): a bad record."""
+    try:
+        check_inside_video((interval[0], interval[1]), duration, field)
+    except SolutionError as exc:
+        raise FieldError(field, exc.reason) from None
 
 
 def parse_intervals(value: Any, field: str) -> list[list[float]]:

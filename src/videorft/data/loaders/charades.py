@@ -10,6 +10,7 @@ from typing import Any
 from videorft.data.errors import FieldError
 from videorft.data.loaders.base import (
     LoadContext,
+    check_inside,
     get_duration,
     load_json_file,
     parse_interval,
@@ -20,7 +21,6 @@ from videorft.data.loaders.base import (
 )
 from videorft.data.loaders.media import MediaError, probe_media
 from videorft.data.record import Record
-from videorft.rewards.solutions import SolutionError, check_inside_video
 
 
 def _grounding_record(
@@ -31,15 +31,15 @@ def _grounding_record(
     interval: list[float],
     duration: float | None,
     video_ext: str,
-    sentence_field: str,
-    interval_field: str,
+    fields: tuple[str, str],  # names of the sentence and interval fields in errors
 ) -> Record:
+    sentence_field, interval_field = fields
     if not isinstance(sentence, str) or not sentence.strip():
         raise FieldError(sentence_field, f"expected a non-empty sentence, got {sentence!r:.80}")
     meta: dict[str, Any] = {"video_id": vid}
     if duration is not None:
         meta["duration"] = duration
-        _check_inside(interval, duration, interval_field)
+        check_inside(interval, duration, interval_field)
     return Record(
         id=f"{vid}#{k}",
         task="temporal_grounding",
@@ -48,15 +48,6 @@ def _grounding_record(
         video=ctx.media(f"{vid}{video_ext}", "video_id"),
         meta=meta,
     )
-
-
-def _check_inside(interval: list[float], duration: float, field: str) -> None:
-    # A query that starts at or after the video's end cannot be localised (and clipped it becomes
-    # the point (D, D), which any wrong prediction past the end would match): skip and count it.
-    try:
-        check_inside_video((interval[0], interval[1]), duration, field)
-    except SolutionError as exc:
-        raise FieldError(field, exc.reason) from None
 
 
 @register_format("charades_json", tasks=("temporal_grounding",))
@@ -80,19 +71,10 @@ def load_charades_json(path: Path, ctx: LoadContext, *, video_ext: str = ".mp4")
                     "sentences", f"expected a list of {len(stamps)} sentences (one per timestamp), got {n}"
                 )
             for k, (stamp, sentence) in enumerate(zip(stamps, sentences)):
+                fields = (f"sentences[{k}]", f"timestamps[{k}]")
                 with ctx.item(i):
-                    interval = parse_interval(stamp, f"timestamps[{k}]")
-                    record = _grounding_record(
-                        ctx,
-                        vid,
-                        k,
-                        sentence,
-                        interval,
-                        duration,
-                        video_ext,
-                        f"sentences[{k}]",
-                        f"timestamps[{k}]",
-                    )
+                    interval = parse_interval(stamp, fields[1])
+                    record = _grounding_record(ctx, vid, k, sentence, interval, duration, video_ext, fields)
                     records.append(ctx.finish(i, record))
     return records
 
@@ -168,12 +150,11 @@ def load_charades_txt(
                 [to_float(m.group(2), "start"), to_float(m.group(3), "end")], "timestamps"
             )
             k = per_video.get(vid, 0)
-            record = _grounding_record(
-                ctx, vid, k, m.group(4), interval, known.get(vid), video_ext, "sentence", "timestamps"
-            )
+            fields = ("sentence", "timestamps")
+            record = _grounding_record(ctx, vid, k, m.group(4), interval, known.get(vid), video_ext, fields)
             if "duration" not in record.meta:
                 record.meta["duration"] = _probe_duration(record.video, vid)
-                _check_inside(interval, record.meta["duration"], "timestamps")
+                check_inside(interval, record.meta["duration"], "timestamps")
             per_video[vid] = k + 1
             records.append(ctx.finish(lineno, record))
     return records

@@ -58,17 +58,10 @@ def load_nextgqa_json(path: Path, ctx: LoadContext) -> list[Record]:
         meta = {"video_id": Path(video).stem}
         if "type" in item:
             meta["question_type"] = item["type"]
-        return _gqa_record(
-            ctx,
-            str(item.get("id") or f"{Path(video).stem}_{i}"),
-            video,
-            get_str(item, "question"),
-            normalise_options(item.get("options"), "options"),
-            get_field(item, "answer")[1],
-            intervals,
-            get_duration(item),
-            meta,
-        )
+        rid = str(item.get("id") or f"{Path(video).stem}_{i}")
+        question, options = get_str(item, "question"), normalise_options(item.get("options"), "options")
+        answer = get_field(item, "answer")[1]
+        return _gqa_record(ctx, rid, video, question, options, answer, intervals, get_duration(item), meta)
 
     return ctx.records(read_json_list(path, ctx), parse)
 
@@ -122,17 +115,11 @@ def load_nextgqa_csv(
             if not isinstance(location, dict) or qid not in location:
                 raise FieldError("qid", f"question {qid} of video {vid} has no time span in the gsub file")
             options = normalise_options([row[f"a{k}"] for k in range(5)], "a0..a4")
-            answer = row["answer"].strip()
+            answer = row["answer"].strip()  # NExT-GQA: the option text; NExT-QA: its index
+            rid, video, duration = f"{vid}_{qid}", str(vmap.get(vid, vid)) + video_ext, get_duration(span)
+            meta = {"video_id": vid, "question_type": row.get("type", "")}
             record = _gqa_record(
-                ctx,
-                f"{vid}_{qid}",
-                str(vmap.get(vid, vid)) + video_ext,
-                row["question"],
-                options,
-                answer,  # NExT-GQA: the option text; NExT-QA: its index
-                location[qid],
-                get_duration(span),
-                {"video_id": vid, "question_type": row.get("type", "")},
+                ctx, rid, video, row["question"], options, answer, location[qid], duration, meta
             )
             records.append(ctx.finish(lineno, record))
     return records

@@ -19,6 +19,7 @@ from videorft.data.errors import FieldError
 from videorft.data.loaders.base import (
     LETTERS,
     LoadContext,
+    check_inside,
     get_field,
     get_str,
     parse_box,
@@ -27,7 +28,8 @@ from videorft.data.loaders.base import (
     to_float,
 )
 from videorft.data.record import TASKS, Record
-from videorft.rewards.solutions import SolutionError, check_inside_video
+from videorft.rewards.parsing import first_block
+from videorft.rewards.solutions import SolutionError
 from videorft.rewards.tasks import normalize_solution
 
 #: Video-R1 problem_type spelling -> canonical task name.
@@ -45,14 +47,6 @@ EXTENSION_TASKS: tuple[str, ...] = tuple(t for t in TASKS if t not in PROBLEM_TY
 #: Loader-set meta keys a row's ``meta`` may not override.
 _RESERVED_META = ("problem_type", "problem_id", "data_source", "process", "source_file", "source_index")
 
-_ANSWER = re.compile(r"<answer>\s*(.*?)\s*</answer>", re.DOTALL)
-
-
-def strip_answer_tags(solution: str) -> str:
-    """Content of the first ``<answer>`` block (whole string when there is none), stripped."""
-    m = _ANSWER.search(solution)
-    return (m.group(1) if m else solution).strip()
-
 
 def _options(item: dict[str, Any], task: str) -> list[str]:
     value = item.get("options")
@@ -69,7 +63,8 @@ def _options(item: dict[str, Any], task: str) -> list[str]:
 
 
 def _solution(raw: str, task: str, options: list[str]) -> str:
-    answer = strip_answer_tags(raw)
+    block = first_block(raw, "answer")  # Video-R1 solutions read "<answer>...</answer>"
+    answer = (raw if block is None else block).strip()
     if not answer:
         raise FieldError("solution", f"empty answer in {raw!r}")
     if task == "multiple_choice":
@@ -130,10 +125,7 @@ def _row_meta(item: dict[str, Any], task: str, solution: Any) -> dict[str, Any]:
     if "duration" in meta:
         meta["duration"] = _number(meta, "duration", positive=True)
         if task == "temporal_grounding":
-            try:
-                check_inside_video((solution[0], solution[1]), meta["duration"], "solution_value")
-            except SolutionError as exc:
-                raise FieldError("solution_value", exc.reason) from None
+            check_inside(solution, meta["duration"], "solution_value")
     for key in ("video_start", "video_end"):
         if key in meta:
             meta[key] = _number(meta, key)
