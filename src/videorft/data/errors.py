@@ -5,15 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-def _where(file: str, index: int | None, field: str | None, unit: str) -> str:
-    parts = [str(file)]
-    if index is not None:
-        parts.append(f"{unit} {index}")
-    if field is not None:
-        parts.append(f"field {field!r}")
-    return ": ".join(parts)
-
-
 @dataclass(frozen=True)
 class SkipReport:
     """One record (or video) left out of a load with ``skip_invalid=True``, and why."""
@@ -25,7 +16,9 @@ class SkipReport:
     unit: str = "record"
 
     def __str__(self) -> str:
-        return f"{_where(self.file, self.index, self.field, self.unit)}: {self.reason}"
+        index = [] if self.index is None else [f"{self.unit} {self.index}"]
+        field = [] if self.field is None else [f"field {self.field!r}"]
+        return ": ".join([self.file, *index, *field, self.reason])
 
 
 class DataError(ValueError):
@@ -42,7 +35,7 @@ class DataError(ValueError):
         self.field = field
         self.reason = reason
         self.unit = unit
-        super().__init__(_where(self.file, index, field, unit) + f": {reason}")
+        super().__init__(str(self.to_skip()))
 
     def to_skip(self) -> SkipReport:
         return SkipReport(self.file, self.index, self.field, self.reason, self.unit)

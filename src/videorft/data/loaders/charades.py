@@ -112,12 +112,10 @@ def _seconds(value: Any, where: str) -> float:
 
 def _find_durations(path: Path) -> Path | None:
     """The Charades_v1_{train,test}.csv that ships beside charades_sta_{train,test}.txt."""
-    for split in ("train", "test"):
-        if split in path.name:
-            candidate = path.with_name(f"Charades_v1_{split}.csv")
-            if candidate.is_file():
-                return candidate
-    return None
+    candidates = [
+        path.with_name(f"Charades_v1_{split}.csv") for split in ("train", "test") if split in path.name
+    ]
+    return next((p for p in candidates if p.is_file()), None)
 
 
 _LINE = re.compile(r"^(\S+)\s+(\S+)\s+(\S+)\s*##(.*)$")

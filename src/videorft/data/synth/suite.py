@@ -11,6 +11,7 @@ Layout under ``out``::
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import shutil
@@ -121,32 +122,22 @@ def _prepare_out(out: Path) -> None:
 
 
 def _execute(jobs: list[_Job], seed: int, cfg: SynthConfig, out: Path) -> Iterator[list[dict[str, Any]]]:
+    run = functools.partial(_run_job, seed=seed, cfg=cfg, out=str(out))
     workers = cfg.workers or os.cpu_count() or 1
-    args = [(job, seed, cfg, str(out)) for job in jobs]
     if workers == 1 or len(jobs) < 8:
-        for a in args:
-            yield _run_job(*a)
+        yield from map(run, jobs)
         return
     # spawn: the parent may hold torch threads, which fork does not survive safely
     with multiprocessing.get_context("spawn").Pool(min(workers, len(jobs))) as pool:
-        yield from pool.imap(_star_run_job, args, chunksize=4)
-
-
-def _star_run_job(a: tuple[_Job, int, SynthConfig, str]) -> list[dict[str, Any]]:
-    return _run_job(*a)
+        yield from pool.imap(run, jobs, chunksize=4)
 
 
 def _progress(it: Iterator[Any], total: int, enabled: bool) -> Iterator[Any]:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    cols = (
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*cols, disable=not enabled) as bar:
-        yield from bar.track(it, total=total, description="rendering videos")
+    columns = (TextColumn("rendering videos"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, disable=not enabled) as bar:
+        yield from bar.track(it, total=total)
 
 
 def _write_annotations(out: Path, rows: dict[tuple[str, str], list[dict[str, Any]]]) -> dict[str, list]:
