@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from dataclasses import dataclass, field
@@ -52,36 +53,30 @@ def read_manifest(path: str | os.PathLike[str], *, video_root: str | None = None
     path = Path(path)
     if path.is_dir():
         path = path / MANIFEST_NAME
+    fail = functools.partial(DataError, str(path), None)  # (field, reason) -> the error naming this file
     if not path.is_file():
-        raise DataError(str(path), None, None, "manifest not found")
+        raise fail(None, "manifest not found")
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
     except yaml.YAMLError as exc:
-        raise DataError(str(path), None, None, f"invalid YAML: {exc}") from None
+        raise fail(None, f"invalid YAML: {exc}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("splits"), dict) or not doc["splits"]:
-        raise DataError(str(path), None, "splits", "expected a mapping 'splits: {name: [entries]}'")
+        raise fail("splits", "expected a mapping 'splits: {name: [entries]}'")
     base = path.parent
     media_base = Path(video_root) if video_root else base
     splits: dict[str, list[DataSource]] = {}
     for split, entries in doc["splits"].items():
         if not isinstance(entries, list):
-            raise DataError(str(path), None, f"splits.{split}", "expected a list of {format, path} entries")
+            raise fail(f"splits.{split}", "expected a list of {format, path} entries")
         sources = []
         for i, entry in enumerate(entries):
             where = f"splits.{split}[{i}]"
             if not isinstance(entry, dict) or "format" not in entry or "path" not in entry:
-                raise DataError(
-                    str(path), None, where, f"expected {{format, path[, video_root]}}, got {entry!r:.80}"
-                )
+                raise fail(where, f"expected {{format, path[, video_root]}}, got {entry!r:.80}")
             entry = dict(entry)
             fmt = str(entry.pop("format"))
             if fmt not in FORMATS:
-                raise DataError(
-                    str(path),
-                    None,
-                    f"{where}.format",
-                    f"unknown format {fmt!r}; valid: {', '.join(sorted(FORMATS))}",
-                )
+                raise fail(f"{where}.format", f"unknown format {fmt!r}; valid: {', '.join(sorted(FORMATS))}")
             raw = str(entry.pop("path"))
             ann = annotation_path(raw) if raw.startswith(HUB_PREFIX) else base / raw
             root = entry.pop("video_root", None)
@@ -109,10 +104,9 @@ def resolve_spec(spec: str, *, split: str | None = None, video_root: str | None 
     fmt, sep, rest = spec.partition(":")
     if sep and fmt in FORMATS:
         ann = annotation_path(rest)
-        if hub_id(ann) is not None:  # a hub dataset: videos are wherever the user put them
-            return [DataSource(fmt, ann, Path(video_root or "."), split)]
-        root = Path(video_root) if video_root else _default_root(ann)
-        return [DataSource(fmt, ann, root, split)]
+        # a hub dataset's videos are wherever the user put them (default: here)
+        default_root = Path(".") if hub_id(ann) is not None else _default_root(ann)
+        return [DataSource(fmt, ann, Path(video_root) if video_root else default_root, split)]
     p = Path(spec).expanduser()
     if p.is_dir() or p.suffix in (".yaml", ".yml"):
         manifest = read_manifest(p, video_root=video_root)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from videorft.data.synth.scene import Background, Degradation, Scene, SceneObject
+from videorft.data.synth.scene import PALETTE, Background, Degradation, Scene, SceneObject
 
 
 @functools.lru_cache(maxsize=256)
@@ -56,7 +56,7 @@ def paint(frame: np.ndarray, obj: SceneObject, j: int) -> None:
     if cx0 >= cx1 or cy0 >= cy1:
         return
     mask = shape_mask(obj.shape.kind, obj.size)[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0]
-    frame[cy0:cy1, cx0:cx1][mask] = obj.shape.rgb
+    frame[cy0:cy1, cx0:cx1][mask] = PALETTE[obj.shape.colour]
 
 
 def render_frames(scene: Scene, seed: int = 0) -> np.ndarray:

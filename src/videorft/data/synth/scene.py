@@ -54,10 +54,6 @@ class Shape:
     def name(self) -> str:
         return f"{self.colour} {self.kind}"
 
-    @property
-    def rgb(self) -> tuple[int, int, int]:
-        return PALETTE[self.colour]
-
 
 @dataclass(frozen=True)
 class SceneObject:
@@ -71,21 +67,13 @@ class SceneObject:
     end: tuple[float, float]
     cell: int | None = None  # index into CELLS when placed in the 2x2 grid
 
-    @property
-    def first_frame(self) -> int:
-        return self.spans[0][0]
-
-    @property
-    def last_frame(self) -> int:
-        return self.spans[-1][1] - 1
-
     def visible(self, j: int) -> bool:
         return any(j0 <= j < j1 for j0, j1 in self.spans)
 
     def box(self, j: int) -> tuple[int, int, int, int]:
         """Pixel box ``(x0, y0, x1, y1)`` (x1, y1 exclusive) at frame ``j`` (whether visible or not)."""
-        span = self.last_frame - self.first_frame
-        a = 0.0 if span <= 0 else min(max((j - self.first_frame) / span, 0.0), 1.0)
+        first, last = self.spans[0][0], self.spans[-1][1] - 1
+        a = 0.0 if last <= first else min(max((j - first) / (last - first), 0.0), 1.0)
         x = int(round(self.start[0] + a * (self.end[0] - self.start[0])))
         y = int(round(self.start[1] + a * (self.end[1] - self.start[1])))
         return (x, y, x + self.size, y + self.size)
