@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import inspect
 import json
-import logging
 import math
 import os
 import re
@@ -17,11 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from videorft.data.errors import DataError, FieldError, SkipReport
-from videorft.data.loaders.media import MediaError, MediaInfo, ProbeCache, probe_media
+from videorft.data.loaders.media import MediaError, MediaInfo, probe_media
 from videorft.data.record import Record
 from videorft.rewards.solutions import SolutionError, check_inside_video
-
-log = logging.getLogger("videorft.data")
 
 # A loader reads one annotation file (or folder) and returns its valid records.
 LoaderFn = Callable[..., list[Record]]
@@ -92,21 +89,15 @@ class LoadResult:
         return "\n".join(lines)
 
 
+@dataclass
 class LoadState:
-    """State shared by every file of one load: unique ids and the probe cache."""
+    """State shared by every file of one load: ids seen, probe results, absolute media paths."""
 
-    def __init__(self, probe_cache: ProbeCache | None = None) -> None:
-        self.probe = probe_cache.probe if probe_cache is not None else probe_media
-        self.seen_ids: Counter[str] = Counter()
-        self.media: dict[str, MediaInfo] = {}
-        self.media_errors: dict[str, str] = {}
-        self.absolute_paths: dict[str, None] = {}  # ordered set
-
-    def unique_id(self, base: str) -> str:
-        # Real data repeats ids (Charades-STA: same video, several queries); keep the first as is.
-        self.seen_ids[base] += 1
-        n = self.seen_ids[base]
-        return base if n == 1 else f"{base}#{n}"
+    probe: Callable[[Path], MediaInfo] = probe_media  # a ProbeCache's probe reuses earlier loads' probes
+    seen_ids: Counter[str] = field(default_factory=Counter)
+    media: dict[str, MediaInfo] = field(default_factory=dict)
+    media_errors: dict[str, str] = field(default_factory=dict)
+    absolute_paths: dict[str, None] = field(default_factory=dict)  # ordered set
 
 
 @dataclass
@@ -155,7 +146,11 @@ class LoadContext:
 
     def finish(self, index: int, record: Record) -> Record:
         """Stamp provenance and a load-wide unique id on a parsed record."""
-        record.id = self.state.unique_id(record.id)
+        # Real data repeats ids (Charades-STA: same video, several queries); keep the first as is.
+        seen = self.state.seen_ids
+        seen[record.id] += 1
+        if seen[record.id] > 1:
+            record.id = f"{record.id}#{seen[record.id]}"
         record.meta.setdefault("source_file", self.file)
         record.meta.setdefault("source_index", index)
         return record

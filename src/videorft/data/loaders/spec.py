@@ -145,7 +145,7 @@ def load_sources(
 ) -> LoadResult:
     """Load every source into one result (``options``: format options); ids are unique across all."""
     probe_cache = load.pop("probe_cache", None)
-    state = LoadState(probe_cache)
+    state = LoadState(probe_cache.probe) if probe_cache is not None else LoadState()
     result = LoadResult()
     for src in sources:
         fmt = get_format(src.format)
