@@ -118,8 +118,7 @@ class LoadContext:
 
     def __post_init__(self) -> None:
         hub = hub_id(self.file)
-        self.file = str(self.file) if hub is None else HUB_PREFIX + hub
-        self.video_root = Path(self.video_root)
+        self.file = self.file if hub is None else HUB_PREFIX + hub
 
     def error(self, index: int | None, field: str | None, reason: str) -> DataError:
         return DataError(self.file, index, field, reason, unit=self.unit)

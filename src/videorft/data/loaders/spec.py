@@ -151,7 +151,7 @@ def load_sources(
         fmt = get_format(src.format)
         opts = {**src.options, **(options or {})}
         _check_options(src.format, opts, str(src.path), "options")
-        ctx = LoadContext(src.path, src.video_root, state=state, split=src.split, **load)
+        ctx = LoadContext(str(src.path), src.video_root, state=state, split=src.split, **load)
         records = fmt.loader(src.path, ctx, **opts)
         if src.split is not None:
             for r in records:
