@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
 
 from videorft.data.prompts import PromptSpec
 from videorft.data.record import Record
@@ -445,7 +447,13 @@ def run_eval(
     new_rows: dict[str, dict[str, Any]] = {}
     skipped: list[dict[str, str]] = []
     start = time.monotonic()
-    with _progress(progress, len(todo)) as advance:
+    # items done of total, elapsed time and ETA, on stderr
+    columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), "ETA")
+    bar = Progress(
+        *columns, TimeRemainingColumn(), console=Console(stderr=True), disable=not (progress and todo)
+    )
+    with bar:
+        task = bar.add_task("eval", total=len(todo))
         for step, first in enumerate(range(0, len(todo), batch_size)):
             chunk = todo[first : first + batch_size]
             samples = []
@@ -465,7 +473,7 @@ def run_eval(
                 if out is not None:
                     write_rows(out / PREDICTIONS_FILE, rows, append=True)
                 new_rows.update((row["id"], row) for row in rows)
-            advance(len(chunk))
+            bar.advance(task, len(chunk))
 
     all_rows = {**done, **new_rows}
     result = EvalResult([all_rows[r.id] for r in records if r.id in all_rows], skipped, protocol)
@@ -492,41 +500,3 @@ def _rewrite_without_torn_line(path: Path, rows: dict[str, dict[str, Any]]) -> N
 
 def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-
-
-class _progress:
-    """A rich progress bar with ETA on stderr, or nothing; yields ``advance(n)``."""
-
-    def __init__(self, enabled: bool, total: int) -> None:
-        self.enabled = enabled and total > 0
-        self.total = total
-        self._bar: Any = None
-
-    def __enter__(self) -> Any:
-        if not self.enabled:
-            return lambda n: None
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self._bar = Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            "ETA",
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-        )
-        self._bar.__enter__()
-        task = self._bar.add_task("eval", total=self.total)
-        return lambda n: self._bar.advance(task, n)
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(*exc)
