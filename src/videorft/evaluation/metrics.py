@@ -332,19 +332,20 @@ def score_rows(
     source: str = "<rows>",
     skip_invalid: bool = False,
     lines: Sequence[int] | None = None,
+    unit: str = "line",
     judge: Any = None,
     options: MetricOptions = DEFAULT_OPTIONS,
 ) -> ScoredRows:
     """Score every row with its task's metric.
 
     A malformed row raises ``DataError`` naming ``source``, the row index (or the line from
-    ``lines``) and the field; with ``skip_invalid`` it is skipped and listed in ``skipped``.
+    ``lines``, counted in ``unit``s) and the field; with ``skip_invalid`` it is skipped and listed in ``skipped``.
     ``judge`` is the caption reward's judge (None: the rewards' default offline judge);
     ``options`` picks the official arithmetic (default) or our alternatives.
     """
     out = ScoredRows()
     for index, row in enumerate(rows):
-        where = (lines[index], "line") if lines is not None else (index, "record")
+        where = (lines[index], unit) if lines is not None else (index, "record")
         task = row.get("task")
         if task not in _METRICS:
             err = DataError(
@@ -419,7 +420,13 @@ def metrics_of_file(
 
     pred = read_predictions(path, skip_invalid=skip_invalid)
     scored = score_rows(
-        pred.rows, source=str(path), skip_invalid=skip_invalid, lines=pred.lines, judge=judge, options=options
+        pred.rows,
+        source=str(path),
+        skip_invalid=skip_invalid,
+        lines=pred.lines,
+        unit=pred.unit,
+        judge=judge,
+        options=options,
     )
     return aggregate(scored), pred.skipped + scored.skipped
 

@@ -150,7 +150,7 @@ def _scored(preds: Path, notes: list[str]) -> Any:
     from videorft.evaluation.predictions import read_predictions
 
     pred = read_predictions(preds, skip_invalid=True)
-    scored = score_rows(pred.rows, source=str(preds), skip_invalid=True, lines=pred.lines)
+    scored = score_rows(pred.rows, source=str(preds), skip_invalid=True, lines=pred.lines, unit=pred.unit)
     skipped = pred.skipped + scored.skipped
     if skipped:
         notes.append(f"{preds}: {len(skipped)} invalid line(s) skipped: {skipped[0]}")
