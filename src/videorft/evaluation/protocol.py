@@ -90,15 +90,18 @@ def protocol_diff(protocols: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]
     return diff
 
 
-def read_protocol(run_dir: str | Path) -> dict[str, Any] | None:
-    """``RUN_DIR/protocol.json`` or ``None`` when the run has none."""
-    path = Path(run_dir) / PROTOCOL_FILE
-    if not path.is_file():
-        return None
+def read_json(path: Path) -> Any:
+    """A JSON file; invalid JSON is a ``ValueError`` naming the file and line."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+
+
+def read_protocol(run_dir: str | Path) -> dict[str, Any] | None:
+    """``RUN_DIR/protocol.json`` or ``None`` when the run has none."""
+    path = Path(run_dir) / PROTOCOL_FILE
+    return read_json(path) if path.is_file() else None
 
 
 def write_protocol(run_dir: str | Path, protocol: Mapping[str, Any]) -> Path:
