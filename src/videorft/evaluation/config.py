@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,10 +109,10 @@ class EvalConfig:
     sources: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        _choice("frame_order", self.frame_order, FRAME_ORDERS)
-        _choice("shuffle_unit", self.shuffle_unit, SHUFFLE_UNITS)
-        _choice("backend", self.backend, BACKENDS)
-        _choice("prompt_style", self.prompt_style, ("think", "no_think"))
+        check_choice("frame_order", self.frame_order, FRAME_ORDERS)
+        check_choice("shuffle_unit", self.shuffle_unit, SHUFFLE_UNITS)
+        check_choice("backend", self.backend, BACKENDS)
+        check_choice("prompt_style", self.prompt_style, ("think", "no_think"))
         for name in ("batch_size", "max_new_tokens", "min_frames", "max_frames", "min_pixels", "max_pixels"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -154,17 +155,23 @@ class ProbeConfig(EvalConfig):
         super().__post_init__()
         if self.frame_order != "ordered":
             raise ValueError("--frame-order does not apply to the probe; choose --variants")
-        for v in self.variants:
-            _choice("variants", v, PROBE_VARIANTS)
-        if "ordered" not in self.variants or "shuffled" not in self.variants:
-            raise ValueError("variants must include 'ordered' and 'shuffled' (the gap compares them)")
+        check_variants(self.variants)
         if self.n_boot < 1:
             raise ValueError(f"n_boot must be >= 1, got {self.n_boot}")
 
 
-def _choice(name: str, value: Any, valid: tuple[str, ...]) -> None:
+def check_choice(name: str, value: Any, valid: tuple[str, ...]) -> None:
+    """A ``ValueError`` listing the valid values unless ``value`` is one of them."""
     if value not in valid:
         raise ValueError(f"unknown {name} {value!r}; valid: {', '.join(valid)}")
+
+
+def check_variants(variants: Sequence[str]) -> None:
+    """Known probe variants, 'ordered' and 'shuffled' among them (the gap compares them)."""
+    for v in variants:
+        check_choice("probe variant", v, PROBE_VARIANTS)
+    if "ordered" not in variants or "shuffled" not in variants:
+        raise ValueError("variants must include 'ordered' and 'shuffled' (the gap compares them)")
 
 
 #: The training run's resolved config, saved next to the model it wrote (`training.run`).
@@ -277,7 +284,7 @@ def vllm_available() -> bool:
 
 def resolve_backend(backend: str, *, available: bool | None = None) -> str:
     """'hf' or 'vllm' for a configured backend; asking for vLLM where it cannot run is an error."""
-    _choice("backend", backend, BACKENDS)
+    check_choice("backend", backend, BACKENDS)
     ok = vllm_available() if available is None else available
     if backend == "auto":
         return "vllm" if ok else "hf"

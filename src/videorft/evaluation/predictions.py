@@ -141,13 +141,14 @@ def write_rows(path: str | Path, rows: Iterable[dict[str, Any]], *, append: bool
 
 
 def rows_by_id(path: str | Path) -> dict[str, dict[str, Any]]:
-    """Rows of an existing predictions file by id (for resuming); a torn last line is ignored,
-    so that record is simply predicted again."""
+    """Rows of an existing predictions file by id, for resuming. A run killed mid-write leaves a torn
+    last line: it is dropped from the file (so appending starts on a fresh line) and that record is
+    simply predicted again."""
     path = Path(path)
-    rows: dict[str, dict[str, Any]] = {}
     if not path.is_file():
-        return rows
-    for row in read_jsonl(path):  # a run killed mid-write leaves a partial last line: skipped
-        if isinstance(row, dict) and "id" in row:
-            rows[str(row["id"])] = row
+        return {}
+    rows = {str(row["id"]): row for row in read_jsonl(path) if isinstance(row, dict) and "id" in row}
+    text = path.read_text(encoding="utf-8")
+    if text and not text.endswith("\n"):
+        write_rows(path, rows.values())
     return rows

@@ -24,6 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 
 from videorft.data.prompts import PromptSpec
 from videorft.data.record import Record
+from videorft.evaluation.config import check_choice
 from videorft.evaluation.predictions import rows_by_id, write_rows
 from videorft.evaluation.protocol import comparable, package_versions, read_protocol, write_protocol
 from videorft.run_folder import locks_out_dir
@@ -49,11 +50,13 @@ class Decoding:
     seed: int = 0
 
     def describe(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        if self.greedy:  # sampling settings do not apply
-            d.pop("temperature")
-            d.pop("top_p")
-        return d
+        """The fields that apply: sampling settings only when sampling."""
+        unused = ("temperature", "top_p") if self.greedy else ()
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in unused}
+
+    def batch_seed(self, step: int) -> int:
+        """Reproducible, and different for every batch."""
+        return self.seed * 1_000_003 + step
 
 
 class Generator(Protocol):
@@ -108,12 +111,11 @@ class HFGenerator:
             add_generation_prompt=True,
         )
         batch = batch.to(self.model.device)
-        if "pixel_values_videos" in batch:
-            batch["pixel_values_videos"] = batch["pixel_values_videos"].to(self.model.dtype)
-        if "pixel_values" in batch:
-            batch["pixel_values"] = batch["pixel_values"].to(self.model.dtype)
+        for key in ("pixel_values_videos", "pixel_values"):
+            if key in batch:
+                batch[key] = batch[key].to(self.model.dtype)
         if not decoding.greedy:
-            torch.manual_seed(decoding.seed * 1_000_003 + step)  # reproducible, different per batch
+            torch.manual_seed(decoding.batch_seed(step))
         with torch.inference_mode():
             out = self.model.generate(
                 **batch, generation_config=self.generation_config(decoding), logits_processor=[self._suppress]
@@ -173,7 +175,7 @@ class VLLMGenerator:
             max_tokens=decoding.max_new_tokens,
             temperature=0.0 if decoding.greedy else decoding.temperature,
             top_p=1.0 if decoding.greedy else decoding.top_p,
-            seed=None if decoding.greedy else decoding.seed * 1_000_003 + step,
+            seed=None if decoding.greedy else decoding.batch_seed(step),
             bad_words=vllm_engine.banned_words(),
         )
         ids, _ = vllm_engine.generate(self.llm, prompts, params, expected_prompt_lens=lens)
@@ -209,56 +211,44 @@ class OpenAIGenerator:
     def _messages(self, conversation: list[dict], clip: Any, image: Any) -> list[dict]:
         from videorft.models.processing import part_kind
 
-        out = []
-        for message in conversation:
-            content = message["content"]
-            if isinstance(content, str):
-                out.append({"role": message["role"], "content": content})
-                continue
-            parts: list[dict[str, Any]] = []
-            for part in content:
-                kind = part_kind(part)
-                if kind == "video":
-                    url = "data:video/jpeg;base64," + ",".join(_png_base64(f) for f in clip.frames)
-                    parts.append({"type": "video_url", "video_url": {"url": url}})
-                elif kind == "image":
-                    parts.append(
-                        {
-                            "type": "image_url",
-                            "image_url": {"url": "data:image/png;base64," + _png_base64(image)},
-                        }
-                    )
-                else:
-                    text = part if isinstance(part, str) else part.get("text")
-                    parts.append({"type": "text", "text": "" if text is None else text})
-            out.append({"role": message["role"], "content": parts})
-        return out
+        def content_part(part: Any) -> dict[str, Any]:
+            kind = part_kind(part)
+            if kind == "video":
+                url = "data:video/jpeg;base64," + ",".join(_png_base64(f) for f in clip.frames)
+                return {"type": "video_url", "video_url": {"url": url}}
+            if kind == "image":
+                url = "data:image/png;base64," + _png_base64(image)
+                return {"type": "image_url", "image_url": {"url": url}}
+            text = part if isinstance(part, str) else part.get("text")
+            return {"type": "text", "text": "" if text is None else text}
+
+        return [
+            {"role": m["role"], "content": m["content"]}
+            if isinstance(m["content"], str)
+            else {"role": m["role"], "content": [content_part(p) for p in m["content"]]}
+            for m in conversation
+        ]
 
     def generate(self, samples: list[Sample], decoding: Decoding, step: int) -> list[str]:
         from videorft.models.processing import VISION_TOKENS
 
         texts = []
         for i, sample in enumerate(samples):
-            conv, clip, image = sample.conversation, sample.clip, sample.image
+            clip, image = sample.clip, sample.image
             extra: dict[str, Any] = {"skip_special_tokens": True, "bad_words": list(VISION_TOKENS)}
             if clip is not None:
-                extra["media_io_kwargs"] = {
-                    "video": {"fps": float(clip.fps), "duration": float(clip.duration)}
-                }
-                extra["mm_processor_kwargs"] = {
-                    "fps": float(clip.fps),
-                    "do_sample_frames": False,
-                    "do_resize": False,
-                }
+                fps = float(clip.fps)
+                extra["media_io_kwargs"] = {"video": {"fps": fps, "duration": float(clip.duration)}}
+                extra["mm_processor_kwargs"] = {"fps": fps, "do_sample_frames": False, "do_resize": False}
             elif image is not None:
                 extra["mm_processor_kwargs"] = {"do_resize": False}
             response = self.client.chat.completions.create(
                 model=self.model_name,
-                messages=self._messages(conv, clip, image),  # type: ignore[arg-type]
+                messages=self._messages(sample.conversation, clip, image),  # type: ignore[arg-type]
                 max_tokens=decoding.max_new_tokens,
                 temperature=0.0 if decoding.greedy else decoding.temperature,
                 top_p=1.0 if decoding.greedy else decoding.top_p,
-                seed=decoding.seed * 1_000_003 + step * 1000 + i,
+                seed=decoding.batch_seed(step * 1000 + i),
                 extra_body=extra,
             )
             texts.append(response.choices[0].message.content or "")
@@ -406,10 +396,8 @@ def run_eval(
     from videorft.inputs import FRAME_ORDERS, SHUFFLE_UNITS, SampleEncoder, record_rng
 
     prompt = prompt or PromptSpec()
-    if frame_order not in FRAME_ORDERS:
-        raise ValueError(f"unknown frame order {frame_order!r}; valid: {', '.join(FRAME_ORDERS)}")
-    if shuffle_unit not in SHUFFLE_UNITS:
-        raise ValueError(f"unknown shuffle unit {shuffle_unit!r}; valid: {', '.join(SHUFFLE_UNITS)}")
+    check_choice("frame order", frame_order, FRAME_ORDERS)
+    check_choice("shuffle unit", shuffle_unit, tuple(SHUFFLE_UNITS))
     ids = [r.id for r in records]
     if len(set(ids)) != len(ids):
         dup = next(i for i in ids if ids.count(i) > 1)
@@ -436,7 +424,6 @@ def run_eval(
         else:
             _check_resume(out, protocol)
             done = rows_by_id(preds)
-            _rewrite_without_torn_line(preds, done)
         protocol["resumed"] = len([i for i in ids if i in done])
         protocol["created"] = _now()
         write_protocol(out, protocol)
@@ -462,9 +449,8 @@ def run_eval(
                     rng = record_rng(decoding.seed, record.id)
                     samples.append(encoder.sample(record, frame_order, rng, unit))
                 except VideoDecodeError as exc:
-                    skipped.append(
-                        {"id": record.id, "path": str(record.video or record.image), "reason": str(exc)}
-                    )
+                    media = str(record.video or record.image)
+                    skipped.append({"id": record.id, "path": media, "reason": str(exc)})
             if samples:
                 completions = generator.generate(samples, decoding, step)
                 rows = [
@@ -487,15 +473,6 @@ def run_eval(
         )
         write_protocol(out, protocol)
     return result
-
-
-def _rewrite_without_torn_line(path: Path, rows: dict[str, dict[str, Any]]) -> None:
-    """After a crash mid-write the file may end in a partial line; drop it before appending."""
-    if not path.is_file():
-        return
-    text = path.read_text(encoding="utf-8")
-    if text and not text.endswith("\n"):
-        write_rows(path, rows.values())
 
 
 def _now() -> str:
