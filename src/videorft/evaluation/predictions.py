@@ -14,15 +14,16 @@ form (docs/architecture.md). As in `videorft score`, every other top-level key i
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from videorft.data.errors import DataError, FieldError, SkipReport
-from videorft.files import append_jsonl, read_jsonl
+from videorft.files import read_jsonl, write_atomic
 from videorft.rewards.tasks import canonical_task
 
+PREDICTIONS_FILE = "predictions.jsonl"
 REQUIRED_FIELDS: tuple[str, ...] = ("task", "completion", "solution")
 #: Our row fields, as they are named in a predictions file.
 OUR_FIELDS: dict[str, str] = {"id": "id", "task": "task", "completion": "completion", "solution": "solution"}
@@ -133,13 +134,6 @@ def read_predictions(path: str | Path, *, skip_invalid: bool = False) -> Predict
     return out
 
 
-def write_rows(path: str | Path, rows: Iterable[dict[str, Any]], *, append: bool = False) -> None:
-    """Write (or append) rows as JSONL, flushing so an interrupted run keeps what it finished."""
-    if not append:
-        Path(path).write_text("", encoding="utf-8")
-    append_jsonl(path, rows, ensure_ascii=False)
-
-
 def rows_by_id(path: str | Path) -> dict[str, dict[str, Any]]:
     """Rows of an existing predictions file by id, for resuming. A run killed mid-write leaves a torn
     last line: it is dropped from the file (so appending starts on a fresh line) and that record is
@@ -150,5 +144,5 @@ def rows_by_id(path: str | Path) -> dict[str, dict[str, Any]]:
     rows = {str(row["id"]): row for row in read_jsonl(path) if isinstance(row, dict) and "id" in row}
     text = path.read_text(encoding="utf-8")
     if text and not text.endswith("\n"):
-        write_rows(path, rows.values())
+        write_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows.values()))
     return rows

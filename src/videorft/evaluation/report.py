@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from videorft.evaluation.predictions import PREDICTIONS_FILE
 from videorft.evaluation.protocol import comparable, protocol_diff, read_json, read_protocol
 from videorft.files import read_jsonl
 
-PREDICTIONS_FILE = "predictions.jsonl"
 METRICS_FILE = "metrics.json"
 PROBE_FILE = "probe.json"
 TRAIN_LOG_FILE = "train_log.jsonl"

@@ -18,23 +18,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
 
 from videorft.data.prompts import PromptSpec
 from videorft.data.record import Record
 from videorft.evaluation.config import check_choice
-from videorft.evaluation.predictions import rows_by_id, write_rows
+from videorft.evaluation.predictions import PREDICTIONS_FILE, rows_by_id
 from videorft.evaluation.protocol import comparable, package_versions, read_protocol, write_protocol
+from videorft.files import append_jsonl
 from videorft.run_folder import locks_out_dir
 from videorft.video import FrameBudget, VideoDecodeError
 
 if TYPE_CHECKING:
     from videorft.inputs import Sample
-
-PREDICTIONS_FILE = "predictions.jsonl"
-
 
 # ---------------------------------------------------------------------------------------- decoding
 
@@ -258,7 +255,7 @@ class OpenAIGenerator:
         return {"backend": "openai", "base_url": self.base_url}
 
 
-def _png_base64(frame: np.ndarray) -> str:
+def _png_base64(frame: Any) -> str:
     import base64
     import io
 
@@ -289,40 +286,6 @@ def _template_info(template: str | None, tasks: Sequence[str]) -> dict[str, Any]
         text = path.read_bytes() if path.is_file() else b""
         info[task] = {"file": path.name, "sha256": hashlib.sha256(text).hexdigest()[:16]}
     return info
-
-
-def build_protocol(
-    generator: Generator,
-    records: Sequence[Record],
-    *,
-    budget: FrameBudget,
-    prompt: PromptSpec,
-    frame_order: str,
-    shuffle_unit: str,
-    batch_size: int,
-    decoding: Decoding,
-    extra: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Everything that changes a number (see docs/evaluation.md)."""
-    return {
-        "model": {"name_or_path": generator.model_name, **generator.describe()},
-        "data": {"n_records": len(records), **(extra or {}).get("data", {})},
-        "video": {**dataclasses.asdict(budget), "frame_order": frame_order, "shuffle_unit": shuffle_unit},
-        "prompt": {
-            "template": prompt.template or "per-task default",
-            "templates": _template_info(prompt.template, [r.task for r in records]),
-            "style": prompt.style,
-            "timing": prompt.timing,
-            "system_prompt": prompt.system,
-        },
-        "decoding": {**decoding.describe(), "batch_size": batch_size, "suppress_vision_tokens": True},
-        "answer_parser": {
-            "answer": "last <answer> block (videorft.rewards.parsing.extract_answer); none -> unparsed, wrong",
-            "metrics": "videorft.evaluation.metrics (per-item values from videorft.rewards)",
-        },
-        "versions": package_versions(),
-        **{k: v for k, v in (extra or {}).items() if k != "data"},
-    }
 
 
 # -------------------------------------------------------------------------------------------- run
@@ -403,17 +366,26 @@ def run_eval(
         dup = next(i for i in ids if ids.count(i) > 1)
         raise ValueError(f"record ids must be unique (resuming relies on them); {dup!r} repeats")
     generator = as_generator(model, processor)
-    protocol = build_protocol(
-        generator,
-        records,
-        budget=budget,
-        prompt=prompt,
-        frame_order=frame_order,
-        shuffle_unit=shuffle_unit,
-        batch_size=batch_size,
-        decoding=decoding,
-        extra=protocol_extra,
-    )
+    extra = protocol_extra or {}
+    protocol = {  # everything that changes a number (docs/evaluation.md)
+        "model": {"name_or_path": generator.model_name, **generator.describe()},
+        "data": {"n_records": len(records), **extra.get("data", {})},
+        "video": {**dataclasses.asdict(budget), "frame_order": frame_order, "shuffle_unit": shuffle_unit},
+        "prompt": {
+            "template": prompt.template or "per-task default",
+            "templates": _template_info(prompt.template, [r.task for r in records]),
+            "style": prompt.style,
+            "timing": prompt.timing,
+            "system_prompt": prompt.system,
+        },
+        "decoding": {**decoding.describe(), "batch_size": batch_size, "suppress_vision_tokens": True},
+        "answer_parser": {
+            "answer": "last <answer> block (videorft.rewards.parsing.extract_answer); none -> unparsed, wrong",
+            "metrics": "videorft.evaluation.metrics (per-item values from videorft.rewards)",
+        },
+        "versions": package_versions(),
+        **{k: v for k, v in extra.items() if k != "data"},
+    }
     out = Path(out_dir) if out_dir is not None else None
     done: dict[str, dict[str, Any]] = {}
     if out is not None:
@@ -456,8 +428,8 @@ def run_eval(
                 rows = [
                     prediction_row(x.record, c, x.prompt, frame_order) for x, c in zip(samples, completions)
                 ]
-                if out is not None:
-                    write_rows(out / PREDICTIONS_FILE, rows, append=True)
+                if out is not None:  # flushed per batch: an interrupted run keeps what it finished
+                    append_jsonl(out / PREDICTIONS_FILE, rows, ensure_ascii=False)
                 new_rows.update((row["id"], row) for row in rows)
             bar.advance(task, len(chunk))
 
