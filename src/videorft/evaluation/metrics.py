@@ -53,8 +53,7 @@ class MetricOptions:
     ("Evaluation") lists what each alternative changes.
     """
 
-    #: VSI-Bench MRA: "vsibench" (official lmms-eval: ``<=``, float thresholds), "paper" (strict
-    #: ``<``, exact thresholds) or "video_r1" (Video-R1's eval_bench.py: float32, ``<``).
+    #: VSI-Bench MRA rule, one of ``geometry.MRA_RULES`` ("vsibench": the official code).
     mra: str = "vsibench"
     #: Temporal grounding IoU: "reference" (VideoChat-R1's evaluate_grounding.py arithmetic, no
     #: clipping) or "reward" (the ``temporal_iou`` reward: both spans clipped to the duration).
@@ -162,11 +161,8 @@ def _grounding_item(
 
 
 def _grounding_aggregate(items: Sequence[ItemScore]) -> dict[str, float]:
-    ious = [it.values["iou"] for it in items]
-    out = {"mIoU": _mean(ious)}
-    for k in GROUNDING_THRESHOLDS:
-        out[f"R@{k}"] = _share([k <= it.values["raw_iou"] for it in items])
-    return out
+    recall = {f"R@{k}": _share([k <= it.values["raw_iou"] for it in items]) for k in GROUNDING_THRESHOLDS}
+    return {"mIoU": _mean([it.values["iou"] for it in items]), **recall}
 
 
 register_task_metric("temporal_grounding", "mIoU", _grounding_item, _grounding_aggregate)
@@ -319,8 +315,8 @@ def score_rows(
 ) -> ScoredRows:
     """Score every row with its task's metric.
 
-    A malformed row raises ``DataError`` naming ``source``, the row index (or the line from
-    ``lines``, counted in ``unit``s) and the field; with ``skip_invalid`` it is skipped and listed in ``skipped``.
+    A malformed row raises ``DataError`` naming ``source``, the row index (or its line or record
+    from ``lines``, counted in ``unit``s) and the field; with ``skip_invalid`` it is listed in ``skipped``.
     ``judge`` is the caption reward's judge (None: the rewards' default offline judge);
     ``options`` picks the official arithmetic (default) or our alternatives.
     """
