@@ -19,7 +19,7 @@ from videorft.data.prompts import PromptSpec
 from videorft.data.record import Record
 from videorft.evaluation.config import check_variants
 from videorft.evaluation.metrics import aggregate, get_task_metric, score_rows
-from videorft.evaluation.runner import Decoding, as_generator, run_eval
+from videorft.evaluation.runner import Decoding, EvalResult, as_generator, run_eval
 from videorft.files import write_json
 from videorft.run_folder import locks_out_dir
 from videorft.video import FrameBudget
@@ -111,10 +111,9 @@ def probe(
     out = Path(out_dir) if out_dir is not None else None
     scores: dict[str, dict[str, float]] = {}
     summaries: dict[str, Any] = {}
-    protocols: dict[str, Any] = {}
-    skipped: dict[str, list[dict[str, str]]] = {}
+    results: dict[str, EvalResult] = {}
     for variant in variants:
-        result = run_eval(
+        results[variant] = run_eval(
             generator,
             processor,
             video_records,
@@ -130,9 +129,7 @@ def probe(
             progress=progress,
             protocol_extra=protocol_extra,
         )
-        scores[variant], summaries[variant] = variant_scores(result.rows, judge=judge)
-        protocols[variant] = result.protocol
-        skipped[variant] = result.skipped
+        scores[variant], summaries[variant] = variant_scores(results[variant].rows, judge=judge)
 
     # Pair items answered under both variants (a video skipped in one is left out of the gap).
     common = [i for i in scores["ordered"] if i in scores["shuffled"]]
@@ -147,7 +144,8 @@ def probe(
     per_task = {
         t: gap_of([i for i in common if task_of[i] == t]) for t in sorted({task_of[i] for i in common})
     }
-    base_protocol = {k: v for k, v in protocols["ordered"].items() if k not in ("skipped",)}
+    skipped = {v: r.skipped for v, r in results.items()}
+    base_protocol = {k: v for k, v in results["ordered"].protocol.items() if k != "skipped"}
     base_protocol["video"] = {**base_protocol.get("video", {}), "frame_order": "per variant"}
     report = {
         "variants": summaries,

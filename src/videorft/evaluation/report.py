@@ -240,24 +240,18 @@ def _score_key(value: Any) -> float:
 
 def _example(rank: str, task: str, metric: str, row: Mapping[str, Any], item: Any, budget: Any) -> Example:
     solution, media = row.get("solution"), row.get("video")
-    example = Example(
-        rank=rank,
-        id=str(row.get("id", "")),
-        task=task,
-        metric=metric,
-        score=item.primary,
-        question=str(row.get("prompt") or row.get("problem") or "—"),
-        answer=str(row.get("completion") or ""),
-        gold=solution if isinstance(solution, str) else json.dumps(solution, ensure_ascii=False),
+    frames, note = [], "no video or image path in the prediction row"
+    if isinstance(media, str) and media:
+        try:
+            frames, note = _frame_strip(media, budget), ""
+        except Exception as exc:  # noqa: BLE001 - any unreadable media is a note on the page, never a crash
+            note = f"{media}: {exc}"
+    question = str(row.get("prompt") or row.get("problem") or "—")
+    gold = solution if isinstance(solution, str) else json.dumps(solution, ensure_ascii=False)
+    answer = str(row.get("completion") or "")
+    return Example(
+        rank, str(row.get("id", "")), task, metric, item.primary, question, answer, gold, frames, note
     )
-    if not isinstance(media, str) or not media:
-        example.frames_note = "no video or image path in the prediction row"
-        return example
-    try:
-        example.frames = _frame_strip(media, budget)
-    except Exception as exc:  # noqa: BLE001 - any unreadable media is a note on the page, never a crash
-        example.frames_note = f"{media}: {exc}"
-    return example
 
 
 def _budget(protocol: Mapping[str, Any] | None, notes: list[str]) -> Any:
