@@ -313,13 +313,10 @@ def score_rows(
     judge: Any = None,
     options: MetricOptions = DEFAULT_OPTIONS,
 ) -> ScoredRows:
-    """Score every row with its task's metric.
-
-    A malformed row raises ``DataError`` naming ``source``, the row index (or its line or record
-    from ``lines``, counted in ``unit``s) and the field; with ``skip_invalid`` it is listed in ``skipped``.
-    ``judge`` is the caption reward's judge (None: the rewards' default offline judge);
-    ``options`` picks the official arithmetic (default) or our alternatives.
-    """
+    """Score every row with its task's metric. A malformed row raises ``DataError`` naming ``source``,
+    the row (its index, or its line/record from ``lines`` counted in ``unit``s) and the field; with
+    ``skip_invalid`` it is listed in ``skipped``. ``judge``: the caption reward's judge (None: the
+    rewards' default); ``options``: the official arithmetic (default) or our alternatives."""
     out = ScoredRows()
     for index, row in enumerate(rows):
         task = row.get("task")

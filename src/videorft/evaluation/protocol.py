@@ -81,13 +81,8 @@ def comparable(protocol: Mapping[str, Any]) -> dict[str, Any]:
 def protocol_diff(protocols: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
     """Keys whose values differ between protocols -> the value in each (``None`` where absent)."""
     flat = [comparable(p) for p in protocols]
-    keys = sorted(set().union(*flat)) if flat else []
-    diff: dict[str, list[Any]] = {}
-    for key in keys:
-        values = [f.get(key) for f in flat]
-        if any(json.dumps(v, sort_keys=True) != json.dumps(values[0], sort_keys=True) for v in values[1:]):
-            diff[key] = values
-    return diff
+    values = {key: [f.get(key) for f in flat] for key in sorted(set().union(*flat))} if flat else {}
+    return {key: vs for key, vs in values.items() if len({json.dumps(v, sort_keys=True) for v in vs}) > 1}
 
 
 def read_json(path: Path) -> Any:
