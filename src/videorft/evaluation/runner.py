@@ -51,6 +51,12 @@ class Decoding:
         unused = ("temperature", "top_p") if self.greedy else ()
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in unused}
 
+    def sampling(self) -> dict[str, float]:
+        """temperature and top_p for engines where greedy means temperature 0."""
+        if self.greedy:
+            return {"temperature": 0.0, "top_p": 1.0}
+        return {"temperature": self.temperature, "top_p": self.top_p}
+
     def batch_seed(self, step: int) -> int:
         """Reproducible, and different for every batch."""
         return self.seed * 1_000_003 + step
@@ -170,8 +176,7 @@ class VLLMGenerator:
         lens = [len(i) for i in ids]
         params = SamplingParams(
             max_tokens=decoding.max_new_tokens,
-            temperature=0.0 if decoding.greedy else decoding.temperature,
-            top_p=1.0 if decoding.greedy else decoding.top_p,
+            **decoding.sampling(),
             seed=None if decoding.greedy else decoding.batch_seed(step),
             bad_words=vllm_engine.banned_words(),
         )
@@ -243,8 +248,7 @@ class OpenAIGenerator:
                 model=self.model_name,
                 messages=self._messages(sample.conversation, clip, image),  # type: ignore[arg-type]
                 max_tokens=decoding.max_new_tokens,
-                temperature=0.0 if decoding.greedy else decoding.temperature,
-                top_p=1.0 if decoding.greedy else decoding.top_p,
+                **decoding.sampling(),
                 seed=decoding.batch_seed(step * 1000 + i),
                 extra_body=extra,
             )
