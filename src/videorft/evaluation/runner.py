@@ -89,8 +89,7 @@ class HFGenerator:
     def generation_config(self, decoding: Decoding) -> Any:
         from transformers import GenerationConfig
 
-        own = self.model.generation_config
-        tok = self.processor.tokenizer
+        own, tok = self.model.generation_config, self.processor.tokenizer
         kwargs: dict[str, Any] = {
             "max_new_tokens": decoding.max_new_tokens,
             "do_sample": not decoding.greedy,
@@ -127,11 +126,8 @@ class HFGenerator:
         return self.processor.tokenizer.batch_decode(new, skip_special_tokens=True)
 
     def describe(self) -> dict[str, Any]:
-        return {
-            "backend": "hf",
-            "dtype": str(self.model.dtype).removeprefix("torch."),
-            "device": str(self.model.device),
-        }
+        dtype = str(self.model.dtype).removeprefix("torch.")
+        return {"backend": "hf", "dtype": dtype, "device": str(self.model.device)}
 
 
 class VLLMGenerator:
