@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -108,3 +109,56 @@ def test_metrics_refuses_duplicate_ids_and_skips_them_loudly(tmp_path, capsys):
     captured = capsys.readouterr()
     assert json.loads(captured.out)["multiple_choice"]["n"] == 2
     assert "skipped 1 invalid line(s)" in captured.err and "duplicate id 'm1'" in captured.err
+
+
+VIDEO_R1_OUTPUT = Path(__file__).parent / "fixtures" / "video_r1_eval_bench_output.json"
+# The fixture's predictions in our own row format (canonical solutions, our task names).
+OURS = [
+    {"id": "1", "task": "multiple_choice", "completion": "<think>let me think, the person lifts a hand</think>\n"
+     "<answer>B</answer>", "solution": "B"},
+    {"id": "2", "task": "multiple_choice", "completion": "<think>hmm, the book is on the table</think>\n"
+     "<answer>C</answer>", "solution": "A"},
+    {"id": "3", "task": "multiple_choice", "completion": "I think it is D", "solution": "D"},
+    {"id": "4", "task": "numerical", "completion": "<think>one, two, three</think>\n<answer>3</answer>",
+     "solution": 3},
+    {"id": "5", "task": "regression", "completion": "<think>about two and a half</think>\n<answer>2.5</answer>",
+     "solution": 2.3},
+    {"id": "6", "task": "regression", "completion": "<think>far</think>\n<answer>10</answer>", "solution": 4},
+]  # fmt: skip
+
+
+def test_video_r1_eval_bench_output_scores_like_our_rows(tmp_path, capsys):
+    """src/eval_bench.py writes {"results": [sample + output/prediction/reward/correct], "final_acc": [...]}."""
+    ours = tmp_path / "ours.jsonl"
+    ours.write_text("".join(json.dumps(r) + "\n" for r in OURS))
+    for flags in (["--json"], [], ["--json", "--mra", "video_r1"]):
+        assert main(["metrics", str(VIDEO_R1_OUTPUT), *flags]) == 0
+        theirs = capsys.readouterr().out
+        assert main(["metrics", str(ours), *flags]) == 0
+        assert theirs == capsys.readouterr().out
+    assert main(["metrics", str(VIDEO_R1_OUTPUT), "--json", "--mra", "video_r1"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["multiple_choice"] == {"accuracy": pytest.approx(1 / 3), "n": 3, "n_unparsed": 1}
+    assert out["numerical"] == {"accuracy": 1.0, "n": 1, "n_unparsed": 0}
+    # Video-R1's own mean_mra in the file's final_acc, reproduced with --mra video_r1
+    final_acc = json.loads(VIDEO_R1_OUTPUT.read_text())["final_acc"][0]
+    assert out["regression"]["MRA"] == pytest.approx(final_acc["mean_mra"])
+
+
+def test_video_r1_eval_bench_output_bad_row_names_file_record_and_field(tmp_path, capsys):
+    doc = json.loads(VIDEO_R1_OUTPUT.read_text())
+    del doc["results"][2]["output"]
+    doc["results"][4]["solution"] = "<answer>many</answer>"
+    bad = tmp_path / "eval_vsibench_x_greedy_output.json"
+    bad.write_text(json.dumps(doc, indent=2))
+    assert main(["metrics", str(bad), "--json"]) == 2
+    assert f"{bad}: record 2: field 'output': missing" in capsys.readouterr().err
+    assert main(["metrics", str(bad), "--json", "--skip-invalid"]) == 0
+    captured = capsys.readouterr()
+    assert (
+        f"{bad}: record 4: field 'solution'" in captured.err and "skipped 2 invalid line(s)" in captured.err
+    )
+    assert json.loads(captured.out)["multiple_choice"]["n"] == 2
+    bad.write_text(json.dumps({"results": {"1": doc["results"][0]}}))
+    assert main(["metrics", str(bad)]) == 2
+    assert f"{bad}: field 'results': expected a list, got dict" in capsys.readouterr().err

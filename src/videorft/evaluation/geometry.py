@@ -10,6 +10,8 @@ import math
 from collections.abc import Sequence
 from fractions import Fraction
 
+import numpy as np
+
 Interval = Sequence[float]  # [start, end] in seconds
 
 
@@ -45,12 +47,8 @@ def nextgqa_best_overlap(pred: Interval, gts: Sequence[Interval]) -> tuple[float
     return best_iou, best_iop
 
 
-def got10k_bound(box: Sequence[float]) -> tuple[float, float, float, float]:
-    """``[x0, y0, x1, y1]`` (frame = unit square) bounded as the got10k toolkit's ``rect_iou``
-    bounds a ``(left, top, width, height)`` rect: left/top clipped to [0, 1], then width/height
-    clipped to [0, 1 - left/top]. A box overflowing the left or top edge keeps its width (it is
-    shifted into the frame, not cut); an inverted box gets width or height 0. Returned as
-    ``(left, top, width, height)``."""
+def _got10k_bound(box: Sequence[float]) -> tuple[float, float, float, float]:
+    """``(left, top, width, height)`` of ``[x0, y0, x1, y1]`` (unit frame), bounded as the toolkit does."""
     x, y = min(max(float(box[0]), 0.0), 1.0), min(max(float(box[1]), 0.0), 1.0)
     w = min(max(float(box[2]) - float(box[0]), 0.0), 1.0 - x)
     h = min(max(float(box[3]) - float(box[1]), 0.0), 1.0 - y)
@@ -59,13 +57,15 @@ def got10k_bound(box: Sequence[float]) -> tuple[float, float, float, float]:
 
 def got10k_box_iou(pred: Sequence[float], gt: Sequence[float]) -> float:
     """IoU of two ``[x0, y0, x1, y1]`` boxes with the got10k toolkit's bound and arithmetic
-    (``got10k/utils/metrics.py: rect_iou``), in frame units instead of pixels.
+    (``got10k/utils/metrics.py: rect_iou``), in frame units instead of pixels. The bound clips
+    left/top to [0, 1], then width/height to what is left: a box overflowing the left or top edge
+    is shifted into the frame, not cut; an inverted box gets width or height 0.
 
     >>> got10k_box_iou([-0.2, 0.0, 0.3, 0.5], [0.0, 0.0, 0.5, 0.5])  # shifted to [0, 0.5]: IoU 1
     1.0
     """
-    ax, ay, aw, ah = got10k_bound(pred)
-    bx, by, bw, bh = got10k_bound(gt)
+    ax, ay, aw, ah = _got10k_bound(pred)
+    bx, by, bw, bh = _got10k_bound(gt)
     iw = max(min(ax + aw, bx + bw) - max(ax, bx), 0.0)
     ih = max(min(ay + ah, by + bh) - max(ay, by), 0.0)
     inter = iw * ih
@@ -92,15 +92,8 @@ def span_hull(intervals: Sequence[Interval]) -> tuple[float, float]:
 MRA_RULES = ("vsibench", "paper", "video_r1")
 
 
-def _vsibench_thresholds() -> list[float]:
-    import numpy as np
-
-    start, end, interval = 0.5, 0.95, 0.05
-    # The official code's own count: int(8.999999999999998 + 2) = 10 points.
-    return [float(t) for t in np.linspace(start, end, int((end - start) / interval + 2))]
-
-
-_VSIBENCH_THRESHOLDS = _vsibench_thresholds()
+# The official np.linspace(0.5, 0.95, int((0.95 - 0.5) / 0.05 + 2)): int(8.999999999999998 + 2) = 10 points.
+_VSIBENCH_THRESHOLDS = [float(t) for t in np.linspace(0.5, 0.95, 10)]
 
 
 def mean_relative_accuracy(pred: float, gt: float, rule: str = "vsibench") -> float:

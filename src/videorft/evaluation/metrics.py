@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from videorft.data.errors import DataError, SkipReport
+from videorft.data.errors import DataError, FieldError, SkipReport
 from videorft.evaluation.geometry import (
     MRA_RULES,
     got10k_box_iou,
@@ -26,6 +26,7 @@ from videorft.evaluation.geometry import (
     nextgqa_best_overlap,
     span_hull,
 )
+from videorft.evaluation.predictions import read_predictions
 from videorft.rewards import rules
 from videorft.rewards.parsing import extract_answer, extract_letter, last_block, parse_number, parse_time_pair
 from videorft.rewards.parsing import parse_number_groups as _groups
@@ -52,8 +53,7 @@ class MetricOptions:
     ("Evaluation") lists what each alternative changes.
     """
 
-    #: VSI-Bench MRA: "vsibench" (official lmms-eval: ``<=``, float thresholds), "paper" (strict
-    #: ``<``, exact thresholds) or "video_r1" (Video-R1's eval_bench.py: float32, ``<``).
+    #: VSI-Bench MRA rule, one of ``geometry.MRA_RULES`` ("vsibench": the official code).
     mra: str = "vsibench"
     #: Temporal grounding IoU: "reference" (VideoChat-R1's evaluate_grounding.py arithmetic, no
     #: clipping) or "reward" (the ``temporal_iou`` reward: both spans clipped to the duration).
@@ -92,11 +92,18 @@ class TaskMetric:
 _METRICS: dict[str, TaskMetric] = {}
 
 
-def register_task_metric(metric: TaskMetric) -> TaskMetric:
-    if metric.task in _METRICS:
-        raise ValueError(f"a metric for task {metric.task!r} is already registered")
-    _METRICS[metric.task] = metric
-    return metric
+def register_task_metric(
+    task: str, primary: str, score_item: ItemScorer, aggregate: Aggregator | None = None
+) -> TaskMetric:
+    """Register ``task``'s metric; without ``aggregate`` it is the mean per-item score, named ``primary``."""
+    if task in _METRICS:
+        raise ValueError(f"a metric for task {task!r} is already registered")
+
+    def mean(items: Sequence[ItemScore]) -> dict[str, float]:
+        return {primary: _mean([it.primary for it in items])}
+
+    _METRICS[task] = TaskMetric(task, primary, score_item, aggregate or mean)
+    return _METRICS[task]
 
 
 def get_task_metric(task: str) -> TaskMetric:
@@ -104,10 +111,11 @@ def get_task_metric(task: str) -> TaskMetric:
     try:
         return _METRICS[task]
     except KeyError:
-        raise KeyError(f"no metric for task {task!r}; valid tasks: {', '.join(sorted(_METRICS))}") from None
+        raise KeyError(_unknown(task)) from None
 
 
-# ------------------------------------------------------------------------------------------- helpers
+def _unknown(task: Any) -> str:
+    return f"no metric for task {task!r}; valid tasks: {', '.join(sorted(_METRICS))}"
 
 
 def _mean(xs: Sequence[float]) -> float:
@@ -116,14 +124,6 @@ def _mean(xs: Sequence[float]) -> float:
 
 def _share(flags: Sequence[bool]) -> float:
     return sum(1 for f in flags if f) / len(flags) if flags else 0.0
-
-
-def _answer(completion: str) -> str | None:
-    return extract_answer(completion)
-
-
-def _mean_of(key: str) -> Aggregator:
-    return lambda items: {key: _mean([it.primary for it in items])}
 
 
 # --------------------------------------------------------------------------------- temporal grounding
@@ -161,14 +161,11 @@ def _grounding_item(
 
 
 def _grounding_aggregate(items: Sequence[ItemScore]) -> dict[str, float]:
-    ious = [it.values["iou"] for it in items]
-    out = {"mIoU": _mean(ious)}
-    for k in GROUNDING_THRESHOLDS:
-        out[f"R@{k}"] = _share([k <= it.values["raw_iou"] for it in items])
-    return out
+    recall = {f"R@{k}": _share([k <= it.values["raw_iou"] for it in items]) for k in GROUNDING_THRESHOLDS}
+    return {"mIoU": _mean([it.values["iou"] for it in items]), **recall}
 
 
-register_task_metric(TaskMetric("temporal_grounding", "mIoU", _grounding_item, _grounding_aggregate))
+register_task_metric("temporal_grounding", "mIoU", _grounding_item, _grounding_aggregate)
 
 
 # ------------------------------------------------------------------------------------------ tracking
@@ -203,7 +200,7 @@ def _tracking_aggregate(items: Sequence[ItemScore]) -> dict[str, float]:
     }
 
 
-register_task_metric(TaskMetric("tracking", "AO", _tracking_item, _tracking_aggregate))
+register_task_metric("tracking", "AO", _tracking_item, _tracking_aggregate)
 
 
 # -------------------------------------------------------------------------------------- grounding QA
@@ -220,7 +217,7 @@ def _glue_spans(completion: str) -> list[tuple[float, ...]] | None:
 
 def _gqa_item(completion: str, solution: Any, meta: Mapping[str, Any], options: MetricOptions) -> ItemScore:
     _, gt_intervals = normalize_solution("grounding_qa", solution)
-    letter = extract_letter(_answer(completion) or "")
+    letter = extract_letter(extract_answer(completion) or "")
     correct = get_reward("gqa_accuracy")(completion, solution, **meta)
     spans = _glue_spans(completion)
     # NExT-GQA's eval_ground scores one span as written: a negative start is measured as is, a
@@ -246,16 +243,32 @@ def _gqa_aggregate(items: Sequence[ItemScore]) -> dict[str, float]:
     }
 
 
-register_task_metric(TaskMetric("grounding_qa", "Acc", _gqa_item, _gqa_aggregate))
+register_task_metric("grounding_qa", "Acc", _gqa_item, _gqa_aggregate)
 
 
-# ------------------------------------------------------------------------------ accuracy-type tasks
+# ------------------------------------------------------------------------ accuracy-type and text tasks
 
 
-def _accuracy_item(reward: str, parse: Callable[[str], Any]) -> ItemScorer:
+def _regression_item(
+    completion: str, solution: Any, meta: Mapping[str, Any], options: MetricOptions
+) -> ItemScore:
+    truth = normalize_solution("regression", solution)
+    answer = extract_answer(completion)
+    pred = None if answer is None else parse_number(answer)
+    if pred is None:
+        return ItemScore(False, 0.0)
+    return ItemScore(True, mean_relative_accuracy(pred, truth, rule=options.mra))
+
+
+register_task_metric("regression", "MRA", _regression_item)
+
+
+def _reward_item(reward: str, parse: Callable[[str], Any]) -> ItemScorer:
+    """The task's answer reward per item; parsed when the ``<answer>`` block parses with ``parse``."""
+
     def score(completion: str, solution: Any, meta: Mapping[str, Any], options: MetricOptions) -> ItemScore:
         value = get_reward(reward)(completion, solution, **meta)
-        answer = _answer(completion)
+        answer = extract_answer(completion)
         return ItemScore(answer is not None and parse(answer) is not None, value)
 
     return score
@@ -265,54 +278,18 @@ def _nonempty(answer: str) -> str | None:
     return answer or None
 
 
-register_task_metric(
-    TaskMetric(
-        "multiple_choice", "accuracy", _accuracy_item("mc_accuracy", extract_letter), _mean_of("accuracy")
-    )
-)
-register_task_metric(
-    TaskMetric(
-        "numerical", "accuracy", _accuracy_item("numerical_accuracy", parse_number), _mean_of("accuracy")
-    )
-)
-register_task_metric(
-    TaskMetric("quality", "accuracy", _accuracy_item("quality_accuracy", _nonempty), _mean_of("accuracy"))
-)
-
-
-def _regression_item(
-    completion: str, solution: Any, meta: Mapping[str, Any], options: MetricOptions
-) -> ItemScore:
-    truth = normalize_solution("regression", solution)
-    answer = _answer(completion)
-    pred = None if answer is None else parse_number(answer)
-    if pred is None:
-        return ItemScore(False, 0.0)
-    return ItemScore(True, mean_relative_accuracy(pred, truth, rule=options.mra))
-
-
-register_task_metric(TaskMetric("regression", "MRA", _regression_item, _mean_of("MRA")))
-
-# Text tasks: the mean of the task's answer reward (without the format part, so it stays in [0, 1]).
-register_task_metric(
-    TaskMetric("ocr", "reward", _accuracy_item("ocr_accuracy", _nonempty), _mean_of("reward"))
-)
-register_task_metric(
-    TaskMetric("free_form", "reward", _accuracy_item("free_form_accuracy", _nonempty), _mean_of("reward"))
-)
-
-
-def _caption_item(
-    completion: str, solution: Any, meta: Mapping[str, Any], options: MetricOptions
-) -> ItemScore:
-    value = get_reward(CAPTION_REWARD)(completion, solution, **meta)
-    answer = _answer(completion)
-    return ItemScore(bool(answer), value)
-
-
 #: The rewards' caption (event recall) reward used for the caption metric.
 CAPTION_REWARD = "caption_recall"
-register_task_metric(TaskMetric("caption", "reward", _caption_item, _mean_of("reward")))
+# Text tasks score the mean of the answer reward (without the format part, so it stays in [0, 1]).
+for _task, _primary, _reward, _parse in (
+    ("multiple_choice", "accuracy", "mc_accuracy", extract_letter),
+    ("numerical", "accuracy", "numerical_accuracy", parse_number),
+    ("quality", "accuracy", "quality_accuracy", _nonempty),
+    ("ocr", "reward", "ocr_accuracy", _nonempty),
+    ("free_form", "reward", "free_form_accuracy", _nonempty),
+    ("caption", "reward", CAPTION_REWARD, _nonempty),
+):
+    register_task_metric(_task, _primary, _reward_item(_reward, _parse))
 
 
 # ------------------------------------------------------------------------------------ whole files
@@ -332,45 +309,56 @@ def score_rows(
     source: str = "<rows>",
     skip_invalid: bool = False,
     lines: Sequence[int] | None = None,
+    unit: str = "line",
     judge: Any = None,
     options: MetricOptions = DEFAULT_OPTIONS,
 ) -> ScoredRows:
-    """Score every row with its task's metric.
-
-    A malformed row raises ``DataError`` naming ``source``, the row index (or the line from
-    ``lines``) and the field; with ``skip_invalid`` it is skipped and listed in ``skipped``.
-    ``judge`` is the caption reward's judge (None: the rewards' default offline judge);
-    ``options`` picks the official arithmetic (default) or our alternatives.
-    """
+    """Score every row with its task's metric. A malformed row raises ``DataError`` naming ``source``,
+    the row (its index, or its line/record from ``lines`` counted in ``unit``s) and the field; with
+    ``skip_invalid`` it is listed in ``skipped``. ``judge``: the caption reward's judge (None: the
+    rewards' default); ``options``: the official arithmetic (default) or our alternatives."""
     out = ScoredRows()
     for index, row in enumerate(rows):
-        where = (lines[index], "line") if lines is not None else (index, "record")
         task = row.get("task")
-        if task not in _METRICS:
-            err = DataError(
-                source,
-                where[0],
-                "task",
-                f"no metric for task {task!r}; valid tasks: {', '.join(sorted(_METRICS))}",
-                unit=where[1],
-            )
+        try:
+            if task not in _METRICS:
+                raise FieldError("task", _unknown(task))
+            meta = reward_meta(row)
+            if task == "caption" and judge is not None:
+                meta["judge"] = judge
+            item = _METRICS[task].score_item(row.get("completion") or "", row.get("solution"), meta, options)
+        except (FieldError, SolutionError) as exc:
+            where = (index, "record") if lines is None else (lines[index], unit)
+            err = DataError(source, where[0], exc.field, exc.reason, unit=where[1])
+            if not skip_invalid:
+                raise err from None
+            out.skipped.append(err.to_skip())
         else:
-            try:
-                meta = reward_meta(row)
-                if task == "caption" and judge is not None:
-                    meta["judge"] = judge
-                item = _METRICS[task].score_item(
-                    row.get("completion") or "", row.get("solution"), meta, options
-                )
-            except SolutionError as exc:
-                err = DataError(source, where[0], exc.field, exc.reason, unit=where[1])
-            else:
-                out.by_task.setdefault(task, []).append((dict(row), item))
-                continue
-        if not skip_invalid:
-            raise err
-        out.skipped.append(err.to_skip())
+            out.by_task.setdefault(task, []).append((dict(row), item))
     return out
+
+
+def score_file(
+    path: str | Path,
+    *,
+    skip_invalid: bool = False,
+    judge: Any = None,
+    options: MetricOptions = DEFAULT_OPTIONS,
+) -> ScoredRows:
+    """Every row of a predictions file (``read_predictions``) scored; bad lines (records) raise
+    ``DataError``, or with ``skip_invalid`` are listed in ``skipped``."""
+    pred = read_predictions(path, skip_invalid=skip_invalid)
+    scored = score_rows(
+        pred.rows,
+        source=str(path),
+        skip_invalid=skip_invalid,
+        lines=pred.lines,
+        unit=pred.unit,
+        judge=judge,
+        options=options,
+    )
+    scored.skipped[:0] = pred.skipped
+    return scored
 
 
 def aggregate(scored: ScoredRows) -> dict[str, dict[str, Any]]:
@@ -410,18 +398,13 @@ def metrics_of_file(
     judge: Any = None,
     options: MetricOptions = DEFAULT_OPTIONS,
 ) -> tuple[dict[str, dict[str, Any]], list[SkipReport]]:
-    """Metrics of a predictions JSONL file, and the lines/rows skipped (``skip_invalid`` only).
+    """Metrics of a predictions file, and the lines/rows skipped (``skip_invalid`` only).
 
     A repeated prediction id is an error (it would be counted twice); with ``skip_invalid`` the
     repeats are skipped and listed, so the first prediction of each id is scored.
     """
-    from videorft.evaluation.predictions import read_predictions
-
-    pred = read_predictions(path, skip_invalid=skip_invalid)
-    scored = score_rows(
-        pred.rows, source=str(path), skip_invalid=skip_invalid, lines=pred.lines, judge=judge, options=options
-    )
-    return aggregate(scored), pred.skipped + scored.skipped
+    scored = score_file(path, skip_invalid=skip_invalid, judge=judge, options=options)
+    return aggregate(scored), scored.skipped
 
 
 FRACTIONS_HEADER = "metrics as fractions (0-1), as in --json and metrics.json; x100 for percentages"

@@ -17,9 +17,9 @@ import numpy as np
 
 from videorft.data.prompts import PromptSpec
 from videorft.data.record import Record
-from videorft.evaluation.config import PROBE_VARIANTS
+from videorft.evaluation.config import check_variants
 from videorft.evaluation.metrics import aggregate, get_task_metric, score_rows
-from videorft.evaluation.runner import Decoding, as_generator, run_eval
+from videorft.evaluation.runner import Decoding, EvalResult, as_generator, run_eval
 from videorft.files import write_json
 from videorft.run_folder import locks_out_dir
 from videorft.video import FrameBudget
@@ -104,21 +104,16 @@ def probe(
 ) -> dict[str, Any]:
     """Run every variant (each a resumable eval run in ``out_dir/<variant>``) and return what
     ``probe.json`` holds. Records without a video are left out (frame order means nothing there)."""
-    for v in variants:
-        if v not in PROBE_VARIANTS:
-            raise ValueError(f"unknown probe variant {v!r}; valid: {', '.join(PROBE_VARIANTS)}")
-    if "ordered" not in variants or "shuffled" not in variants:
-        raise ValueError("variants must include 'ordered' and 'shuffled' (the gap compares them)")
+    check_variants(variants)
     prompt = prompt or PromptSpec()
     video_records = [r for r in records if r.video is not None]
     generator = as_generator(model, processor)
     out = Path(out_dir) if out_dir is not None else None
     scores: dict[str, dict[str, float]] = {}
     summaries: dict[str, Any] = {}
-    protocols: dict[str, Any] = {}
-    skipped: dict[str, list[dict[str, str]]] = {}
+    results: dict[str, EvalResult] = {}
     for variant in variants:
-        result = run_eval(
+        results[variant] = run_eval(
             generator,
             processor,
             video_records,
@@ -134,29 +129,23 @@ def probe(
             progress=progress,
             protocol_extra=protocol_extra,
         )
-        scores[variant], summaries[variant] = variant_scores(result.rows, judge=judge)
-        protocols[variant] = result.protocol
-        skipped[variant] = result.skipped
+        scores[variant], summaries[variant] = variant_scores(results[variant].rows, judge=judge)
 
     # Pair items answered under both variants (a video skipped in one is left out of the gap).
     common = [i for i in scores["ordered"] if i in scores["shuffled"]]
-    gap = paired_bootstrap(
-        [scores["ordered"][i] for i in common],
-        [scores["shuffled"][i] for i in common],
-        n_boot=n_boot,
-        seed=decoding.seed,
-    )
+    ordered, shuffled = scores["ordered"], scores["shuffled"]
+
+    def gap_of(ids: list[str]) -> dict[str, Any]:
+        pairs = [ordered[i] for i in ids], [shuffled[i] for i in ids]
+        return paired_bootstrap(*pairs, n_boot=n_boot, seed=decoding.seed)
+
+    gap = gap_of(common)
     task_of = {r.id: r.task for r in video_records}
-    per_task = {}
-    for task in sorted({task_of[i] for i in common}):
-        ids = [i for i in common if task_of[i] == task]
-        per_task[task] = paired_bootstrap(
-            [scores["ordered"][i] for i in ids],
-            [scores["shuffled"][i] for i in ids],
-            n_boot=n_boot,
-            seed=decoding.seed,
-        )
-    base_protocol = {k: v for k, v in protocols["ordered"].items() if k not in ("skipped",)}
+    per_task = {
+        t: gap_of([i for i in common if task_of[i] == t]) for t in sorted({task_of[i] for i in common})
+    }
+    skipped = {v: r.skipped for v, r in results.items()}
+    base_protocol = {k: v for k, v in results["ordered"].protocol.items() if k != "skipped"}
     base_protocol["video"] = {**base_protocol.get("video", {}), "frame_order": "per variant"}
     report = {
         "variants": summaries,
@@ -189,9 +178,8 @@ def probe(
 
 def _unique_skips(skipped: Mapping[str, list[dict[str, str]]]) -> list[dict[str, str]]:
     seen: dict[str, dict[str, str]] = {}
-    for items in skipped.values():
-        for item in items:
-            seen.setdefault(item["id"], item)
+    for item in (item for items in skipped.values() for item in items):
+        seen.setdefault(item["id"], item)
     return list(seen.values())
 
 

@@ -81,24 +81,22 @@ def comparable(protocol: Mapping[str, Any]) -> dict[str, Any]:
 def protocol_diff(protocols: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
     """Keys whose values differ between protocols -> the value in each (``None`` where absent)."""
     flat = [comparable(p) for p in protocols]
-    keys = sorted(set().union(*flat)) if flat else []
-    diff: dict[str, list[Any]] = {}
-    for key in keys:
-        values = [f.get(key) for f in flat]
-        if any(json.dumps(v, sort_keys=True) != json.dumps(values[0], sort_keys=True) for v in values[1:]):
-            diff[key] = values
-    return diff
+    values = {key: [f.get(key) for f in flat] for key in sorted(set().union(*flat))} if flat else {}
+    return {key: vs for key, vs in values.items() if len({json.dumps(v, sort_keys=True) for v in vs}) > 1}
+
+
+def read_json(path: Path) -> Any:
+    """A JSON file; invalid JSON is a ``ValueError`` naming the file and line."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
 
 
 def read_protocol(run_dir: str | Path) -> dict[str, Any] | None:
     """``RUN_DIR/protocol.json`` or ``None`` when the run has none."""
     path = Path(run_dir) / PROTOCOL_FILE
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+    return read_json(path) if path.is_file() else None
 
 
 def write_protocol(run_dir: str | Path, protocol: Mapping[str, Any]) -> Path:

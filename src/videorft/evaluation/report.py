@@ -3,47 +3,36 @@
 A run folder may hold any of: ``protocol.json`` and ``predictions.jsonl`` (from `videorft eval`),
 ``metrics.json``, ``probe.json`` (or ``probe/probe.json``, from `videorft probe`),
 ``train_log.jsonl`` (one JSON object per logged training step) or an HF ``trainer_state.json``.
-Plots are matplotlib PNGs embedded as base64 data URIs, so the file opens anywhere offline.
+The page is ``templates/report.html`` rendered by Jinja2 with autoescape; plots (matplotlib PNGs)
+and frame strips (JPEGs) are embedded as base64 data URIs, so the file opens anywhere offline.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from videorft.evaluation.protocol import protocol_diff, read_protocol
+from videorft.evaluation.predictions import PREDICTIONS_FILE
+from videorft.evaluation.protocol import comparable, protocol_diff, read_json, read_protocol
 from videorft.files import read_jsonl
 
-PREDICTIONS_FILE = "predictions.jsonl"
 METRICS_FILE = "metrics.json"
 PROBE_FILE = "probe.json"
 TRAIN_LOG_FILE = "train_log.jsonl"
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
-REPORT_TEMPLATE = "report.html"
-
-# Keys of a training log that are counters, not curves.
+#: Keys of a training log that are counters, not curves.
 _NOT_CURVES = frozenset({"step", "epoch", "global_step", "time", "timestamp", "elapsed_s"})
-
-
-@dataclass
-class RunData:
-    """Everything the report shows about one run folder."""
-
-    name: str
-    path: Path
-    protocol: dict[str, Any] | None = None
-    metrics: dict[str, dict[str, Any]] | None = None
-    probe: dict[str, Any] | None = None
-    train_log: list[dict[str, Any]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    # task -> best and worst held-out examples (from predictions.jsonl)
-    examples: dict[str, list[Example]] = field(default_factory=dict)
+#: Frames shown per example at most (evenly chosen from those the model saw) and their height.
+STRIP_FRAMES = 8
+THUMB_HEIGHT = 64
+_IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif"})
 
 
 @dataclass
@@ -62,83 +51,74 @@ class Example:
     frames_note: str = ""
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+@dataclass
+class RunData:
+    """Everything the report shows about one run folder."""
+
+    name: str
+    path: Path
+    protocol: dict[str, Any] | None = None
+    metrics: dict[str, dict[str, Any]] | None = None
+    probe: dict[str, Any] | None = None
+    train_log: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    examples: dict[str, list[Example]] = field(default_factory=dict)  # task -> best and worst
 
 
 def read_train_log(run_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
-    """Training log rows (``train_log.jsonl``, else ``trainer_state.json``'s log_history).
-
-    Unreadable lines are skipped and counted in the returned notes.
-    """
-    path = run_dir / TRAIN_LOG_FILE
+    """Training log rows (``train_log.jsonl``, else ``trainer_state.json``'s log_history) and notes
+    (unreadable lines are skipped and counted)."""
+    path, state = run_dir / TRAIN_LOG_FILE, run_dir / "trainer_state.json"
     if path.is_file():
         torn: list[int] = []
         values = read_jsonl(path, torn)
         rows = [row for row in values if isinstance(row, dict)]
         bad = len(torn) + len(values) - len(rows)
-        notes = [f"{path}: {bad} unreadable line(s) skipped"] if bad else []
-        return rows, notes
-    state = run_dir / "trainer_state.json"
-    if state.is_file():
-        doc = _read_json(state)
-        history = doc.get("log_history") if isinstance(doc, dict) else None
-        if not isinstance(history, list):
-            return [], [f"{state}: no 'log_history' list; no training curves"]
-        return [r for r in history if isinstance(r, dict)], []
-    return [], []
-
-
-def _find_probe(run_dir: Path) -> Path | None:
-    for candidate in (run_dir / PROBE_FILE, run_dir / "probe" / PROBE_FILE):
-        if candidate.is_file():
-            return candidate
-    return None
+        return rows, [f"{path}: {bad} unreadable line(s) skipped"] if bad else []
+    if not state.is_file():
+        return [], []
+    doc = read_json(state)
+    history = doc.get("log_history") if isinstance(doc, dict) else None
+    if not isinstance(history, list):
+        return [], [f"{state}: no 'log_history' list; no training curves"]
+    return [r for r in history if isinstance(r, dict)], []
 
 
 def load_run(run_dir: str | Path, name: str | None = None, *, n_examples: int = 2) -> RunData:
     """Collect what a run folder holds. Metrics are recomputed from predictions unless a
     ``metrics.json`` at least as new as the predictions exists. Malformed content (a string where
     a number belongs, a list where a mapping belongs) is dropped or shown as is, and noted."""
+    from videorft.evaluation.metrics import aggregate
+
     path = Path(run_dir)
     if not path.is_dir():
         raise FileNotFoundError(f"{path}: run folder not found")
     run = RunData(name=name or path.name, path=path)
     run.protocol = _mapping_or_note(read_protocol(path), path / "protocol.json", run.notes)
     preds, metrics_file = path / PREDICTIONS_FILE, path / METRICS_FILE
-    scored = None
-    if preds.is_file():
-        scored = _scored(preds, run.notes)
-    if metrics_file.is_file() and (
-        not preds.is_file() or metrics_file.stat().st_mtime >= preds.stat().st_mtime
-    ):
-        run.metrics = _check_metrics(_read_json(metrics_file), metrics_file, run.notes)
+    scored = _scored(preds, run.notes) if preds.is_file() else None
+    if metrics_file.is_file() and (scored is None or metrics_file.stat().st_mtime >= preds.stat().st_mtime):
+        run.metrics = _check_metrics(read_json(metrics_file), metrics_file, run.notes)
     elif scored is not None:
-        from videorft.evaluation.metrics import aggregate
-
         run.metrics = aggregate(scored)
-    probe_path = _find_probe(path)
+    probe_path = next((p for p in (path / PROBE_FILE, path / "probe" / PROBE_FILE) if p.is_file()), None)
     if probe_path is not None:
-        run.probe = _check_probe(_read_json(probe_path), probe_path, run.notes)
+        run.probe = _check_probe(read_json(probe_path), probe_path, run.notes)
     if run.probe is not None:
         # A probe folder has no protocol or predictions of its own: show its ordered run's.
         run.protocol = run.protocol or _mapping_or_note(run.probe.get("protocol"), probe_path, run.notes)
         ordered = run.probe["variants"].get("ordered") or {}
         run.metrics = run.metrics or _check_metrics(ordered.get("metrics"), probe_path, run.notes)
-        ordered_preds = probe_path.parent / "ordered" / PREDICTIONS_FILE
-        if scored is None and ordered_preds.is_file():  # examples from the probe's ordered run
-            scored = _scored(ordered_preds, run.notes)
+        ordered_dir = probe_path.parent / "ordered"
+        if scored is None and (ordered_dir / PREDICTIONS_FILE).is_file():
+            scored = _scored(ordered_dir / PREDICTIONS_FILE, run.notes)
             run.protocol = run.protocol or _mapping_or_note(
-                read_protocol(ordered_preds.parent), ordered_preds.parent / "protocol.json", run.notes
+                read_protocol(ordered_dir), ordered_dir / "protocol.json", run.notes
             )
     if scored is not None and n_examples > 0:
         run.examples = _examples(scored, run.protocol, n_examples, run.notes)
     run.train_log, notes = read_train_log(path)
-    run.notes.extend(notes)
-    run.notes.extend(_check_train_log(run.train_log, path / TRAIN_LOG_FILE))
+    run.notes += notes + _check_train_log(run.train_log, path / TRAIN_LOG_FILE)
     if run.protocol is None and run.metrics is None and run.probe is None and not run.train_log:
         run.notes.append(f"{path}: no protocol, predictions, metrics, probe or training log found")
     return run
@@ -146,19 +126,21 @@ def load_run(run_dir: str | Path, name: str | None = None, *, n_examples: int = 
 
 def _scored(preds: Path, notes: list[str]) -> Any:
     """Every valid row of a predictions file scored by its task's metric (bad lines noted)."""
-    from videorft.evaluation.metrics import score_rows
-    from videorft.evaluation.predictions import read_predictions
+    from videorft.evaluation.metrics import score_file
 
-    pred = read_predictions(preds, skip_invalid=True)
-    scored = score_rows(pred.rows, source=str(preds), skip_invalid=True, lines=pred.lines)
-    skipped = pred.skipped + scored.skipped
-    if skipped:
-        notes.append(f"{preds}: {len(skipped)} invalid line(s) skipped: {skipped[0]}")
+    scored = score_file(preds, skip_invalid=True)
+    if scored.skipped:
+        notes.append(f"{preds}: {len(scored.skipped)} invalid line(s) skipped: {scored.skipped[0]}")
     return scored
 
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _mapping_or_note(value: Any, source: Path, notes: list[str]) -> dict[str, Any] | None:
@@ -171,19 +153,22 @@ def _mapping_or_note(value: Any, source: Path, notes: list[str]) -> dict[str, An
 def _check_metrics(value: Any, source: Path, notes: list[str]) -> dict[str, dict[str, Any]] | None:
     """``{task: {metric: number}}``; other shapes are dropped and noted, non-numbers kept (shown
     marked) and noted."""
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        notes.append(f"{source}: expected {{task: {{metric: value}}}}, got {type(value).__name__}; not shown")
+    if value is None or not isinstance(value, dict):
+        if value is not None:
+            notes.append(
+                f"{source}: expected {{task: {{metric: value}}}}, got {type(value).__name__}; not shown"
+            )
         return None
     out: dict[str, dict[str, Any]] = {}
     for task, values in value.items():
         if not isinstance(values, dict):
             notes.append(f"{source}: {task}: expected {{metric: value}}, got {_short(values)}; not shown")
             continue
-        for metric, v in values.items():
-            if not _is_number(v):
-                notes.append(f"{source}: {task}.{metric}: expected a number, got {_short(v)}")
+        notes += [
+            f"{source}: {task}.{metric}: expected a number, got {_short(v)}"
+            for metric, v in values.items()
+            if not _is_number(v)
+        ]
         out[str(task)] = values
     return out
 
@@ -217,29 +202,18 @@ def _check_probe(value: Any, source: Path, notes: list[str]) -> dict[str, Any] |
 def _check_train_log(rows: Sequence[Mapping[str, Any]], source: Path) -> list[str]:
     """Notes for keys that are numbers on some rows and something else on others (left out of the curve)."""
     numeric = {k for row in rows for k, v in row.items() if _is_number(v)}
-    bad: dict[str, tuple[int, Any]] = {}
+    bad: dict[str, list[Any]] = {}
     for row in rows:
         for key in numeric:
-            v = row.get(key)
-            if v is not None and not _is_number(v):
-                n, first = bad.get(key, (0, v))
-                bad[key] = (n + 1, first)
+            if row.get(key) is not None and not _is_number(row[key]):
+                bad.setdefault(key, []).append(row[key])
     return [
-        f"{source}: {key}: {n} row(s) hold a non-number (first: {_short(first)}); left out of the curve"
-        for key, (n, first) in sorted(bad.items())
+        f"{source}: {key}: {len(v)} row(s) hold a non-number (first: {_short(v[0])}); left out of the curve"
+        for key, v in sorted(bad.items())
     ]
 
 
-def _short(value: Any, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 # --------------------------------------------------------------------------- held-out examples
-
-#: Frames shown per example at most (evenly chosen from those the model saw) and their height.
-STRIP_FRAMES = 8
-THUMB_HEIGHT = 64
 
 
 def _examples(
@@ -254,12 +228,9 @@ def _examples(
         ranked = sorted(items, key=lambda pair: -_score_key(pair[1].primary))
         # With fewer than 2n rows, the better half is "best" and the rest "worst" (none shown twice).
         n_best = min(n, max(1, len(ranked) // 2))
-        best, rest = ranked[:n_best], ranked[n_best:]
-        worst = rest[::-1][:n]
+        picked = [("best", p) for p in ranked[:n_best]] + [("worst", p) for p in ranked[n_best:][::-1][:n]]
         metric = get_task_metric(task).primary
-        out[task] = [_example("best", task, metric, row, item, budget) for row, item in best] + [
-            _example("worst", task, metric, row, item, budget) for row, item in worst
-        ]
+        out[task] = [_example(rank, task, metric, row, item, budget) for rank, (row, item) in picked]
     return out
 
 
@@ -268,56 +239,47 @@ def _score_key(value: Any) -> float:
 
 
 def _example(rank: str, task: str, metric: str, row: Mapping[str, Any], item: Any, budget: Any) -> Example:
-    solution = row.get("solution")
-    example = Example(
-        rank=rank,
-        id=str(row.get("id", "")),
-        task=task,
-        metric=metric,
-        score=item.primary,
-        question=str(row.get("prompt") or row.get("problem") or "—"),
-        answer=str(row.get("completion") or ""),
-        gold=solution if isinstance(solution, str) else json.dumps(solution, ensure_ascii=False),
+    solution, media = row.get("solution"), row.get("video")
+    frames, note = [], "no video or image path in the prediction row"
+    if isinstance(media, str) and media:
+        try:
+            frames, note = _frame_strip(media, budget), ""
+        except Exception as exc:  # noqa: BLE001 - any unreadable media is a note on the page, never a crash
+            note = f"{media}: {exc}"
+    question = str(row.get("prompt") or row.get("problem") or "—")
+    gold = solution if isinstance(solution, str) else json.dumps(solution, ensure_ascii=False)
+    answer = str(row.get("completion") or "")
+    return Example(
+        rank, str(row.get("id", "")), task, metric, item.primary, question, answer, gold, frames, note
     )
-    media = row.get("video")
-    if not isinstance(media, str) or not media:
-        example.frames_note = "no video or image path in the prediction row"
-        return example
-    try:
-        example.frames = _frame_strip(media, budget)
-    except Exception as exc:  # noqa: BLE001 - any unreadable media is a note on the page, never a crash
-        example.frames_note = f"{media}: {exc}"
-    return example
 
 
 def _budget(protocol: Mapping[str, Any] | None, notes: list[str]) -> Any:
     """The eval's frame budget from its protocol (defaults where it has none)."""
-    import dataclasses
-
     from videorft.video.budget import FrameBudget
 
     video = (protocol or {}).get("video")
-    if not isinstance(video, dict):
-        return FrameBudget()
     names = {f.name for f in dataclasses.fields(FrameBudget)}
     try:
-        return FrameBudget(**{k: v for k, v in video.items() if k in names})
+        return FrameBudget(
+            **{k: v for k, v in video.items() if k in names} if isinstance(video, dict) else {}
+        )
     except (TypeError, ValueError) as exc:
         notes.append(f"protocol.json: video budget unusable for the frame strips ({exc}); defaults used")
         return FrameBudget()
 
 
 def _frame_strip(media: str, budget: Any) -> list[str]:
+    """Up to ``STRIP_FRAMES`` of the frames the model saw (or the image), as JPEG thumbnail data URIs."""
     from PIL import Image
 
+    from videorft.video import load_video
     from videorft.video.folder import open_rgb
 
     path = Path(media)
-    if path.is_file() and path.suffix.lower() in {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif"}:
+    if path.is_file() and path.suffix.lower() in _IMAGE_SUFFIXES:
         images = [open_rgb(path)]
     else:
-        from videorft.video import load_video
-
         frames = load_video(path, budget).frames
         pick = sorted({round(i * (len(frames) - 1) / max(1, STRIP_FRAMES - 1)) for i in range(STRIP_FRAMES)})
         images = [Image.fromarray(frames[i]) for i in pick if i < len(frames)]
@@ -325,35 +287,44 @@ def _frame_strip(media: str, budget: Any) -> list[str]:
     for img in images:
         img = img.convert("RGB")
         img.thumbnail((THUMB_HEIGHT * 4, THUMB_HEIGHT))
-        buf = io.BytesIO()
-        img.save(buf, format="JPEG", quality=80)
-        uris.append("data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii"))
+        uris.append(_data_uri("image/jpeg", lambda buf, img=img: img.save(buf, format="JPEG", quality=80)))
     return uris
 
 
 # --------------------------------------------------------------------------- plots
 
 
-def _png_data_uri(fig: Any) -> str:
+def _data_uri(mime: str, write: Callable[[io.BytesIO], Any]) -> str:
+    buf = io.BytesIO()
+    write(buf)
+    return f"data:{mime};base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _png(fig: Any) -> str:
+    uri = _data_uri("image/png", lambda buf: fig.savefig(buf, format="png", dpi=80, bbox_inches="tight"))
+    _pyplot().close(fig)
+    return uri
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, never a window
     import matplotlib.pyplot as plt
 
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
-    plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return plt
+
+
+def _union(keys: Iterable[Any]) -> list[Any]:
+    """Each key once, in first-seen order."""
+    return list(dict.fromkeys(keys))
 
 
 def curve_groups(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
     """Numeric log keys grouped into one plot each: "rewards/<task>/<component>" share a plot
     per task, "tgrpo/p" and "tgrpo/p_shuffled" share one, every other key has its own."""
-    keys: list[str] = []
-    for row in rows:
-        for key, value in row.items():
-            numeric = isinstance(value, int | float) and not isinstance(value, bool)
-            if numeric and key not in _NOT_CURVES and key not in keys:
-                keys.append(key)
     groups: dict[str, list[str]] = {}
-    for key in keys:
+    for key in _union(k for row in rows for k, v in row.items() if _is_number(v) and k not in _NOT_CURVES):
         parts = key.split("/")
         group = "/".join(parts[:2]) if parts[0] == "rewards" and len(parts) > 2 else parts[0]
         groups.setdefault(group, []).append(key)
@@ -361,28 +332,21 @@ def curve_groups(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
 
 
 def _series(rows: Sequence[Mapping[str, Any]], key: str) -> tuple[list[float], list[float]]:
-    xs, ys = [], []
-    for i, row in enumerate(rows):
-        value = row.get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-            step = row.get("step", row.get("global_step", i))
-            xs.append(float(step))
-            ys.append(float(value))
-    return xs, ys
+    points = [
+        (float(row.get("step", row.get("global_step", i))), float(row[key]))
+        for i, row in enumerate(rows)
+        if _is_number(row.get(key)) and math.isfinite(row[key])
+    ]
+    return [x for x, _ in points], [y for _, y in points]
 
 
 def training_figures(runs: Sequence[RunData]) -> list[tuple[str, str]]:
     """(title, PNG data URI) per curve group, every run with that key drawn on the same axes."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     merged: dict[str, list[str]] = {}
     for run in runs:
         for group, keys in curve_groups(run.train_log).items():
-            merged.setdefault(group, [])
-            merged[group] += [k for k in keys if k not in merged[group]]
+            merged[group] = _union([*merged.get(group, []), *keys])
     figures = []
     for group, keys in merged.items():
         fig, ax = plt.subplots(figsize=(5.5, 3.2))
@@ -390,31 +354,19 @@ def training_figures(runs: Sequence[RunData]) -> list[tuple[str, str]]:
             for key in keys:
                 xs, ys = _series(run.train_log, key)
                 if xs:
-                    label = key if len(runs) == 1 else f"{run.name}: {key}"
-                    ax.plot(xs, ys, label=label, linewidth=1.2)
+                    ax.plot(xs, ys, label=key if len(runs) == 1 else f"{run.name}: {key}", linewidth=1.2)
         ax.set_title(group)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
         if len(keys) > 1 or len(runs) > 1:
             ax.legend(fontsize=7)
-        figures.append((group, _png_data_uri(fig)))
+        figures.append((group, _png(fig)))
     return figures
 
 
-def probe_figure(runs: Sequence[RunData]) -> str | None:
+def probe_figure(probed: Sequence[RunData], variants: Sequence[str]) -> str:
     """Grouped bar chart: score per probe variant, one bar per run."""
-    probed = [r for r in runs if r.probe]
-    if not probed:
-        return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    variants: list[str] = []
-    for run in probed:
-        variants += [v for v in run.probe.get("variants", {}) if v not in variants]
-    fig, ax = plt.subplots(figsize=(6, 3.2))
+    fig, ax = _pyplot().subplots(figsize=(6, 3.2))
     width = 0.8 / len(probed)
     for i, run in enumerate(probed):
         scores = [run.probe["variants"].get(v, {}).get("score", float("nan")) for v in variants]
@@ -426,7 +378,7 @@ def probe_figure(runs: Sequence[RunData]) -> str | None:
     ax.set_title("temporal-sensitivity probe")
     ax.legend(fontsize=7)
     ax.grid(axis="y", alpha=0.3)
-    return _png_data_uri(fig)
+    return _png(fig)
 
 
 # --------------------------------------------------------------------------- HTML
@@ -440,69 +392,39 @@ def _fmt(value: Any) -> str:
     return "—" if value is None else str(value)
 
 
-def _environment() -> Any:
+def render_html(runs: Sequence[RunData], title: str = "videorft report") -> str:
+    """The report as one HTML string (``templates/report.html``, autoescaped)."""
     import jinja2
 
-    # autoescape: every string from a run folder (names, metrics.json, probe.json, logs, model
-    # answers) is untrusted text; only the data URIs we build are marked safe.
+    with_protocol = [r for r in runs if r.protocol]
+    flat = [comparable(r.protocol) for r in with_protocol]
+    probed = [r for r in runs if r.probe]
+    variants = _union(v for r in probed for v in r.probe["variants"])
+    # autoescape: every string from a run folder (names, metrics.json, probe.json, logs, model answers)
+    # is untrusted text; the data URIs we build hold no character that escaping changes.
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
-        autoescape=jinja2.select_autoescape(["html"]),
+        autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
     env.filters["fmt"] = _fmt
-    return env
-
-
-def _metric_rows(runs: Sequence[RunData]) -> list[tuple[str, str]]:
-    rows: list[tuple[str, str]] = []
-    for run in runs:
-        for task, values in (run.metrics or {}).items():
-            rows += [(task, m) for m in values if (task, m) not in rows]
-    return rows
-
-
-def _probe_variants(runs: Sequence[RunData]) -> list[str]:
-    variants: list[str] = []
-    for run in runs:
-        variants += [v for v in (run.probe or {}).get("variants", {}) if v not in variants]
-    return variants
-
-
-def render_html(runs: Sequence[RunData], title: str = "videorft report") -> str:
-    """The report as one HTML string (``templates/report.html``, autoescaped)."""
-    from markupsafe import Markup
-
-    from videorft.evaluation.protocol import comparable
-
-    with_protocol = [r for r in runs if r.protocol]
-    diff = protocol_diff([r.protocol for r in with_protocol]) if len(with_protocol) > 1 else {}
-    flat = [comparable(r.protocol) for r in with_protocol]
-    probed = [r for r in runs if r.probe]
-    probe_png = probe_figure(runs)
-    figures = training_figures(runs) if any(r.train_log for r in runs) else []
-    return (
-        _environment()
-        .get_template(REPORT_TEMPLATE)
-        .render(
-            title=title,
-            runs=runs,
-            with_protocol=with_protocol,
-            protocol_keys=sorted(set().union(*flat)) if flat else [],
-            protocol_flat=flat,
-            diff=diff,
-            with_metrics=[r for r in runs if r.metrics],
-            metric_rows=_metric_rows(runs),
-            probed=probed,
-            probe_variants=_probe_variants(probed),
-            probe_png=Markup(probe_png) if probe_png else None,
-            figures=[(t, Markup(uri)) for t, uri in figures],
-            examples=[(r, task, exs) for r in runs for task, exs in r.examples.items()],
-            notes=[n for r in runs for n in r.notes],
-            safe=Markup,
-        )
+    return env.get_template("report.html").render(
+        title=title,
+        runs=runs,
+        with_protocol=with_protocol,
+        protocol_keys=sorted(set().union(*flat)) if flat else [],
+        protocol_flat=flat,
+        diff=protocol_diff([r.protocol for r in with_protocol]) if len(with_protocol) > 1 else {},
+        with_metrics=[r for r in runs if r.metrics],
+        metric_rows=_union((t, m) for r in runs for t, values in (r.metrics or {}).items() for m in values),
+        probed=probed,
+        probe_variants=variants,
+        probe_png=probe_figure(probed, variants) if probed else None,
+        figures=training_figures(runs) if any(r.train_log for r in runs) else [],
+        examples=[(r, task, exs) for r in runs for task, exs in r.examples.items()],
+        notes=[n for r in runs for n in r.notes],
     )
 
 
@@ -511,8 +433,7 @@ def write_report(run_dirs: Sequence[str | Path], out: str | Path, title: str = "
     told apart by their parent folder."""
     paths = [Path(p) for p in run_dirs]
     names = [p.name for p in paths]
-    names = [f"{p.parent.name}/{p.name}" if names.count(p.name) > 1 else p.name for p in paths]
-    runs = [load_run(p, name) for p, name in zip(paths, names)]
+    runs = [load_run(p, f"{p.parent.name}/{p.name}" if names.count(p.name) > 1 else p.name) for p in paths]
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render_html(runs, title), encoding="utf-8")

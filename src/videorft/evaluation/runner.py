@@ -18,20 +18,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
 
 from videorft.data.prompts import PromptSpec
 from videorft.data.record import Record
-from videorft.evaluation.predictions import rows_by_id, write_rows
+from videorft.evaluation.config import check_choice
+from videorft.evaluation.predictions import PREDICTIONS_FILE, rows_by_id
 from videorft.evaluation.protocol import comparable, package_versions, read_protocol, write_protocol
+from videorft.files import append_jsonl
 from videorft.run_folder import locks_out_dir
 from videorft.video import FrameBudget, VideoDecodeError
 
 if TYPE_CHECKING:
     from videorft.inputs import Sample
-
-PREDICTIONS_FILE = "predictions.jsonl"
-
 
 # ---------------------------------------------------------------------------------------- decoding
 
@@ -47,11 +47,19 @@ class Decoding:
     seed: int = 0
 
     def describe(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        if self.greedy:  # sampling settings do not apply
-            d.pop("temperature")
-            d.pop("top_p")
-        return d
+        """The fields that apply: sampling settings only when sampling."""
+        unused = ("temperature", "top_p") if self.greedy else ()
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in unused}
+
+    def sampling(self) -> dict[str, float]:
+        """temperature and top_p for engines where greedy means temperature 0."""
+        if self.greedy:
+            return {"temperature": 0.0, "top_p": 1.0}
+        return {"temperature": self.temperature, "top_p": self.top_p}
+
+    def batch_seed(self, step: int) -> int:
+        """Reproducible, and different for every batch."""
+        return self.seed * 1_000_003 + step
 
 
 class Generator(Protocol):
@@ -81,8 +89,7 @@ class HFGenerator:
     def generation_config(self, decoding: Decoding) -> Any:
         from transformers import GenerationConfig
 
-        own = self.model.generation_config
-        tok = self.processor.tokenizer
+        own, tok = self.model.generation_config, self.processor.tokenizer
         kwargs: dict[str, Any] = {
             "max_new_tokens": decoding.max_new_tokens,
             "do_sample": not decoding.greedy,
@@ -106,12 +113,11 @@ class HFGenerator:
             add_generation_prompt=True,
         )
         batch = batch.to(self.model.device)
-        if "pixel_values_videos" in batch:
-            batch["pixel_values_videos"] = batch["pixel_values_videos"].to(self.model.dtype)
-        if "pixel_values" in batch:
-            batch["pixel_values"] = batch["pixel_values"].to(self.model.dtype)
+        for key in ("pixel_values_videos", "pixel_values"):
+            if key in batch:
+                batch[key] = batch[key].to(self.model.dtype)
         if not decoding.greedy:
-            torch.manual_seed(decoding.seed * 1_000_003 + step)  # reproducible, different per batch
+            torch.manual_seed(decoding.batch_seed(step))
         with torch.inference_mode():
             out = self.model.generate(
                 **batch, generation_config=self.generation_config(decoding), logits_processor=[self._suppress]
@@ -120,11 +126,8 @@ class HFGenerator:
         return self.processor.tokenizer.batch_decode(new, skip_special_tokens=True)
 
     def describe(self) -> dict[str, Any]:
-        return {
-            "backend": "hf",
-            "dtype": str(self.model.dtype).removeprefix("torch."),
-            "device": str(self.model.device),
-        }
+        dtype = str(self.model.dtype).removeprefix("torch.")
+        return {"backend": "hf", "dtype": dtype, "device": str(self.model.device)}
 
 
 class VLLMGenerator:
@@ -169,9 +172,8 @@ class VLLMGenerator:
         lens = [len(i) for i in ids]
         params = SamplingParams(
             max_tokens=decoding.max_new_tokens,
-            temperature=0.0 if decoding.greedy else decoding.temperature,
-            top_p=1.0 if decoding.greedy else decoding.top_p,
-            seed=None if decoding.greedy else decoding.seed * 1_000_003 + step,
+            **decoding.sampling(),
+            seed=None if decoding.greedy else decoding.batch_seed(step),
             bad_words=vllm_engine.banned_words(),
         )
         ids, _ = vllm_engine.generate(self.llm, prompts, params, expected_prompt_lens=lens)
@@ -207,56 +209,43 @@ class OpenAIGenerator:
     def _messages(self, conversation: list[dict], clip: Any, image: Any) -> list[dict]:
         from videorft.models.processing import part_kind
 
-        out = []
-        for message in conversation:
-            content = message["content"]
-            if isinstance(content, str):
-                out.append({"role": message["role"], "content": content})
-                continue
-            parts: list[dict[str, Any]] = []
-            for part in content:
-                kind = part_kind(part)
-                if kind == "video":
-                    url = "data:video/jpeg;base64," + ",".join(_png_base64(f) for f in clip.frames)
-                    parts.append({"type": "video_url", "video_url": {"url": url}})
-                elif kind == "image":
-                    parts.append(
-                        {
-                            "type": "image_url",
-                            "image_url": {"url": "data:image/png;base64," + _png_base64(image)},
-                        }
-                    )
-                else:
-                    text = part if isinstance(part, str) else part.get("text")
-                    parts.append({"type": "text", "text": "" if text is None else text})
-            out.append({"role": message["role"], "content": parts})
-        return out
+        def content_part(part: Any) -> dict[str, Any]:
+            kind = part_kind(part)
+            if kind == "video":
+                url = "data:video/jpeg;base64," + ",".join(_png_base64(f) for f in clip.frames)
+                return {"type": "video_url", "video_url": {"url": url}}
+            if kind == "image":
+                url = "data:image/png;base64," + _png_base64(image)
+                return {"type": "image_url", "image_url": {"url": url}}
+            text = part if isinstance(part, str) else part.get("text")
+            return {"type": "text", "text": "" if text is None else text}
+
+        return [
+            {"role": m["role"], "content": m["content"]}
+            if isinstance(m["content"], str)
+            else {"role": m["role"], "content": [content_part(p) for p in m["content"]]}
+            for m in conversation
+        ]
 
     def generate(self, samples: list[Sample], decoding: Decoding, step: int) -> list[str]:
         from videorft.models.processing import VISION_TOKENS
 
         texts = []
         for i, sample in enumerate(samples):
-            conv, clip, image = sample.conversation, sample.clip, sample.image
+            clip, image = sample.clip, sample.image
             extra: dict[str, Any] = {"skip_special_tokens": True, "bad_words": list(VISION_TOKENS)}
             if clip is not None:
-                extra["media_io_kwargs"] = {
-                    "video": {"fps": float(clip.fps), "duration": float(clip.duration)}
-                }
-                extra["mm_processor_kwargs"] = {
-                    "fps": float(clip.fps),
-                    "do_sample_frames": False,
-                    "do_resize": False,
-                }
+                fps = float(clip.fps)
+                extra["media_io_kwargs"] = {"video": {"fps": fps, "duration": float(clip.duration)}}
+                extra["mm_processor_kwargs"] = {"fps": fps, "do_sample_frames": False, "do_resize": False}
             elif image is not None:
                 extra["mm_processor_kwargs"] = {"do_resize": False}
             response = self.client.chat.completions.create(
                 model=self.model_name,
-                messages=self._messages(conv, clip, image),  # type: ignore[arg-type]
+                messages=self._messages(sample.conversation, clip, image),  # type: ignore[arg-type]
                 max_tokens=decoding.max_new_tokens,
-                temperature=0.0 if decoding.greedy else decoding.temperature,
-                top_p=1.0 if decoding.greedy else decoding.top_p,
-                seed=decoding.seed * 1_000_003 + step * 1000 + i,
+                **decoding.sampling(),
+                seed=decoding.batch_seed(step * 1000 + i),
                 extra_body=extra,
             )
             texts.append(response.choices[0].message.content or "")
@@ -266,7 +255,7 @@ class OpenAIGenerator:
         return {"backend": "openai", "base_url": self.base_url}
 
 
-def _png_base64(frame: np.ndarray) -> str:
+def _png_base64(frame: Any) -> str:
     import base64
     import io
 
@@ -297,40 +286,6 @@ def _template_info(template: str | None, tasks: Sequence[str]) -> dict[str, Any]
         text = path.read_bytes() if path.is_file() else b""
         info[task] = {"file": path.name, "sha256": hashlib.sha256(text).hexdigest()[:16]}
     return info
-
-
-def build_protocol(
-    generator: Generator,
-    records: Sequence[Record],
-    *,
-    budget: FrameBudget,
-    prompt: PromptSpec,
-    frame_order: str,
-    shuffle_unit: str,
-    batch_size: int,
-    decoding: Decoding,
-    extra: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Everything that changes a number (see docs/evaluation.md)."""
-    return {
-        "model": {"name_or_path": generator.model_name, **generator.describe()},
-        "data": {"n_records": len(records), **(extra or {}).get("data", {})},
-        "video": {**dataclasses.asdict(budget), "frame_order": frame_order, "shuffle_unit": shuffle_unit},
-        "prompt": {
-            "template": prompt.template or "per-task default",
-            "templates": _template_info(prompt.template, [r.task for r in records]),
-            "style": prompt.style,
-            "timing": prompt.timing,
-            "system_prompt": prompt.system,
-        },
-        "decoding": {**decoding.describe(), "batch_size": batch_size, "suppress_vision_tokens": True},
-        "answer_parser": {
-            "answer": "last <answer> block (videorft.rewards.parsing.extract_answer); none -> unparsed, wrong",
-            "metrics": "videorft.evaluation.metrics (per-item values from videorft.rewards)",
-        },
-        "versions": package_versions(),
-        **{k: v for k, v in (extra or {}).items() if k != "data"},
-    }
 
 
 # -------------------------------------------------------------------------------------------- run
@@ -404,26 +359,33 @@ def run_eval(
     from videorft.inputs import FRAME_ORDERS, SHUFFLE_UNITS, SampleEncoder, record_rng
 
     prompt = prompt or PromptSpec()
-    if frame_order not in FRAME_ORDERS:
-        raise ValueError(f"unknown frame order {frame_order!r}; valid: {', '.join(FRAME_ORDERS)}")
-    if shuffle_unit not in SHUFFLE_UNITS:
-        raise ValueError(f"unknown shuffle unit {shuffle_unit!r}; valid: {', '.join(SHUFFLE_UNITS)}")
+    check_choice("frame order", frame_order, FRAME_ORDERS)
+    check_choice("shuffle unit", shuffle_unit, tuple(SHUFFLE_UNITS))
     ids = [r.id for r in records]
     if len(set(ids)) != len(ids):
         dup = next(i for i in ids if ids.count(i) > 1)
         raise ValueError(f"record ids must be unique (resuming relies on them); {dup!r} repeats")
     generator = as_generator(model, processor)
-    protocol = build_protocol(
-        generator,
-        records,
-        budget=budget,
-        prompt=prompt,
-        frame_order=frame_order,
-        shuffle_unit=shuffle_unit,
-        batch_size=batch_size,
-        decoding=decoding,
-        extra=protocol_extra,
-    )
+    extra = protocol_extra or {}
+    protocol = {  # everything that changes a number (docs/evaluation.md)
+        "model": {"name_or_path": generator.model_name, **generator.describe()},
+        "data": {"n_records": len(records), **extra.get("data", {})},
+        "video": {**dataclasses.asdict(budget), "frame_order": frame_order, "shuffle_unit": shuffle_unit},
+        "prompt": {
+            "template": prompt.template or "per-task default",
+            "templates": _template_info(prompt.template, [r.task for r in records]),
+            "style": prompt.style,
+            "timing": prompt.timing,
+            "system_prompt": prompt.system,
+        },
+        "decoding": {**decoding.describe(), "batch_size": batch_size, "suppress_vision_tokens": True},
+        "answer_parser": {
+            "answer": "last <answer> block (videorft.rewards.parsing.extract_answer); none -> unparsed, wrong",
+            "metrics": "videorft.evaluation.metrics (per-item values from videorft.rewards)",
+        },
+        "versions": package_versions(),
+        **{k: v for k, v in extra.items() if k != "data"},
+    }
     out = Path(out_dir) if out_dir is not None else None
     done: dict[str, dict[str, Any]] = {}
     if out is not None:
@@ -434,7 +396,6 @@ def run_eval(
         else:
             _check_resume(out, protocol)
             done = rows_by_id(preds)
-            _rewrite_without_torn_line(preds, done)
         protocol["resumed"] = len([i for i in ids if i in done])
         protocol["created"] = _now()
         write_protocol(out, protocol)
@@ -445,7 +406,13 @@ def run_eval(
     new_rows: dict[str, dict[str, Any]] = {}
     skipped: list[dict[str, str]] = []
     start = time.monotonic()
-    with _progress(progress, len(todo)) as advance:
+    # items done of total, elapsed time and ETA, on stderr
+    columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), "ETA")
+    bar = Progress(
+        *columns, TimeRemainingColumn(), console=Console(stderr=True), disable=not (progress and todo)
+    )
+    with bar:
+        task = bar.add_task("eval", total=len(todo))
         for step, first in enumerate(range(0, len(todo), batch_size)):
             chunk = todo[first : first + batch_size]
             samples = []
@@ -454,18 +421,17 @@ def run_eval(
                     rng = record_rng(decoding.seed, record.id)
                     samples.append(encoder.sample(record, frame_order, rng, unit))
                 except VideoDecodeError as exc:
-                    skipped.append(
-                        {"id": record.id, "path": str(record.video or record.image), "reason": str(exc)}
-                    )
+                    media = str(record.video or record.image)
+                    skipped.append({"id": record.id, "path": media, "reason": str(exc)})
             if samples:
                 completions = generator.generate(samples, decoding, step)
                 rows = [
                     prediction_row(x.record, c, x.prompt, frame_order) for x, c in zip(samples, completions)
                 ]
-                if out is not None:
-                    write_rows(out / PREDICTIONS_FILE, rows, append=True)
+                if out is not None:  # flushed per batch: an interrupted run keeps what it finished
+                    append_jsonl(out / PREDICTIONS_FILE, rows, ensure_ascii=False)
                 new_rows.update((row["id"], row) for row in rows)
-            advance(len(chunk))
+            bar.advance(task, len(chunk))
 
     all_rows = {**done, **new_rows}
     result = EvalResult([all_rows[r.id] for r in records if r.id in all_rows], skipped, protocol)
@@ -481,52 +447,5 @@ def run_eval(
     return result
 
 
-def _rewrite_without_torn_line(path: Path, rows: dict[str, dict[str, Any]]) -> None:
-    """After a crash mid-write the file may end in a partial line; drop it before appending."""
-    if not path.is_file():
-        return
-    text = path.read_text(encoding="utf-8")
-    if text and not text.endswith("\n"):
-        write_rows(path, rows.values())
-
-
 def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-
-
-class _progress:
-    """A rich progress bar with ETA on stderr, or nothing; yields ``advance(n)``."""
-
-    def __init__(self, enabled: bool, total: int) -> None:
-        self.enabled = enabled and total > 0
-        self.total = total
-        self._bar: Any = None
-
-    def __enter__(self) -> Any:
-        if not self.enabled:
-            return lambda n: None
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self._bar = Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            "ETA",
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-        )
-        self._bar.__enter__()
-        task = self._bar.add_task("eval", total=self.total)
-        return lambda n: self._bar.advance(task, n)
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(*exc)

@@ -7,6 +7,7 @@ through here before anything heavy loads.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -16,7 +17,7 @@ from videorft.data.record import Record
 from videorft.evaluation.config import EvalConfig, config_from_args, resolve_backend
 
 if TYPE_CHECKING:
-    from videorft.evaluation.runner import Decoding, Generator
+    from videorft.evaluation.runner import Generator
 
 C = TypeVar("C", bound=EvalConfig)
 
@@ -56,18 +57,6 @@ def load_data(cfg: EvalConfig) -> LoadedData:
     return LoadedData(records, list(result.skipped), len(result.records))
 
 
-def decoding(cfg: EvalConfig) -> Decoding:
-    from videorft.evaluation.runner import Decoding
-
-    return Decoding(
-        max_new_tokens=cfg.max_new_tokens,
-        greedy=cfg.greedy,
-        temperature=cfg.temperature,
-        top_p=cfg.top_p,
-        seed=cfg.seed,
-    )
-
-
 def open_generator(cfg: EvalConfig) -> tuple[Generator, Any]:
     """(generator, processor) for ``cfg.model`` on the configured backend."""
     import torch
@@ -92,24 +81,9 @@ def open_generator(cfg: EvalConfig) -> tuple[Generator, Any]:
     return HFGenerator(model, processor), processor
 
 
-def data_protocol(cfg: EvalConfig, data: LoadedData) -> dict[str, Any]:
-    """The dataset part of protocol.json."""
-    return {
-        # where each setting came from (command line, --config, the checkpoint's training config, default)
-        "settings_source": dict(cfg.sources),
-        "data": {
-            "spec": cfg.data,
-            "split": cfg.split,
-            "video_root": cfg.video_root,
-            "limit": cfg.limit,
-            "n_available": data.n_available,
-            "n_invalid_skipped": len(data.skipped),
-        },
-    }
-
-
 def runner_options(cfg: EvalConfig, data: LoadedData) -> dict[str, Any]:
     """Keyword arguments that ``run_eval`` and ``probe`` both take, from the config."""
+    from videorft.evaluation.runner import Decoding
     from videorft.video import FrameBudget
 
     return {
@@ -117,9 +91,20 @@ def runner_options(cfg: EvalConfig, data: LoadedData) -> dict[str, Any]:
         "prompt": cfg.prompt_spec(),
         "shuffle_unit": cfg.shuffle_unit,
         "batch_size": cfg.batch_size,
-        "decoding": decoding(cfg),
+        "decoding": Decoding(**{f.name: getattr(cfg, f.name) for f in dataclasses.fields(Decoding)}),
         "out_dir": cfg.out,
         "overwrite": cfg.overwrite,
         "progress": cfg.progress,
-        "protocol_extra": data_protocol(cfg, data),
+        "protocol_extra": {
+            # where each setting came from (command line, --config, the checkpoint's training config, default)
+            "settings_source": dict(cfg.sources),
+            "data": {
+                "spec": cfg.data,
+                "split": cfg.split,
+                "video_root": cfg.video_root,
+                "limit": cfg.limit,
+                "n_available": data.n_available,
+                "n_invalid_skipped": len(data.skipped),
+            },
+        },
     }
