@@ -21,9 +21,6 @@ if TYPE_CHECKING:
 PATCH_SIZE = 14
 TEMPORAL_PATCH_SIZE = 2
 MERGE_SIZE = 2
-# Qwen2.5-VL normalises with OpenAI CLIP's statistics.
-IMAGE_MEAN = (0.48145466, 0.4578275, 0.40821073)
-IMAGE_STD = (0.26862954, 0.26130258, 0.27577711)
 # Only informative: our video processor does not resize (videorft.video already did, to multiples
 # of 28 within VideoChat-R1's per-frame bounds); these are the bounds it would apply if re-enabled.
 VIDEO_MIN_PIXELS = 4 * 28 * 28
@@ -93,14 +90,15 @@ def build_config(size: ModelSize | str) -> Qwen2_5_VLConfig:
 def build_processor(size: ModelSize | str = "tiny") -> Qwen2_5_VLProcessor:
     """Qwen2.5-VL's processor: our tokenizer, Qwen's image processor, a non-resampling video processor."""
     from transformers import Qwen2_5_VLProcessor, Qwen2VLImageProcessor, Qwen2VLVideoProcessor
+    from transformers.image_utils import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
 
     s = get_size(size) if isinstance(size, str) else size
     common = {
         "patch_size": PATCH_SIZE,
         "temporal_patch_size": TEMPORAL_PATCH_SIZE,
         "merge_size": MERGE_SIZE,
-        "image_mean": list(IMAGE_MEAN),
-        "image_std": list(IMAGE_STD),
+        "image_mean": list(OPENAI_CLIP_MEAN),  # Qwen2.5-VL normalises with OpenAI CLIP's statistics
+        "image_std": list(OPENAI_CLIP_STD),
     }
     image_processor = Qwen2VLImageProcessor(
         min_pixels=s.image_min_pixels, max_pixels=s.image_max_pixels, **common

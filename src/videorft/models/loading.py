@@ -8,7 +8,6 @@ straight to ``from_pretrained`` and only works where the hub (or its cache) is r
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,15 +15,9 @@ if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedModel, ProcessorMixin
 
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
-
 
 class ModelLoadError(RuntimeError):
     """A model or processor could not be loaded; the message says what is missing and where."""
-
-
-def _looks_like_path(name: str) -> bool:
-    return name.startswith(("/", "./", "../", "~", ".\\")) or name.count("/") > 1 or "\\" in name
 
 
 def resolve_model_source(name_or_path: str | os.PathLike[str]) -> tuple[str, bool]:
@@ -35,8 +28,14 @@ def resolve_model_source(name_or_path: str | os.PathLike[str]) -> tuple[str, boo
         if not path.is_dir():
             raise ModelLoadError(f"{path}: a checkpoint must be a folder, this is a file")
         return str(path), True
-    if _looks_like_path(name) or not _HUB_ID.match(name):
-        raise ModelLoadError(f"{name}: checkpoint folder not found (and it is not a hub id like 'org/name')")
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(name)  # a path ('./x', '/x', '~/x', 'a/b/c') is no hub id
+    except HFValidationError:
+        raise ModelLoadError(
+            f"{name}: checkpoint folder not found (and it is not a hub id like 'org/name')"
+        ) from None
     return name, False
 
 

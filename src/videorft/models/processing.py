@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import torch
-from transformers import BatchFeature, LogitsProcessor
+from transformers import BatchFeature, SuppressTokensLogitsProcessor
 
 #: Tokens that only the processor may place; sampling one breaks the next forward pass.
 VISION_TOKENS: tuple[str, ...] = (
@@ -54,7 +54,7 @@ def _template_messages(conversation: list[dict], index: int) -> tuple[list[dict]
     plus the number of video and image parts."""
     if not isinstance(conversation, list) or not all(isinstance(m, dict) for m in conversation):
         raise TypeError(f"conversations[{index}]: expected a list of message dicts")
-    n_video = n_image = 0
+    kinds: list[str] = []
     messages = []
     for j, message in enumerate(conversation):
         if "role" not in message or "content" not in message:
@@ -66,61 +66,37 @@ def _template_messages(conversation: list[dict], index: int) -> tuple[list[dict]
         parts = []
         for part in content:
             kind = part_kind(part)
-            if kind == "video":
-                n_video += 1
-                parts.append({"type": "video"})
-            elif kind == "image":
-                n_image += 1
-                parts.append({"type": "image"})
-            elif kind == "text":
-                text = part if isinstance(part, str) else part.get("text")
-                parts.append({"type": "text", "text": "" if text is None else text})
-            else:
+            if kind not in ("video", "image", "text"):
                 raise ValueError(f"conversations[{index}][{j}]: unknown content part type {kind!r}")
+            kinds.append(kind)
+            text = part if isinstance(part, str) else part.get("text")
+            parts.append(
+                {"type": "text", "text": "" if text is None else text} if kind == "text" else {"type": kind}
+            )
         messages.append({"role": message["role"], "content": parts})
-    return messages, n_video, n_image
+    return messages, kinds.count("video"), kinds.count("image")
 
 
-def _factor(sub_processor: Any) -> int:
-    return int(sub_processor.patch_size) * int(sub_processor.merge_size)
-
-
-def _check_clip(clip: ClipLike, index: int, factor: int) -> np.ndarray:
-    frames = getattr(clip, "frames", None)
-    fps = getattr(clip, "fps", None)
-    if not isinstance(frames, np.ndarray) or frames.ndim != 4 or frames.shape[-1] != 3 or frames.shape[0] < 1:
-        shape = getattr(frames, "shape", None)
-        raise ValueError(
-            f"videos[{index}].frames: expected a (T, H, W, 3) array with T >= 1, got shape {shape}"
-        )
-    if frames.dtype != np.uint8:
-        raise ValueError(f"videos[{index}].frames: expected uint8 pixels, got {frames.dtype}")
-    h, w = frames.shape[1:3]
-    if h % factor or w % factor:
-        raise ValueError(
-            f"videos[{index}].frames: {h}x{w} is not a multiple of {factor}; "
-            "sample frames with videorft.video.load_video (it resizes them)"
-        )
-    if not isinstance(fps, int | float) or not math.isfinite(fps) or fps <= 0:
-        raise ValueError(f"videos[{index}].fps: expected a positive effective fps, got {fps!r}")
-    return frames
-
-
-def _check_image(image: Any, index: int, factor: int) -> np.ndarray:
+def _check_pixels(array: Any, where: str, sub_processor: Any, video: bool) -> np.ndarray:
+    """``array`` if it is uint8 RGB frames (T, H, W, 3) / an image (H, W, 3) sized for ``sub_processor``."""
+    factor = int(sub_processor.patch_size) * int(sub_processor.merge_size)
+    layout = "(T, H, W, 3) array with T >= 1" if video else "(H, W, 3) array"
     if (
-        not isinstance(image, np.ndarray)
-        or image.ndim != 3
-        or image.shape[-1] != 3
-        or image.dtype != np.uint8
+        not isinstance(array, np.ndarray)
+        or array.ndim != 3 + video
+        or array.shape[-1] != 3
+        or not array.shape[0]
     ):
-        desc = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
-        raise ValueError(f"images[{index}]: expected an (H, W, 3) uint8 array, got {desc}")
-    h, w = image.shape[:2]
+        raise ValueError(f"{where}: expected a {layout}, got shape {getattr(array, 'shape', None)}")
+    if array.dtype != np.uint8:
+        raise ValueError(f"{where}: expected uint8 pixels, got {array.dtype}")
+    h, w = array.shape[-3:-1]
     if h % factor or w % factor:
+        loader = "load_video" if video else "load_image"
         raise ValueError(
-            f"images[{index}]: {h}x{w} is not a multiple of {factor}; load it with videorft.video.load_image"
+            f"{where}: {h}x{w} is not a multiple of {factor}; load it with videorft.video.{loader}"
         )
-    return image
+    return array
 
 
 def _media_list(items: Sequence[Any] | None, n: int, name: str) -> list[Any]:
@@ -159,8 +135,6 @@ def encode(
     frames_list: list[np.ndarray] = []
     fps_list: list[float] = []
     image_list: list[np.ndarray] = []
-    video_factor = _factor(processor.video_processor)
-    image_factor = _factor(processor.image_processor)
     for i, conv in enumerate(conversations):
         messages, n_video, n_image = _template_messages(conv, i)
         if n_video != (clips[i] is not None):
@@ -172,10 +146,14 @@ def encode(
                 f"conversations[{i}]: {n_image} image part(s) but images[{i}] is {_desc(imgs[i])}"
             )
         if clips[i] is not None:
-            frames_list.append(_check_clip(clips[i], i, video_factor))
-            fps_list.append(float(clips[i].fps))
+            frames = getattr(clips[i], "frames", None)
+            frames_list.append(_check_pixels(frames, f"videos[{i}].frames", processor.video_processor, True))
+            fps = getattr(clips[i], "fps", None)
+            if not isinstance(fps, int | float) or not math.isfinite(fps) or fps <= 0:
+                raise ValueError(f"videos[{i}].fps: expected a positive effective fps, got {fps!r}")
+            fps_list.append(float(fps))
         if imgs[i] is not None:
-            image_list.append(_check_image(imgs[i], i, image_factor))
+            image_list.append(_check_pixels(imgs[i], f"images[{i}]", processor.image_processor, False))
         texts.append(
             processor.apply_chat_template(
                 messages, tokenize=False, add_generation_prompt=add_generation_prompt
@@ -229,24 +207,16 @@ def vision_token_ids(tokenizer: Any) -> list[int]:
     return list(ids)
 
 
-class SuppressTokens(LogitsProcessor):
-    """Sets the logits of ``token_ids`` to -inf, so neither greedy nor sampled decoding picks them."""
-
-    def __init__(self, token_ids: Sequence[int]) -> None:
-        self.token_ids = torch.tensor(sorted(set(token_ids)), dtype=torch.long)
-
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        ids = self.token_ids.to(scores.device)
-        ids = ids[ids < scores.shape[-1]]
-        return scores.index_fill(-1, ids, float("-inf"))
+#: transformers' own: masks the ids it is given (ids beyond the vocabulary are ignored).
+SuppressTokens = SuppressTokensLogitsProcessor
 
 
-def vision_token_suppressor(tokenizer: Any) -> SuppressTokens:
+def vision_token_suppressor(tokenizer: Any) -> SuppressTokensLogitsProcessor:
     """A logits processor for ``model.generate(logits_processor=[...])`` that masks vision tokens.
 
     Equivalent alternative: ``model.generate(..., suppress_tokens=vision_token_ids(tokenizer))``.
     """
-    return SuppressTokens(vision_token_ids(tokenizer))
+    return SuppressTokensLogitsProcessor(vision_token_ids(tokenizer))
 
 
 # ----------------------------------------------------------------------------------------------- M-RoPE

@@ -32,7 +32,7 @@ class ModelSize:
     rms_norm_eps: float = 1e-6
     vocab_size: int = VOCAB_3B
     tie_word_embeddings: bool = True
-    # vision tower
+    # vision tower (defaults: the tiny size's)
     vision_depth: int = 2
     vision_hidden_size: int = 64
     vision_num_heads: int = 4
@@ -83,12 +83,6 @@ SIZES: dict[str, ModelSize] = {
             intermediate_size=384,
             mrope_section=(4, 6, 6),
             max_position_embeddings=32768,
-            vision_depth=2,
-            vision_hidden_size=64,
-            vision_num_heads=4,
-            vision_intermediate_size=128,
-            window_size=56,
-            fullatt_block_indexes=(1,),
         ),
         ModelSize(
             name="small",
@@ -102,7 +96,6 @@ SIZES: dict[str, ModelSize] = {
             max_position_embeddings=32768,
             vision_depth=4,
             vision_hidden_size=128,
-            vision_num_heads=4,
             vision_intermediate_size=256,
             window_size=112,
             fullatt_block_indexes=(1, 3),
@@ -116,8 +109,6 @@ SIZES: dict[str, ModelSize] = {
             num_key_value_heads=4,
             intermediate_size=18944,
             mrope_section=(16, 24, 24),
-            rope_theta=1e6,
-            max_position_embeddings=128000,
             vocab_size=VOCAB_7B,
             tie_word_embeddings=False,
             vision_depth=32,

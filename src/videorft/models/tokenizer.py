@@ -59,39 +59,12 @@ ADDED_TOKENS: dict[str, int] = {
 }
 NUM_BPE_TOKENS = 151643
 MODEL_MAX_LENGTH = 131072
-DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
 
 # Qwen2.5-VL-Instruct's chat template, with one deliberate change: a content part's kind is read from
 # its 'type' and only falls back to key presence when 'type' is missing. Rows that went through
 # `datasets` carry every key (None-filled), so the original's `'video' in content` test would turn a
 # text part into a video placeholder. For well-formed messages the output is identical.
-CHAT_TEMPLATE = (
-    "{% set image_count = namespace(value=0) %}{% set video_count = namespace(value=0) %}"
-    "{% for message in messages %}"
-    "{% if loop.first and message['role'] != 'system' %}"
-    "<|im_start|>system\n" + DEFAULT_SYSTEM_PROMPT + "<|im_end|>\n"
-    "{% endif %}"
-    "<|im_start|>{{ message['role'] }}\n"
-    "{% if message['content'] is string %}{{ message['content'] }}<|im_end|>\n"
-    "{% else %}{% for content in message['content'] %}"
-    "{% if content['type'] is defined and content['type'] is not none %}{% set kind = content['type'] %}"
-    "{% elif content['video'] is defined and content['video'] is not none %}{% set kind = 'video' %}"
-    "{% elif (content['image'] is defined and content['image'] is not none)"
-    " or (content['image_url'] is defined and content['image_url'] is not none) %}{% set kind = 'image' %}"
-    "{% else %}{% set kind = 'text' %}{% endif %}"
-    "{% if kind == 'image' or kind == 'image_url' %}"
-    "{% set image_count.value = image_count.value + 1 %}"
-    "{% if add_vision_id %}Picture {{ image_count.value }}: {% endif %}"
-    "<|vision_start|><|image_pad|><|vision_end|>"
-    "{% elif kind == 'video' %}"
-    "{% set video_count.value = video_count.value + 1 %}"
-    "{% if add_vision_id %}Video {{ video_count.value }}: {% endif %}"
-    "<|vision_start|><|video_pad|><|vision_end|>"
-    "{% elif kind == 'text' %}{{ content['text'] }}"
-    "{% endif %}{% endfor %}<|im_end|>\n"
-    "{% endif %}{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
+CHAT_TEMPLATE = Path(__file__).with_name("chat_template.jinja").read_text(encoding="utf-8").removesuffix("\n")
 
 # Bump when the derivation of merges changes, so stale caches are ignored.
 _MERGES_FORMAT = 1
@@ -132,20 +105,6 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "videorft"
 
 
-def _byte_to_unicode() -> dict[int, str]:
-    """GPT-2's reversible byte -> printable character map used by byte-level BPE vocabularies."""
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
-    printable += list(range(ord("®"), ord("ÿ") + 1))
-    mapping, extra = {}, 0
-    for b in range(256):
-        if b in printable:
-            mapping[b] = chr(b)
-        else:
-            mapping[b] = chr(256 + extra)
-            extra += 1
-    return mapping
-
-
 def _last_merge(token: bytes, ranks: dict[bytes, int]) -> tuple[bytes, bytes]:
     """The final pair tiktoken merges when encoding ``token``'s bytes (lowest-rank pair first)."""
     parts = [bytes([b]) for b in token]
@@ -170,8 +129,10 @@ def derive_merges(ranks: dict[bytes, int]) -> list[tuple[bytes, bytes]]:
 def _vocab_and_merges(path: str) -> tuple[dict[str, int], tuple[tuple[str, str], ...]]:
     raw = Path(path).read_bytes()
     digest = hashlib.sha256(raw).hexdigest()[:16]
+    from transformers.convert_slow_tokenizer import bytes_to_unicode
+
     ranks = read_tiktoken_ranks(path)
-    b2u = _byte_to_unicode()
+    b2u = bytes_to_unicode()  # GPT-2's reversible byte -> printable character map
 
     def enc(b: bytes) -> str:
         return "".join(b2u[x] for x in b)
@@ -185,16 +146,11 @@ def _vocab_and_merges(path: str) -> tuple[dict[str, int], tuple[tuple[str, str],
             return vocab, merges  # type: ignore[return-value]
         log.warning("ignoring malformed tokenizer cache %s", cache_file)
     merges = tuple((enc(a), enc(b)) for a, b in derive_merges(ranks))
-    _write_atomic(cache_file, "\n".join(f"{a} {b}" for a, b in merges))
-    return vocab, merges
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Best effort: a read-only home must not stop the build, it only makes it slower."""
     try:
-        write_atomic(path, text)
-    except OSError as exc:
-        log.info("could not cache tokenizer merges at %s: %s", path, exc)
+        write_atomic(cache_file, "\n".join(f"{a} {b}" for a, b in merges))
+    except OSError as exc:  # a read-only home must not stop the build, it only makes it slower
+        log.info("could not cache tokenizer merges at %s: %s", cache_file, exc)
+    return vocab, merges
 
 
 def build_qwen_tokenizer(tiktoken_file: str | Path | None = None) -> PreTrainedTokenizerFast:

@@ -32,25 +32,6 @@ _VIDEO_BACKEND = "opencv"
 TEXT_TOKEN_ALLOWANCE = 2048
 
 
-def video_input(frames: np.ndarray, fps: float, duration: float | None = None) -> tuple[Any, dict[str, Any]]:
-    """``(multi_modal_data["video"], mm_processor_kwargs)`` for frames videorft already sampled and resized.
-
-    A bare array is refused by vLLM 0.32 ("Video metadata is required"); the metadata marks the frames as
-    sampled (``do_sample_frames=False``) and ``fps`` is what Qwen2.5-VL turns into ``second_per_grid_ts``.
-    """
-    t = int(frames.shape[0])
-    metadata = {
-        "fps": float(fps),
-        "duration": float(duration) if duration else t / float(fps),
-        "total_num_frames": t,
-        "frames_indices": list(range(t)),
-        "video_backend": _VIDEO_BACKEND,
-        "do_sample_frames": False,
-    }
-    kwargs = {"fps": float(fps), "do_sample_frames": False, "do_resize": False}
-    return (np.ascontiguousarray(frames), metadata), kwargs
-
-
 def collapse_placeholders(prompt_ids: list[int], placeholder_ids: Collection[int]) -> list[int]:
     """Each run of one placeholder token (e.g. 8 x ``<|video_pad|>``) becomes a single token."""
     out: list[int] = []
@@ -86,7 +67,19 @@ def vllm_prompt(
     if frames is not None:
         if fps is None:
             raise ValueError("frames need the clip's effective fps")
-        mm["video"], kwargs = video_input(frames, fps, duration)
+        # vLLM 0.32 refuses a bare array ("Video metadata is required"): the metadata marks the frames as
+        # sampled, and ``fps`` is what Qwen2.5-VL turns into ``second_per_grid_ts``.
+        t = int(frames.shape[0])
+        metadata = {
+            "fps": float(fps),
+            "duration": float(duration) if duration else t / float(fps),
+            "total_num_frames": t,
+            "frames_indices": list(range(t)),
+            "video_backend": _VIDEO_BACKEND,
+            "do_sample_frames": False,
+        }
+        mm["video"] = (np.ascontiguousarray(frames), metadata)
+        kwargs = {"fps": float(fps), "do_sample_frames": False, "do_resize": False}
     if image is not None:
         from PIL import Image
 
@@ -144,6 +137,7 @@ def open_llm(
     on a loaded CPU, slower decoding; the CPU tests use it.
     """
     from vllm import LLM
+    from vllm.platforms import current_platform
 
     if enforce_eager is None:
         enforce_eager = os.environ.get("VIDEORFT_VLLM_EAGER", "") == "1"
@@ -167,15 +161,9 @@ def open_llm(
         kwargs["max_num_seqs"] = max_num_seqs
     if distributed_executor_backend:
         kwargs["distributed_executor_backend"] = distributed_executor_backend
-    if _is_cuda():
+    if current_platform.is_cuda_alike():
         kwargs["gpu_memory_utilization"] = gpu_memory_utilization
     return LLM(**kwargs)
-
-
-def _is_cuda() -> bool:
-    from vllm.platforms import current_platform
-
-    return bool(current_platform.is_cuda_alike())
 
 
 def reset_caches(llm: Any) -> None:

@@ -8,6 +8,7 @@ One parser (TRL's ``TrlParser``) reads defaults <- YAML <- CLI flags into three 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from trl import GRPOConfig, SFTConfig
 
@@ -136,10 +137,13 @@ class CPUOptions:
 
 
 def configuration_markdown() -> str:
-    """docs/configuration.md, generated from the dataclasses' help text (a test keeps the file current)."""
+    """docs/configuration.md: ``configuration.md.jinja`` with tables generated from the dataclasses' help text (a
+    test keeps the file current)."""
     import dataclasses as dc
 
-    def table(cls: type, own_only: bool) -> list[str]:
+    import jinja2
+
+    def table(cls: type, own_only: bool) -> str:
         base = {f.name for f in dc.fields(cls.__mro__[1])} if own_only else set()
         rows = ["| field | default | help |", "|---|---|---|"]
         for f in dc.fields(cls):
@@ -148,54 +152,15 @@ def configuration_markdown() -> str:
             default = f.default if f.default is not dc.MISSING else "(required)"
             help_text = f.metadata.get("help", "").replace("|", "\\|").replace("\n", " ")
             rows.append(f"| `{f.name}` | `{default}` | {help_text} |")
-        return rows
+        return "\n".join(rows)
 
-    lines = [
-        "# Configuration reference",
-        "",
-        "Generated from `videorft/training/config.py` (`python -m videorft.training.config > docs/configuration.md`).",
-        "`videorft train sft|grpo CONFIG.yaml [--field value ...]` reads defaults <- YAML <- flags into",
-        "`VideoDataArguments`, TRL's `ModelConfig` (`model_name_or_path`, `dtype`, `use_peft`, `lora_r`, ...) and",
-        "`VideoSFTConfig` / `VideoGRPOConfig`, which extend TRL's `SFTConfig` / `GRPOConfig` (every TRL field is",
-        "accepted; see TRL's documentation). The resolved config is saved as `<output_dir>/videorft_config.yaml`.",
-        "Below: the fields videorft adds, and the TRL defaults it changes.",
-        "",
-        "## VideoDataArguments (data, frames, prompts, rewards)",
-        "",
-        *table(VideoDataArguments, own_only=False),
-        "",
-        "## VideoSFTConfig (TRL SFTConfig +)",
-        "",
-        *table(VideoSFTConfig, own_only=True),
-        "",
-        "## VideoGRPOConfig (TRL GRPOConfig + T-GRPO)",
-        "",
-        *table(VideoGRPOConfig, own_only=True),
-        "",
-        "## CPUOptions (the CPU trainer's options: Python API and demo)",
-        "",
-        "`train_grpo(..., cpu_options=CPUOptions(...))` with `use_cpu=True` (`videorft/training/cpu_trainer.py`).",
-        "",
-        *table(CPUOptions, own_only=False),
-        "",
-        "Note: three TRL 1.16 defaults differ from what both papers' code ran: `beta=0.0` (theirs: 0.04),",
-        "`loss_type='dapo'` (theirs: the per-completion token mean, `grpo`) and `use_bias_correction_kl=True`",
-        "(k3 multiplied by the importance ratio, which carries a gradient even on-policy; theirs: plain k3,",
-        "`use_bias_correction_kl: false`). The reproduction configs in `configs/` set all three; every value",
-        'of those configs and its source file is listed in docs/deviations.md ("Reproduction configs").',
-        "",
-        "## vLLM rollouts (TRL fields)",
-        "",
-        "`use_vllm: true` with `vllm_mode: colocate` generates GRPO / T-GRPO rollouts with vLLM, video included",
-        "(`training/vllm_rollouts.py`; `pip install -e '.[gpu]'`). `vllm_mode: server` is refused for video.",
-        "Used: `vllm_gpu_memory_utilization` (share of GPU memory for vLLM; leave room for training, e.g. 0.3-0.5",
-        "for 7B on one 80 GB card), `vllm_max_model_length` (default: from the frame budget: video tokens + one",
-        "image + 2048 text tokens + `max_completion_length`), `vllm_importance_sampling_correction` (TRL's, on by",
-        "default), `generation_kwargs` (extra `SamplingParams`). `vllm_tensor_parallel_size` must be 1 and",
-        "`vllm_enable_sleep_mode` is ignored. Weights are pushed to vLLM once per optimizer step.",
-        "",
-    ]
-    return "\n".join(lines)
+    template = Path(__file__).with_name("configuration.md.jinja").read_text(encoding="utf-8")
+    return jinja2.Template(template, keep_trailing_newline=True).render(
+        data=table(VideoDataArguments, own_only=False),
+        sft=table(VideoSFTConfig, own_only=True),
+        grpo=table(VideoGRPOConfig, own_only=True),
+        cpu=table(CPUOptions, own_only=False),
+    )
 
 
 def _field_kind(annotation: object) -> str:
@@ -206,15 +171,15 @@ def _field_kind(annotation: object) -> str:
     text = re.sub(r"Literal\[[^\]]*\]", "str", text)
     text = re.sub(r"<class '(\w+)'>", r"\1", text)
     tokens = set(re.findall(r"[A-Za-z_]+", text)) - {"None", "Optional", "Union"}
-    if tokens <= {"bool"} and tokens:
-        return "bool"
-    if tokens and tokens <= {"int"}:
-        return "int"
-    if tokens and tokens <= {"float", "int"}:
-        return "float"
-    if tokens <= {"str"} and tokens:
-        return "str"
-    if tokens and (tokens <= {"list", "str"} or tokens <= {"list", "int"} or tokens <= {"list", "float"}):
+    for kind, allowed in (
+        ("bool", {"bool"}),
+        ("int", {"int"}),
+        ("float", {"float", "int"}),
+        ("str", {"str"}),
+    ):
+        if tokens and tokens <= allowed:
+            return kind
+    if tokens and any(tokens <= {"list", item} for item in ("str", "int", "float")):
         return "list"
     return "any"
 

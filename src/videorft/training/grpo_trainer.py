@@ -1,24 +1,10 @@
 """GRPO / T-GRPO for video on TRL's GRPOTrainer (written against trl==1.16.0, pinned in pyproject.toml).
 
-What TRL 1.16 lacks for video, and the method that adds it:
-
-1. ``_tokenize_prompts``: frames are sampled by ``videorft.video`` (budgets enforced) and the prompt rendered per
-   task, in the data-loader workers or inline (``rollout_data.py``); TRL would hand a video *path* to
-   transformers (torchcodec, no budget).
-2. ``_get_per_token_logps_and_entropies``: TRL's loss / old / reference forwards pass image tensors but not
-   ``pixel_values_videos`` / ``video_grid_thw`` / ``second_per_grid_ts`` / ``mm_token_type_ids``: the vision tower
-   got no gradient and log-probs ignored the video. Ours passes them, per row.
-3. ``_generate_single_turn``: for T-GRPO the shuffled-frame prompts ride in the same ``generate`` call as the
-   ordered ones; only the ordered completions go on to the loss.
-4. ``_calculate_rewards``: fills the ``temporal_bonus`` column per prompt group (``algos.temporal_bonus``)
-   after the task rewards are gathered across processes.
-
-5. ``use_vllm`` (colocate): rollouts come from ``training/vllm_rollouts.py`` with the rows' frames (TRL's vLLM
-   path forwards images only); TRL's importance-sampling correction applies as for text.
-
-``TRL_PRIVATE_METHODS`` names every private TRL method overridden here (TRL changes them between minor versions).
-
-Everything else (advantages per group, loss variants, KL, LoRA, DeepSpeed, logging, checkpoints) is TRL's.
+TRL 1.16 hands transformers a video *path* (no frame budget), leaves ``pixel_values_videos`` / ``video_grid_thw`` /
+``second_per_grid_ts`` / ``mm_token_type_ids`` out of its log-prob forwards (the vision tower got no gradient) and
+has no T-GRPO. ``TRL_PRIVATE_METHODS`` names each private TRL method overridden to add that, and why; everything
+else (advantages per group, loss variants, KL, LoRA, DeepSpeed, logging, checkpoints) is TRL's. ``use_vllm``
+(colocate) generates through ``training/vllm_rollouts.py``, which carries the rows' frames.
 
 Per-row inputs: each generation batch is sampled and encoded once (``videorft.inputs.SampleEncoder``) at the start of
 ``_generate_and_score_completions``; its vision tensors go out in the batch dict (``row_vision``, a row-aligned list
@@ -29,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -49,13 +35,12 @@ from videorft.rewards.trl import TaskRewardFunction
 from videorft.training.algos import length_bonus, temporal_bonus
 from videorft.training.config import VideoDataArguments, VideoGRPOConfig
 from videorft.training.media_skips import MediaSkips
-from videorft.training.rewards import length_bonus_placeholder, temporal_bonus_placeholder
 from videorft.training.rollout_data import PREPARED, RolloutCollator, worker_train_dataloader
-from videorft.training.vision_cache import maybe_share_vision_features
+from videorft.training.vision_cache import share_vision_features
 from videorft.training.vllm_rollouts import VideoVLLMGeneration, check_vllm_mode
 
-#: Every private method of TRL's GRPOTrainer this trainer and its CPU variant override or call (TRL renames and reshapes them between minor
-#: versions; tests/training/test_trl_surface.py checks that each still exists on the installed trl.GRPOTrainer).
+#: Every private method of TRL's GRPOTrainer this trainer and its CPU variant override or call (TRL renames and
+#: reshapes them between minor versions; tests/training/test_trl_surface.py checks each on the installed TRL).
 #: Private attributes read: ``_tokenizer``, ``_metrics``, ``_entropy_bonus_enabled``, ``_last_loaded_step``,
 #: ``_train_batch_size``.
 TRL_PRIVATE_METHODS: tuple[str, ...] = (
@@ -67,6 +52,16 @@ TRL_PRIVATE_METHODS: tuple[str, ...] = (
     "_get_train_sampler",  # cpu_trainer: balance_answers' epoch order; rollout_data: the workers' sampler
     "_get_dataloader",  # rollout_data: the data loader whose workers decode and encode generation batches
 )
+
+
+def _bonus_column(name: str) -> Callable[..., list[float]]:
+    """A reward column TRL allocates and logs; ``VideoGRPOTrainer._calculate_rewards`` fills it per prompt group."""
+
+    def zeros(prompts: list, completions: list, **_: Any) -> list[float]:
+        return [0.0] * len(completions)
+
+    zeros.__name__ = name
+    return zeros
 
 
 @dataclass
@@ -136,10 +131,8 @@ class VideoGRPOTrainer(GRPOTrainer):
                 "temporal=True and len_control=True read each completion's accuracy: include a "
                 "videorft.rewards.trl.TaskRewardFunction in reward_funcs (or leave reward_funcs unset)"
             )
-        if args.temporal:
-            funcs = [*funcs, temporal_bonus_placeholder]
-        if args.len_control:
-            funcs = [*funcs, length_bonus_placeholder]
+        bonuses = {"temporal_bonus": args.temporal, "length_bonus": args.len_control}
+        funcs = [*funcs, *(_bonus_column(name) for name, on in bonuses.items() if on)]
         try:
             super().__init__(
                 model=model,
@@ -157,9 +150,7 @@ class VideoGRPOTrainer(GRPOTrainer):
         )
         self.rollout_collator = RolloutCollator(self.encoder, self.media_skips)
         # One sampled vision special token makes the next forward fail (features vs tokens mismatch).
-        suppressed = set(self.generation_config.suppress_tokens or []) | set(
-            vision_token_ids(self._tokenizer)
-        )
+        suppressed = {*(self.generation_config.suppress_tokens or []), *vision_token_ids(self._tokenizer)}
         self.generation_config.suppress_tokens = sorted(suppressed)
         self.generation_kwargs["suppress_tokens"] = self.generation_config.suppress_tokens
         self._rng = np.random.default_rng(args.seed)
@@ -182,14 +173,13 @@ class VideoGRPOTrainer(GRPOTrainer):
             self._log_rollout_ids(inputs)
         preps = [row[PREPARED] for row in inputs]
         records = [prep.record for prep in preps]
-        samples = [prep.sample for prep in preps]
         ordered = EncodedRows()
         for i, prep in enumerate(preps):
             ordered.add(prep.sample, prep.prompt_ids, prep.vision, owner=i, copies=1)
         shuffled = self._encode_shuffled(records) if self._temporal_active() else None
         self._batch = RolloutBatch(records, ordered, shuffled)
         # The prompt TRL logs and hands to reward functions: the one the model got, rendered once.
-        inputs = [{**row, "prompt": sample.conversation} for row, sample in zip(inputs, samples)]
+        inputs = [{**row, "prompt": prep.sample.conversation} for row, prep in zip(inputs, preps)]
         with self._vision_of(ordered.vision):  # TRL's old / reference log-prob forwards of this batch
             output = super()._generate_and_score_completions(inputs)
         output["row_vision"] = ordered.vision
@@ -210,7 +200,7 @@ class VideoGRPOTrainer(GRPOTrainer):
         if self.use_vllm:
             completion_ids, logprobs = self._vllm_generate(prompt_ids, rows.samples)
         else:
-            with maybe_share_vision_features(self.model, self.args.share_vision_features):
+            with share_vision_features(self.model, enabled=self.args.share_vision_features):
                 completion_ids, logprobs = super()._generate_single_turn(
                     prompt_ids, images, multimodal_fields, num_generations, has_tool_images
                 )
@@ -320,7 +310,7 @@ class VideoGRPOTrainer(GRPOTrainer):
                 model_inputs["output_router_logits"] = True
             with (
                 self.accelerator.autocast(),
-                maybe_share_vision_features(model, self.args.share_vision_features),
+                share_vision_features(model, enabled=self.args.share_vision_features),
             ):
                 logps, entropy, outputs = self._completion_logps(model, model_inputs, logits_to_keep)
             all_logps.append(logps)

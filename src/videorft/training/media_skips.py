@@ -1,11 +1,9 @@
-"""Bad media during training: a sample whose video or image cannot be decoded is replaced, never fatal.
+"""Bad media during training: a sample whose video or image fails to decode is replaced, never fatal.
 
-A file can pass the loader's metadata probe and still fail when its frames are decoded (a truncated file
-whose index sits up front, corruption in the middle, too few frames for the frame budget, an aspect ratio
-over 200). The trainers ask ``MediaSkips.resolve`` for each row: a row whose media fails is logged once per
-file (file and reason, to the log and to ``skipped_media.jsonl`` in the output folder) and replaced by another
-row of the training set, chosen deterministically from the bad row's id so that every copy of a GRPO group, on
-every process, gets the same replacement. ``summary()`` is printed when training ends.
+A file can pass the loader's metadata probe and still fail to decode (truncated, corrupt, too few frames).
+``MediaSkips.resolve`` logs each bad file once (to the log and ``skipped_media.jsonl``) and replaces its row by
+another training row chosen from the bad row's id, so every copy of a GRPO group, on every process, gets the
+same replacement. ``summary()`` is printed when training ends.
 """
 
 from __future__ import annotations
@@ -49,13 +47,11 @@ class MediaSkips:
         self._read_log()  # a resumed run knows its bad files already
 
     def _read_log(self) -> None:
-        """Add the files listed in ``skipped_media.jsonl`` (by an earlier run, or by data-loader worker
-        processes, which append to the same file) to ``bad``."""
+        """Add the files in ``skipped_media.jsonl`` (an earlier run's, or data-loader workers') to ``bad``."""
         if self.path is None or not self.path.is_file():
             return
-        for row in read_jsonl(
-            self.path
-        ):  # a line torn by a crash: the file is simply decoded (and logged) again
+        # a line torn by a crash: the file is simply decoded (and logged) again
+        for row in read_jsonl(self.path):
             try:
                 self.bad.setdefault(str(row["file"]), str(row["reason"]))
             except (KeyError, TypeError):
@@ -69,11 +65,9 @@ class MediaSkips:
         if self.path is not None and self.write:
             append_jsonl(self.path, [{"file": exc.path, "reason": exc.reason, "id": row.get("id")}])
 
-    def _media_of(self, row: dict[str, Any]) -> list[str]:
-        return [str(row[k]) for k in ("video", "image_path", "image") if row.get(k)]
-
     def _try(self, row: dict[str, Any], attempt: Callable[[dict[str, Any]], T]) -> T:
-        known = next((m for m in self._media_of(row) if m in self.bad), None)
+        media = [str(row[k]) for k in ("video", "image_path", "image") if row.get(k)]
+        known = next((m for m in media if m in self.bad), None)
         if known is not None:  # a file known to be bad is not decoded again
             raise VideoDecodeError(known, self.bad[known])
         return attempt(row)
@@ -110,8 +104,7 @@ class MediaSkips:
         )
 
     def summary(self) -> str | None:
-        """One paragraph for the end of training, or None when nothing was skipped. Files that data-loader
-        worker processes skipped are read back from the log file; each bad file cost at least one sample."""
+        """One paragraph for the end of training (workers' skips read back from the log), or None."""
         self._read_log()
         if not self.bad and not self.skipped_samples:
             return None

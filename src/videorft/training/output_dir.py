@@ -1,11 +1,9 @@
 """A training run's output folder: one writer, never two runs mixed, resumable after any stop.
 
-``training_folder`` is entered before the model loads. It takes the folder's lock (``run_folder.run_lock``),
-then: a non-empty folder without ``resume`` is refused unless ``overwrite`` (which first removes the former
-run's checkpoints, logs and weights); ``resume`` takes the newest *complete* ``checkpoint-N`` only if the
-saved ``videorft_config.yaml`` describes the same run (fields that do not change the run, such as
-``max_steps`` or logging, may differ), and cuts ``train_log.jsonl`` / ``rollouts.jsonl`` back to the
-checkpoint so the resumed steps are not logged twice.
+``training_folder`` (entered before the model loads) takes the folder's lock, refuses a non-empty folder unless
+``overwrite`` (which removes the former run's files) or ``resume``. ``resume`` takes the newest *complete*
+``checkpoint-N`` if the saved ``videorft_config.yaml`` describes the same run (``RESUME_MAY_CHANGE`` aside) and
+cuts ``train_log.jsonl`` / ``rollouts.jsonl`` back to it, so resumed steps are not logged twice.
 """
 
 from __future__ import annotations
@@ -15,7 +13,7 @@ import json
 import logging
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -111,13 +109,10 @@ def complete_checkpoints(output_dir: str | Path) -> list[Path]:
     A checkpoint cut short (a crash, a full disk, Ctrl-C while saving) lacks it or holds a torn one: it is
     passed over with a warning.
     """
-    found = sorted(
-        (p for p in Path(output_dir).glob("checkpoint-*") if p.name.split("-")[-1].isdigit()),
-        key=lambda p: int(p.name.split("-")[-1]),
-        reverse=True,
-    )
+    from transformers.trainer_utils import sort_checkpoints
+
     good = []
-    for ckpt in found:
+    for ckpt in map(Path, reversed(sort_checkpoints(str(output_dir)))):
         try:
             json.loads((ckpt / "trainer_state.json").read_text(encoding="utf-8"))
             good.append(ckpt)
@@ -203,5 +198,5 @@ def training_folder(
         checkpoints = complete_checkpoints(output_dir) if resume else []
         yield str(checkpoints[0]) if checkpoints else None
         return
-    with run_lock(output_dir) if main_process else nullcontext():
+    with run_lock(output_dir):
         yield prepare_output_dir(output_dir, config, resume=resume, overwrite=overwrite)

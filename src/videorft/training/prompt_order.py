@@ -1,13 +1,10 @@
 """The order in which GRPO sees its prompts: optionally every answer of a multiple-choice task spread evenly.
 
-A GRPO step's advantage pushes each sampled letter up or down within its prompt's group, but before a model
-tells the options apart, the step's net push on "which letter" follows the batch's mix of gold letters. With 8
-prompts a step that mix swings (6 A / 2 B, then 3 / 5), and a small model can drift onto one constant letter;
-once it only samples that letter every group has one reward and no gradient (docs/deviations.md, "Demo and
-study"). ``AnswerBalancedSampler`` keeps TRL's ``RepeatSampler`` contract (same seed on every process, each
-prompt repeated G times, each block repeated for ``steps_per_generation x num_iterations``) and changes only
-the epoch's order: each stratum (a task, and for multiple choice its gold answer) is spread evenly over the
-epoch, so every step holds the strata in the dataset's proportions.
+Before a small model tells the options apart, a step's net push on "which letter" follows the batch's mix of
+gold letters, which swings from step to step; the model can drift onto one constant letter and lose every
+gradient (docs/deviations.md, "Demo and study"). ``AnswerBalancedSampler`` keeps TRL's ``RepeatSampler``
+contract and changes only the epoch's order: each stratum (a task, and for multiple choice its gold answer)
+is spread evenly over the epoch, so every step holds the strata in the dataset's proportions.
 """
 
 from __future__ import annotations

@@ -1,12 +1,9 @@
 """GRPO's generation batches prepared in data-loader workers, so the trainer never waits on PyAV.
 
-With ``dataloader_num_workers > 0`` each row of a generation batch arrives with its media resolved (an
-undecodable row replaced as ``MediaSkips`` does inline), its frames decoded and its prompt run through the
-processor (``PreparedRow``), all in the worker processes while the model generates and trains on the
-previous batch. With 0 workers the trainer runs the same collate when the batch arrives.
-
-TRL's sampler yields each generation batch ``steps_per_generation * num_iterations`` times and the trainer
-generates from the first copy only; ``MarkRepeats`` tags the other copies so the workers skip them.
+With ``dataloader_num_workers > 0`` the workers resolve bad media (``MediaSkips``), decode frames and run the
+processor for each row (``PreparedRow``) while the model trains on the previous batch; with 0 workers the
+trainer runs the same collate inline. TRL's sampler yields each generation batch ``steps_per_generation *
+num_iterations`` times and the trainer generates from the first only: ``MarkRepeats`` tags the others.
 """
 
 from __future__ import annotations
@@ -45,9 +42,8 @@ def prepare_row(row: dict[str, Any], encoder: SampleEncoder) -> PreparedRow:
 
 
 class RolloutCollator:
-    """A generation batch's rows prepared, each distinct row once, bad media replaced: in the data-loader
-    workers (their collate) and again by the trainer, which passes prepared rows through and prepares the
-    rest (0 workers). A prepared row's clip is kept in ``encoder``: T-GRPO permutes it next."""
+    """A generation batch's rows prepared (each distinct row once, bad media replaced), in the workers or by the
+    trainer, which passes prepared rows through. Each clip is kept in ``encoder``: T-GRPO permutes it next."""
 
     def __init__(self, encoder: SampleEncoder, skips: MediaSkips) -> None:
         self.encoder = encoder
@@ -86,11 +82,8 @@ class KeyedRows(torch.utils.data.Dataset):
 
 
 class MarkRepeats(torch.utils.data.Sampler):
-    """TRL's ``RepeatSampler`` with each index paired with whether its generation batch is the first copy.
-
-    The sampler yields blocks of ``batch_size * mini_repeat_count`` rows (one global generation batch),
-    each block ``repeat_count`` times in a row; the trainer generates from the first of them.
-    """
+    """TRL's ``RepeatSampler`` (blocks of ``batch_size * mini_repeat_count`` rows, each ``repeat_count`` times in
+    a row) with each index paired with whether its block is the first copy, the one the trainer generates from."""
 
     def __init__(self, sampler: Any) -> None:
         self.sampler = sampler

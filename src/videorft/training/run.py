@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +87,11 @@ def save_resolved_config(output_dir: str | Path, *configs: Any) -> Path:
     return path
 
 
-def _model_and_processor(model_args: ModelConfig) -> tuple[Any, Any]:
+def _prepare(
+    data_args: VideoDataArguments, args: Any, model_args: ModelConfig, *extra: Any
+) -> tuple[Any, Any, Any, list]:
+    """Resolved config (``extra`` configs too) saved, model + processor loaded, dataset built, the JSONL log."""
+    save_resolved_config(args.output_dir, data_args, model_args, args, *extra)
     if not model_args.model_name_or_path:
         raise ValueError("set `model_name_or_path` (a local checkpoint folder or a hub id)")
     processor = load_processor(model_args.model_name_or_path)
@@ -94,31 +100,50 @@ def _model_and_processor(model_args: ModelConfig) -> tuple[Any, Any]:
         dtype=model_args.dtype if model_args.dtype not in (None, "auto") else None,
         attn_implementation=model_args.attn_implementation,
     )
-    return model, processor
-
-
-def _prepare(
-    data_args: VideoDataArguments, args: Any, model_args: ModelConfig, *extra: Any
-) -> tuple[Any, Any, Any, list]:
-    """Resolved config (``extra`` configs too) saved, model + processor loaded, dataset built, the JSONL log."""
-    save_resolved_config(args.output_dir, data_args, model_args, args, *extra)
-    model, processor = _model_and_processor(model_args)
     # The local main process probes the media and fills the probe cache; the other ranks then read it.
     with args.main_process_first(local=True, desc="media probe"):
         dataset, _ = build_dataset(data_args)
     return model, processor, dataset, [JsonlLogCallback(Path(args.output_dir) / "train_log.jsonl")]
 
 
-def _fit(trainer: Any, processor: Any, output_dir: str, checkpoint: str | None) -> Any:
-    """Train (from ``checkpoint`` when resuming) and save model + processor."""
-    trainer.train(resume_from_checkpoint=checkpoint)
-    trainer.save_model(output_dir)
-    processor.save_pretrained(output_dir)
-    skips = getattr(trainer, "media_skips", None) or getattr(trainer.data_collator, "skips", None)
-    summary = skips.summary() if skips is not None else None
-    if summary and trainer.accelerator.is_main_process:
-        logger.warning("%s", summary)
-    return trainer
+def _train(
+    data_args: VideoDataArguments,
+    args: Any,
+    model_args: ModelConfig,
+    resume: bool,
+    overwrite: bool,
+    callbacks: list | None,
+    build: Callable[..., Any],
+    *extra: Any,
+) -> Any:
+    """Check the output folder, load, ``build(**trainer_kwargs)`` the trainer, train (resuming from the folder's
+    checkpoint), save model + processor and report the skipped media; returns the trainer."""
+    from accelerate import PartialState
+
+    # PartialState, not args.process_index: the latter reads 0 on every rank until TrainingArguments has set up
+    # its devices, and then each rank would check (and race on) the folder the other one is filling.
+    main_process = PartialState(cpu=args.use_cpu).is_main_process
+    config = resolved_config(data_args, model_args, args)
+    with training_folder(
+        args.output_dir, config, resume=resume, overwrite=overwrite, main_process=main_process
+    ) as checkpoint:
+        model, processor, dataset, log = _prepare(data_args, args, model_args, *extra)
+        trainer = build(
+            model=model,
+            args=args,
+            train_dataset=dataset,
+            processing_class=processor,
+            peft_config=get_peft_config(model_args),
+            callbacks=[*log, *(callbacks or [])],
+        )
+        trainer.train(resume_from_checkpoint=checkpoint)
+        trainer.save_model(args.output_dir)
+        processor.save_pretrained(args.output_dir)
+        skips = getattr(trainer, "media_skips", None) or trainer.data_collator.skips
+        summary = skips.summary()
+        if summary and trainer.accelerator.is_main_process:
+            logger.warning("%s", summary)
+        return trainer
 
 
 def train_sft(
@@ -133,52 +158,20 @@ def train_sft(
     """Supervised cold start; returns the trainer after training (final model saved in ``output_dir``).
 
     ``output_dir`` must be empty unless ``resume`` (continue its run) or ``overwrite`` (replace it)."""
-    with _folder(data_args, args, model_args, resume, overwrite) as checkpoint:
-        return _train_sft(data_args, args, model_args, checkpoint, callbacks)
-
-
-def _folder(data_args: Any, args: Any, model_args: Any, resume: bool, overwrite: bool) -> Any:
-    config = resolved_config(data_args, model_args, args)
-    from accelerate import PartialState
-
-    # PartialState, not args.process_index: the latter reads 0 on every rank until TrainingArguments has set up
-    # its devices, and then each rank would check (and race on) the folder the other one is filling.
-    return training_folder(
-        args.output_dir,
-        config,
-        resume=resume,
-        overwrite=overwrite,
-        main_process=PartialState(cpu=args.use_cpu).is_main_process,
-    )
-
-
-def _train_sft(
-    data_args: VideoDataArguments,
-    args: VideoSFTConfig,
-    model_args: ModelConfig,
-    checkpoint: str | None,
-    callbacks: list | None,
-) -> Any:
     from videorft.training.cpu_trainer import CPUSFTTrainer
 
-    model, processor, dataset, log = _prepare(data_args, args, model_args)
-    args.dataset_kwargs = {**(args.dataset_kwargs or {}), "skip_prepare_dataset": True}
-    trainer = (CPUSFTTrainer if args.use_cpu else SFTTrainer)(
-        model=model,
-        args=args,
-        train_dataset=dataset,
-        processing_class=processor,
-        data_collator=VideoSFTCollator(
-            SampleEncoder.from_data_args(processor, data_args),
+    def build(**kwargs: Any) -> Any:
+        args.dataset_kwargs = {**(args.dataset_kwargs or {}), "skip_prepare_dataset": True}
+        collator = VideoSFTCollator(
+            SampleEncoder.from_data_args(kwargs["processing_class"], data_args),
             max_length=args.max_length,
             answers=args.sft_answers,
             seed=args.seed,
-            skips=MediaSkips(dataset, log_dir=args.output_dir, write=args.process_index == 0),
-        ),
-        peft_config=get_peft_config(model_args),
-        callbacks=[*log, *(callbacks or [])],
-    )
-    return _fit(trainer, processor, args.output_dir, checkpoint)
+            skips=MediaSkips(kwargs["train_dataset"], log_dir=args.output_dir, write=args.process_index == 0),
+        )
+        return (CPUSFTTrainer if args.use_cpu else SFTTrainer)(data_collator=collator, **kwargs)
+
+    return _train(data_args, args, model_args, resume, overwrite, callbacks, build)
 
 
 def train_grpo(
@@ -193,35 +186,14 @@ def train_grpo(
 ) -> Any:
     """GRPO, or T-GRPO with ``args.temporal``; returns the trainer after training (``output_dir`` as in
     ``train_sft``). ``use_cpu`` runs ``CPUGRPOTrainer``, with ``cpu_options`` (``config.CPUOptions``)."""
-    if cpu_options is not None and not args.use_cpu:
-        raise ValueError("cpu_options are options of the CPU trainer: set use_cpu=True")
-    with _folder(data_args, args, model_args, resume, overwrite) as checkpoint:
-        return _train_grpo(data_args, args, model_args, checkpoint, callbacks, cpu_options)
-
-
-def _train_grpo(
-    data_args: VideoDataArguments,
-    args: VideoGRPOConfig,
-    model_args: ModelConfig,
-    checkpoint: str | None,
-    callbacks: list | None,
-    cpu_options: Any,
-) -> Any:
     from videorft.training.cpu_trainer import CPUGRPOTrainer
     from videorft.training.grpo_trainer import VideoGRPOTrainer
 
-    model, processor, dataset, log = _prepare(
-        data_args, args, model_args, *([cpu_options] if cpu_options else [])
-    )
-    cpu = {"cpu_options": cpu_options} if args.use_cpu else {}
-    trainer = (CPUGRPOTrainer if args.use_cpu else VideoGRPOTrainer)(
-        model=model,
-        args=args,
-        data_args=data_args,
-        train_dataset=dataset,
-        processing_class=processor,
-        peft_config=get_peft_config(model_args),
-        callbacks=[*log, *(callbacks or [])],
-        **cpu,
-    )
-    return _fit(trainer, processor, args.output_dir, checkpoint)
+    if cpu_options is not None and not args.use_cpu:
+        raise ValueError("cpu_options are options of the CPU trainer: set use_cpu=True")
+    if args.use_cpu:
+        build = partial(CPUGRPOTrainer, data_args=data_args, cpu_options=cpu_options)
+    else:
+        build = partial(VideoGRPOTrainer, data_args=data_args)
+    extra = [cpu_options] if cpu_options else []
+    return _train(data_args, args, model_args, resume, overwrite, callbacks, build, *extra)

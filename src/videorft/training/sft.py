@@ -11,6 +11,7 @@ import random
 from typing import Any
 
 import torch
+from torch.nn.utils.rnn import pad_sequence
 
 from videorft.data.record import Record
 from videorft.inputs import RowVision, SampleEncoder, row_record
@@ -116,20 +117,16 @@ class VideoSFTCollator:
             vision.append(row_vision)
         if not seqs:
             raise NoUsableMediaError("every sample of the batch failed to decode (see the warnings above)")
-        width = max(len(s) for s in seqs)
-        pad_id = self.tokenizer.pad_token_id
+
         # Left padding puts every target at the end of the row, so the loss needs only the last logits.
-        input_ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)  # (B, L)
-        label_t = torch.full((len(seqs), width), -100, dtype=torch.long)
-        attention = torch.zeros((len(seqs), width), dtype=torch.long)
-        for i, (s, lab) in enumerate(zip(seqs, labels, strict=True)):
-            input_ids[i, width - len(s) :] = torch.tensor(s)
-            label_t[i, width - len(lab) :] = torch.tensor(lab)
-            attention[i, width - len(s) :] = 1
+        def pad(rows: list[list[int]], value: int) -> torch.Tensor:  # (B, L)
+            return pad_sequence([torch.tensor(r) for r in rows], True, value, "left")
+
+        input_ids = pad(seqs, self.tokenizer.pad_token_id)
         return {
             "input_ids": input_ids,
-            "attention_mask": attention,
-            "labels": label_t,
+            "attention_mask": pad([[1] * len(ids) for ids in seqs], 0),
+            "labels": pad(labels, -100),
             "mm_token_type_ids": mm_token_type_ids(input_ids, self.tokenizer),
             **RowVision.collate(vision),
         }

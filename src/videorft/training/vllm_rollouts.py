@@ -1,16 +1,10 @@
 """vLLM rollouts with video for ``VideoGRPOTrainer`` (``use_vllm: true, vllm_mode: colocate``).
 
-TRL 1.16's ``VLLMGeneration`` is reused for what it does well (parameter gathering under DeepSpeed ZeRO-3,
-FSDP and PEFT merges, rank bookkeeping); three parts are replaced:
-
-- ``_init_vllm``: the engine is sized from the data budget (``max_model_len``, one video and one image per
-  prompt) and runs in the trainer's process.
-- ``sync_weights``: TRL's ``model.load_weights`` fails on vLLM's CPU build and leaves the encoder cache
-  holding features of the old weights; ``videorft.models.vllm_engine.push_weights`` reloads and resets.
-- generation takes the rows' frames (``multi_modal_data``), where TRL's takes images only.
-
-Server mode (weights pushed to a ``trl vllm-serve`` process) is refused for video: that server receives
-images only.
+TRL 1.16's ``VLLMGeneration`` does the parameter gathering (ZeRO-3, FSDP, PEFT merges) and rank bookkeeping;
+replaced are ``_init_vllm`` (the engine sized from the frame budget, in the trainer's process), ``sync_weights``
+(TRL's ``model.load_weights`` fails on vLLM's CPU build and keeps stale encoder-cache features:
+``vllm_engine.push_weights`` reloads and resets) and generation, which takes the rows' frames, where TRL's takes
+images only. Server mode is refused for video: TRL's ``vllm-serve`` receives images only.
 """
 
 from __future__ import annotations
