@@ -344,8 +344,8 @@ class OpenAIChatJudge(ChatEndpoint):
     """LLM judge behind an OpenAI-compatible chat-completions endpoint.
 
     Args:
-        base_url, api_key_env, timeout, max_retries, backoff_base, backoff_max: see :class:`ChatEndpoint`
-            (an invalid verdict is asked again like a failed request).
+        base_url: e.g. ``http://localhost:8000/v1``; ``endpoint``: the other :class:`ChatEndpoint` arguments
+            (key variable, timeout, backoff); an invalid verdict is asked again within ``max_retries``.
         model: model name sent in the request.
         concurrency: most requests in flight at once.
         cache_dir: folder of an on-disk verdict cache (None: in-memory only).
@@ -358,28 +358,18 @@ class OpenAIChatJudge(ChatEndpoint):
         base_url: str,
         model: str,
         *,
-        api_key_env: str = "OPENAI_API_KEY",
         concurrency: int = 8,
-        timeout: float = 60.0,
         max_retries: int = 4,
-        backoff_base: float = 1.0,
-        backoff_max: float = 30.0,
         cache_dir: str | Path | None = None,
         max_prediction_chars: int = 16_000,
         on_error: str = "raise",
         temperature: float = 0.0,
         max_tokens: int = 64,
+        **endpoint: Any,
     ) -> None:
         if on_error not in ("raise", "false"):
             raise ValueError(f"on_error must be 'raise' or 'false', got {on_error!r}")
-        super().__init__(
-            base_url,
-            api_key_env=api_key_env,
-            timeout=timeout,
-            max_retries=max_retries,
-            backoff_base=backoff_base,
-            backoff_max=backoff_max,
-        )
+        super().__init__(base_url, max_retries=max_retries, **endpoint)
         self.model = model
         self.concurrency = concurrency
         self.max_prediction_chars = max_prediction_chars
@@ -390,13 +380,6 @@ class OpenAIChatJudge(ChatEndpoint):
         self._disk = SqliteCache(Path(cache_dir) / "judge_cache.sqlite") if cache_dir is not None else None
         self._pool: ThreadPoolExecutor | None = None
         self.stats.update(cache_hits=0, cache_misses=0, failures=0)
-
-    # -- plumbing
-    def _workers(self) -> ThreadPoolExecutor:
-        with self._lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="judge")
-            return self._pool
 
     def close(self) -> None:
         """Release the client, worker threads and cache file."""
@@ -412,64 +395,37 @@ class OpenAIChatJudge(ChatEndpoint):
         looked = self.stats["cache_hits"] + self.stats["cache_misses"]
         return self.stats["cache_hits"] / looked if looked else 0.0
 
-    def _key(self, event: str, prediction: str) -> str:
-        return cache_key(PROMPT_VERSION, self.model, event, prediction)
-
     def messages(self, event: str, prediction: str) -> list[dict[str, str]]:
         """The chat messages for one (event, caption) pair; the caption travels JSON-encoded."""
         data = json.dumps({"event": event, "caption": prediction[: self.max_prediction_chars]})
         return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": data}]
 
-    def _cached(self, key: str) -> bool | None:
+    def _verdict(self, event: str, prediction: str) -> bool:
+        """One verdict: from the memory or disk cache, else from the endpoint (then cached)."""
+        key = cache_key(PROMPT_VERSION, self.model, event, prediction[: self.max_prediction_chars])
         with self._lock:
-            if key in self._memory:
-                return self._memory[key]
-        if self._disk is not None:
+            value = self._memory.get(key)
+        if value is None and self._disk is not None:
             value = self._disk.get(key)
-            if value is not None:
+        with self._lock:
+            self.stats["cache_hits" if value is not None else "cache_misses"] += 1
+        if value is None:
+            body = {"model": self.model, "messages": self.messages(event, prediction)}
+            body.update(temperature=self.temperature, max_tokens=self.max_tokens)
+            try:
+                value = self.ask(body, _verdict_of)
+            except ChatFailed as exc:
                 with self._lock:
-                    self._memory[key] = value
-            return value
-        return None
-
-    def _store(self, key: str, value: bool) -> None:
+                    self.stats["failures"] += 1
+                if self.on_error == "raise":
+                    raise JudgeError(f"judge {self.url} (model {self.model}): {exc}") from None
+                return False
+            if self._disk is not None:
+                self._disk.put(key, value)
         with self._lock:
             self._memory[key] = value
-        if self._disk is not None:
-            self._disk.put(key, value)
-
-    def _ask(self, event: str, prediction: str) -> bool:
-        """One verdict from the endpoint, with bounded retries."""
-        body = {
-            "model": self.model,
-            "messages": self.messages(event, prediction),
-            "temperature": self.temperature,
-            "max_tokens": self.max_tokens,
-        }
-        try:
-            return self.ask(body, _verdict_of)
-        except ChatFailed as exc:
-            raise JudgeError(f"judge {self.url} (model {self.model}): {exc}") from None
-
-    def _verdict(self, event: str, prediction: str) -> bool:
-        key = self._key(event, prediction[: self.max_prediction_chars])
-        cached = self._cached(key)
-        with self._lock:
-            self.stats["cache_hits" if cached is not None else "cache_misses"] += 1
-        if cached is not None:
-            return cached
-        try:
-            value = self._ask(event, prediction)
-        except JudgeError:
-            with self._lock:
-                self.stats["failures"] += 1
-            if self.on_error == "raise":
-                raise
-            return False
-        self._store(key, value)
         return value
 
-    # -- public
     def entails(self, events: list[str], prediction: str) -> list[bool]:
         return self.entails_many([(events, prediction)])[0]
 
@@ -478,7 +434,10 @@ class OpenAIChatJudge(ChatEndpoint):
         pairs = [(e, p) for events, p in items for e in events]
         if not pairs:
             return [[] for _ in items]
-        flat = list(self._workers().map(lambda ep: self._verdict(*ep), pairs))
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="judge")
+        flat = list(self._pool.map(lambda ep: self._verdict(*ep), pairs))
         out, i = [], 0
         for events, _ in items:
             out.append(flat[i : i + len(events)])
