@@ -147,7 +147,11 @@ class OfflineEmbeddingJudge:
         sents = split_sentences(prediction[: self.max_prediction_sentences * self.max_sentence_chars])
         return [s[: self.max_sentence_chars] for s in sents[: self.max_prediction_sentences]]
 
-    def _similarities_many(self, items: Sequence[tuple[Sequence[str], str]]) -> list[list[float]]:
+    def entails(self, events: list[str], prediction: str) -> list[bool]:
+        return self.entails_many([(events, prediction)])[0]
+
+    def entails_many(self, items: Sequence[tuple[Sequence[str], str]]) -> list[list[bool]]:
+        """Verdicts for many (events, prediction) pairs, all texts embedded in one pass."""
         import numpy as np
 
         prepared = [
@@ -158,20 +162,12 @@ class OfflineEmbeddingJudge:
         result = []
         for events, sents in prepared:
             self.stats["calls"] += 1
-            if not events:
-                result.append([])
-            elif not sents:
-                result.append([-1.0] * len(events))
+            if not events or not sents:  # no sentence to match: similarity -1
+                result.append([-1.0 >= self.threshold] * len(events))
             else:
                 sims = np.stack([emb[e] for e in events]) @ np.stack([emb[s] for s in sents]).T
-                result.append([float(x) for x in sims.max(axis=1)])
+                result.append([float(x) >= self.threshold for x in sims.max(axis=1)])
         return result
-
-    def entails(self, events: list[str], prediction: str) -> list[bool]:
-        return self.entails_many([(events, prediction)])[0]
-
-    def entails_many(self, items: Sequence[tuple[Sequence[str], str]]) -> list[list[bool]]:
-        return [[s >= self.threshold for s in sims] for sims in self._similarities_many(items)]
 
 
 # ---------------------------------------------------------------------------------------- chat judge
