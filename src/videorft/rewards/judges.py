@@ -258,6 +258,7 @@ class ChatEndpoint:
         self._lock = threading.Lock()
         self._attempts = threading.local()  # attempts of the call running on this thread
         self._client: Any = None
+        self._no_key: dict[str, Any] = {}  # per-request headers: no Authorization when the key is unset
 
     def _openai(self) -> Any:
         """The ``openai.OpenAI`` client, built on first use (openai takes a second to import)."""
