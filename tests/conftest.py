@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -35,3 +37,10 @@ def synth_suite_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("synth") / "suite"
     synthesize(out, n=10, seed=0, progress=False)
     return out
+
+
+@pytest.fixture
+def retry_waits(caplog: pytest.LogCaptureFixture) -> Callable[[], list[float]]:
+    """The waits (seconds) before each retry so far, as the openai client logs them (chat judge, CoT teacher)."""
+    caplog.set_level(logging.INFO, logger="openai")
+    return lambda: [float(x) for x in re.findall(r"Retrying request in ([\d.]+) seconds", caplog.text)]

@@ -16,7 +16,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 #: Lowest first (docs/architecture.md, "Layers"). A package may import its own layer's modules only within
 #: itself, and any lower layer; peers in one layer (training, evaluation) stay apart.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("chat_client", "dataclass_cli", "files", "run_folder", "runtime"),
+    ("dataclass_cli", "files", "run_folder", "runtime"),
     ("video",),
     ("rewards",),
     ("data",),

@@ -130,12 +130,9 @@ def config(url: str, **kw: Any) -> CotConfig:
     return CotConfig(**{**base, **kw})
 
 
-def quiet_client(cfg: CotConfig, delays: list[float] | None = None) -> TeacherClient:
-    client = TeacherClient(
-        cfg.teacher_url, max_retries=cfg.max_retries, backoff_base=1.0, backoff_max=3.0, concurrency=2
-    )
-    client.sleep = (lambda s: delays.append(s)) if delays is not None else (lambda s: None)
-    return client
+def quiet_client(cfg: CotConfig) -> TeacherClient:
+    """Short backoff (0.1 s doubling, at most 0.3 s) so retry tests stay fast."""
+    return TeacherClient(cfg.teacher_url, max_retries=cfg.max_retries, backoff_base=0.1, backoff_max=0.3)
 
 
 def pick(records: list[Record], answers: list[str]) -> list[Record]:
@@ -163,7 +160,7 @@ def wrong(record: Record) -> str:
 
 
 def test_keep_reject_accounting_and_output_loads(
-    tmp_path: Path, teacher: Any, mc_records: list[Record]
+    tmp_path: Path, teacher: Any, mc_records: list[Record], retry_waits: Callable[[], list[float]]
 ) -> None:
     a, b, c, d, e = pick(mc_records, ["A", "B", "A", "A", "B"])
     replies = {
@@ -179,9 +176,8 @@ def test_keep_reject_accounting_and_output_loads(
     }
     server = teacher(by_problem(mc_records, replies))
     cfg = config(server.url, samples=2)
-    delays: list[float] = []
     out = tmp_path / "cot" / "out.json"
-    report = generate_cot([a, b, c, d, e], cfg, out, client=quiet_client(cfg, delays))
+    report = generate_cot([a, b, c, d, e], cfg, out, client=quiet_client(cfg))
 
     assert report.by_task() == {
         "multiple_choice": {"kept": 2, "low_reward": 1, "no_format": 1, "server_error": 1}
@@ -191,9 +187,10 @@ def test_keep_reject_accounting_and_output_loads(
     # d: 2 samples x 3 attempts; the others: 2 samples each, one attempt.
     assert report.requests == len(server.bodies) == 2 * 3 + 4 * 2
     assert report.retries == 2 * 2
-    # Exponential backoff (base 1 s, jitter 0.5-1x): attempt 0 -> [0.5, 1], attempt 1 -> [1, 2].
-    first, second = sorted(delays)[:2], sorted(delays)[2:]
-    assert len(delays) == 4 and all(0.5 <= x <= 1.0 for x in first) and all(1.0 <= x <= 2.0 for x in second)
+    # Exponential backoff (base 0.1 s, jitter 0.5-1x): retry 1 -> [0.05, 0.1], retry 2 -> [0.1, 0.2].
+    delays = sorted(retry_waits())
+    first, second = delays[:2], delays[2:]
+    assert len(delays) == 4 and all(0.05 <= x <= 0.1 for x in first) and all(0.1 <= x <= 0.2 for x in second)
 
     rows = json.loads(out.read_text())
     assert [r["id"] for r in rows] == [a.id, e.id]  # input order
@@ -237,13 +234,13 @@ def test_numerical_reward_filter(tmp_path: Path, teacher: Any, mc_records: list[
 
 
 def test_transient_errors_are_retried_with_retry_after(
-    tmp_path: Path, teacher: Any, mc_records: list[Record]
+    tmp_path: Path, teacher: Any, mc_records: list[Record], retry_waits: Callable[[], list[float]]
 ) -> None:
     (a,) = pick(mc_records, ["A"])
 
     def script(body: dict[str, Any], n: int) -> Reply:
         if n == 1:
-            return 503, "busy", {"Retry-After": "2.5"}
+            return 503, "busy", {"Retry-After": "0.25"}
         if n == 2:
             return 200, "not json at all", {}
         if n == 3:
@@ -252,10 +249,9 @@ def test_transient_errors_are_retried_with_retry_after(
 
     server = teacher(script)
     cfg = config(server.url, max_retries=3)
-    delays: list[float] = []
-    report = generate_cot([a], cfg, tmp_path / "o.json", client=quiet_client(cfg, delays))
+    report = generate_cot([a], cfg, tmp_path / "o.json", client=quiet_client(cfg))
     assert report.kept == 1 and report.retries == 3 and len(server.bodies) == 4
-    assert delays[0] == 2.5  # Retry-After honoured (below backoff_max)
+    assert retry_waits() == [0.25]  # Retry-After honoured (below backoff_max); malformed replies: asked again
 
 
 def test_bad_request_is_not_retried(tmp_path: Path, teacher: Any, mc_records: list[Record]) -> None:
@@ -315,17 +311,16 @@ def free_port() -> int:
 
 
 def test_unreachable_teacher_fails_clearly_and_writes_nothing(
-    tmp_path: Path, mc_records: list[Record]
+    tmp_path: Path, mc_records: list[Record], retry_waits: Callable[[], list[float]]
 ) -> None:
     url = f"http://127.0.0.1:{free_port()}/v1"
     cfg = config(url, max_retries=2)
-    delays: list[float] = []
     out = tmp_path / "o.json"
     out.write_text("previous result\n")
     with pytest.raises(CotError, match=r"unreachable after 3 attempts.*nothing written"):
-        generate_cot(pick(mc_records, ["A", "B"]), cfg, out, client=quiet_client(cfg, delays))
+        generate_cot(pick(mc_records, ["A", "B"]), cfg, out, client=quiet_client(cfg))
     assert out.read_text() == "previous result\n"  # untouched
-    assert len(delays) >= 2
+    assert len(retry_waits()) >= 2
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
 
@@ -54,10 +55,7 @@ def test_parse_verdict_is_strict(reply: object, expected: bool | None) -> None:
 
 
 def _judge(server: ChatServer, **kw: object) -> OpenAIChatJudge:
-    judge = OpenAIChatJudge(server.url, "judge-model", backoff_base=0.01, **kw)
-    judge.sleeps = []  # type: ignore[attr-defined]
-    judge._sleep = judge.sleeps.append  # type: ignore[attr-defined]
-    return judge
+    return OpenAIChatJudge(server.url, "judge-model", backoff_base=0.01, **kw)
 
 
 def test_chat_judge_verdicts_and_request_shape(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -122,22 +120,31 @@ def test_gullible_server_would_obey_an_undelimited_injection() -> None:
     assert naive_verdict(messages) is True
 
 
-def test_chat_judge_retries_5xx_with_exponential_backoff() -> None:
+def test_chat_judge_retries_5xx_with_exponential_backoff(retry_waits: Callable[[], list[float]]) -> None:
     with ChatServer() as server, _judge(server, max_retries=3) as judge:
         server.script.extend([500, 503])
         assert judge.entails(["man opens door"], "the man opens the door") == [True]
         assert len(server.requests) == 3
-        assert judge.stats["retries"] == 2
-        d0, d1 = judge.sleeps
+        assert judge.stats == {"requests": 3, "retries": 2, "cache_hits": 0, "cache_misses": 1, "failures": 0}
+        d0, d1 = retry_waits()
         assert 0.005 <= d0 <= 0.01 <= d1 <= 0.02  # base 0.01 · 2**attempt, jitter in [0.5, 1]
 
 
-def test_chat_judge_honours_retry_after_and_retries_invalid_verdicts() -> None:
-    with ChatServer() as server, _judge(server, max_retries=3) as judge:
+def test_chat_judge_honours_retry_after_and_retries_invalid_verdicts(
+    retry_waits: Callable[[], list[float]],
+) -> None:
+    with ChatServer() as server, _judge(server, max_retries=3, backoff_max=0.2) as judge:
         server.script.extend([("status", 429, {"Retry-After": "0.05"}), "garbage", "yes"])
         assert judge.entails(["man opens door"], "the man opens the door") == [True]
-        assert len(server.requests) == 4
-        assert judge.sleeps[0] == pytest.approx(0.05)
+        assert len(server.requests) == 4 and judge.stats["retries"] == 3
+        server.script.append(("status", 503, {"Retry-After": "100"}))
+        assert judge.entails(["dog barks"], "the dog barks") == [True]
+        assert retry_waits() == [pytest.approx(0.05), 0.2]  # Retry-After, capped at backoff_max
+    with ChatServer() as server, _judge(server, max_retries=2) as judge:
+        server.script.extend(["garbage"] * 3 + [500])  # unusable replies share the retry budget
+        with pytest.raises(JudgeError, match="after 3 attempts; last: unusable reply"):
+            judge.entails(["e"], "p")
+        assert len(server.requests) == 3
 
 
 def test_chat_judge_gives_up_after_bounded_retries() -> None:
@@ -155,7 +162,9 @@ def test_chat_judge_gives_up_after_bounded_retries() -> None:
 def test_chat_judge_does_not_retry_client_errors() -> None:
     with ChatServer() as server, _judge(server, max_retries=5) as judge:
         server.script.append(401)
-        with pytest.raises(JudgeError, match="HTTP 401"):
+        with pytest.raises(
+            JudgeError, match=r"/v1/chat/completions \(model judge-model\): answered HTTP 401"
+        ):
             judge.entails(["e"], "p")
         assert len(server.requests) == 1
 
@@ -165,11 +174,14 @@ def test_chat_judge_retries_timeouts() -> None:
         server.script.append(("sleep", 1.0))
         assert judge.entails(["man opens door"], "the man opens the door") == [True]
         assert judge.stats["retries"] == 1
+        server.script.extend([("sleep", 1.0)] * 3)
+        with pytest.raises(JudgeError, match="after 3 attempts; last: ReadTimeout"):
+            judge.entails(["woman drinks"], "p")
 
 
 def test_chat_judge_unreachable_endpoint_raises_judge_error() -> None:
     judge = OpenAIChatJudge("http://127.0.0.1:9/v1", "m", max_retries=1, timeout=1.0, backoff_base=0.0)
-    with pytest.raises(JudgeError, match="ConnectError"):
+    with pytest.raises(JudgeError, match="unreachable after 2 attempts; last: ConnectError"):
         judge.entails(["e"], "p")
     judge.close()
 

@@ -17,15 +17,15 @@ instructions at all.
 from __future__ import annotations
 
 import json
+import os
+import random
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, Self, TypeVar
 
-from videorft.chat_client import ChatCompletionsClient, RetriesExhausted, Retry
 from videorft.files import SqliteCache, cache_key
 from videorft.rewards.solutions import split_sentences
 
@@ -38,7 +38,11 @@ __all__ = [
     "get_judge",
     "judge_names",
     "default_judge",
+    "ChatEndpoint",
+    "ChatFailed",
 ]
+
+T = TypeVar("T")
 
 
 class JudgeError(RuntimeError):
@@ -143,7 +147,11 @@ class OfflineEmbeddingJudge:
         sents = split_sentences(prediction[: self.max_prediction_sentences * self.max_sentence_chars])
         return [s[: self.max_sentence_chars] for s in sents[: self.max_prediction_sentences]]
 
-    def _similarities_many(self, items: Sequence[tuple[Sequence[str], str]]) -> list[list[float]]:
+    def entails(self, events: list[str], prediction: str) -> list[bool]:
+        return self.entails_many([(events, prediction)])[0]
+
+    def entails_many(self, items: Sequence[tuple[Sequence[str], str]]) -> list[list[bool]]:
+        """Verdicts for many (events, prediction) pairs, all texts embedded in one pass."""
         import numpy as np
 
         prepared = [
@@ -154,20 +162,12 @@ class OfflineEmbeddingJudge:
         result = []
         for events, sents in prepared:
             self.stats["calls"] += 1
-            if not events:
-                result.append([])
-            elif not sents:
-                result.append([-1.0] * len(events))
+            if not events or not sents:  # no sentence to match: similarity -1
+                result.append([-1.0 >= self.threshold] * len(events))
             else:
                 sims = np.stack([emb[e] for e in events]) @ np.stack([emb[s] for s in sents]).T
-                result.append([float(x) for x in sims.max(axis=1)])
+                result.append([float(x) >= self.threshold for x in sims.max(axis=1)])
         return result
-
-    def entails(self, events: list[str], prediction: str) -> list[bool]:
-        return self.entails_many([(events, prediction)])[0]
-
-    def entails_many(self, items: Sequence[tuple[Sequence[str], str]]) -> list[list[bool]]:
-        return [[s >= self.threshold for s in sims] for sims in self._similarities_many(items)]
 
 
 # ---------------------------------------------------------------------------------------- chat judge
@@ -205,20 +205,146 @@ def parse_verdict(content: Any) -> bool | None:
     return None
 
 
-class OpenAIChatJudge(ChatCompletionsClient):
+class ChatFailed(RuntimeError):
+    """No usable reply from a chat endpoint.
+
+    ``status``: the last HTTP status (None: none came back); ``reached_server``: False when the last attempt
+    could not connect (wrong host or port, server down).
+    """
+
+    def __init__(self, message: str, status: int | None = None, reached_server: bool = True) -> None:
+        super().__init__(message)
+        self.status = status
+        self.reached_server = reached_server
+
+
+class ChatEndpoint:
+    """An OpenAI-compatible ``/chat/completions`` endpoint reached through the ``openai`` client, which retries
+    connection errors, timeouts and HTTP 408/409/429/5xx; shared by the judge and the CoT teacher.
+
+    Args:
+        base_url: e.g. ``http://localhost:8000/v1`` (a URL ending in ``/chat/completions`` is accepted too).
+        api_key_env: environment variable holding the key; unset -> no Authorization header (local vLLM /
+            SGLang servers need none).
+        timeout: seconds per request.
+        max_retries: attempts after the first, shared by failed requests and unusable replies (a 200 whose
+            body the caller cannot use is asked again), so ``max_retries + 1`` requests at most.
+        backoff_base / backoff_max: sleep ``base * 2**retry`` seconds (capped, jitter 0.5-1x) between
+            attempts; a ``Retry-After`` header is honoured up to ``backoff_max``.
+
+    ``stats`` counts every HTTP attempt (``requests``) and the ``retries`` among them.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key_env: str = "OPENAI_API_KEY",
+        timeout: float = 60.0,
+        max_retries: int = 3,
+        backoff_base: float = 1.0,
+        backoff_max: float = 30.0,
+    ) -> None:
+        if max_retries < 0 or timeout <= 0 or backoff_base < 0:
+            raise ValueError("need max_retries >= 0, timeout > 0 and backoff_base >= 0")
+        self.base_url = base_url.rstrip("/").removesuffix("/chat/completions")
+        self.url = self.base_url + "/chat/completions"
+        self.api_key_env = api_key_env
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.stats: dict[str, int] = {"requests": 0, "retries": 0}
+        self._lock = threading.Lock()
+        self._attempts = threading.local()  # attempts of the call running on this thread
+        self._client: Any = None
+        self._no_key: dict[str, Any] = {}  # per-request headers: no Authorization when the key is unset
+
+    def _openai(self) -> Any:
+        """The ``openai.OpenAI`` client, built on first use (openai takes a second to import)."""
+        import openai
+
+        endpoint = self
+
+        class Client(openai.OpenAI):
+            # openai's backoff is fixed (0.5 s doubling up to 8 s); ours keeps the user's --backoff and
+            # --backoff-max, so a shared, busy server can be given longer pauses. Both hooks are openai's
+            # protected methods (openai is pinned in pyproject.toml).
+            def _calculate_retry_timeout(self, remaining: int, options: Any, headers: Any = None) -> float:
+                retry_after = self._parse_retry_after_header(headers)
+                if retry_after is not None and 0 <= retry_after < float("inf"):
+                    return min(endpoint.backoff_max, retry_after)
+                delay = endpoint.backoff_base * 2 ** (endpoint._attempts.n - 1)
+                return min(endpoint.backoff_max, delay) * (0.5 + random.random() / 2)
+
+            def _prepare_request(self, request: Any) -> None:  # called once per attempt
+                with endpoint._lock:
+                    endpoint.stats["requests"] += 1
+                    endpoint.stats["retries"] += endpoint._attempts.n > 0
+                endpoint._attempts.n += 1
+
+        with self._lock:
+            if self._client is None:
+                key = os.environ.get(self.api_key_env)
+                self._no_key = {} if key else {"Authorization": openai.Omit()}
+                # max_retries=0 here: each call passes the attempts it has left (see ask)
+                self._client = Client(
+                    base_url=self.base_url, api_key=key or "-", timeout=self.timeout, max_retries=0
+                )
+            return self._client
+
+    def ask(self, body: dict[str, Any], parse: Callable[[Any], T]) -> T:
+        """POST ``body`` and return ``parse(reply)``; a ValueError from ``parse`` (or a non-JSON body) asks again.
+
+        Raises :class:`ChatFailed` when the attempts run out or the server answers a status not worth retrying.
+        """
+        import openai
+
+        client = self._openai()
+        self._attempts.n = 0
+        while True:
+            options = {"max_retries": self.max_retries - self._attempts.n, "headers": self._no_key}
+            try:
+                return parse(client.post("/chat/completions", cast_to=object, body=body, options=options))
+            except ValueError as exc:
+                if self._attempts.n > self.max_retries:
+                    raise ChatFailed(self._gave_up(f"unusable reply ({exc})"), 200) from None
+            except openai.APIStatusError as exc:
+                last = f"HTTP {exc.status_code}: {exc.response.text[:300]}"
+                if exc.status_code in (408, 409, 429) or exc.status_code >= 500:  # the ones openai retries
+                    raise ChatFailed(self._gave_up(last), exc.status_code) from None
+                raise ChatFailed(f"answered {last}", exc.status_code) from None
+            except openai.APIConnectionError as exc:
+                cause = exc.__cause__ or exc
+                reached = isinstance(exc, openai.APITimeoutError)
+                last = f"{type(cause).__name__}: {cause}"
+                raise ChatFailed(self._gave_up(last, reached), None, reached) from None
+
+    def _gave_up(self, last: str, reached_server: bool = True) -> str:
+        what = "no usable reply" if reached_server else "unreachable"
+        return f"{what} after {self._attempts.n} attempts; last: {last}"
+
+    def close(self) -> None:
+        """Close the connections; a later request opens new ones."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class OpenAIChatJudge(ChatEndpoint):
     """LLM judge behind an OpenAI-compatible chat-completions endpoint.
 
     Args:
-        base_url: e.g. ``http://localhost:8000/v1`` (``/chat/completions`` is appended).
+        base_url: e.g. ``http://localhost:8000/v1``; ``endpoint``: the other :class:`ChatEndpoint` arguments
+            (key variable, timeout, backoff); an invalid verdict is asked again within ``max_retries``.
         model: model name sent in the request.
-        api_key_env: environment variable holding the key; unset → no Authorization header
-            (local vLLM / SGLang servers need none).
         concurrency: most requests in flight at once.
-        timeout: seconds per request.
-        max_retries: retries after the first attempt on connection errors, timeouts, HTTP 429/5xx
-            and invalid verdicts; other HTTP errors (401, 404, ...) fail at once.
-        backoff_base / backoff_max: exponential backoff ``base * 2**attempt`` (capped, with jitter;
-            a ``Retry-After`` header is honoured up to ``backoff_max``).
         cache_dir: folder of an on-disk verdict cache (None: in-memory only).
         max_prediction_chars: longer captions are cut before judging (bounds request size).
         on_error: "raise" (default) → :class:`JudgeError`; "false" → the event counts as not entailed.
@@ -229,30 +355,20 @@ class OpenAIChatJudge(ChatCompletionsClient):
         base_url: str,
         model: str,
         *,
-        api_key_env: str = "OPENAI_API_KEY",
         concurrency: int = 8,
-        timeout: float = 60.0,
         max_retries: int = 4,
-        backoff_base: float = 1.0,
-        backoff_max: float = 30.0,
         cache_dir: str | Path | None = None,
         max_prediction_chars: int = 16_000,
         on_error: str = "raise",
         temperature: float = 0.0,
         max_tokens: int = 64,
+        **endpoint: Any,
     ) -> None:
         if on_error not in ("raise", "false"):
             raise ValueError(f"on_error must be 'raise' or 'false', got {on_error!r}")
-        super().__init__(
-            base_url,
-            api_key_env=api_key_env,
-            timeout=timeout,
-            max_retries=max_retries,
-            backoff_base=backoff_base,
-            backoff_max=backoff_max,
-            concurrency=concurrency,
-        )
+        super().__init__(base_url, max_retries=max_retries, **endpoint)
         self.model = model
+        self.concurrency = concurrency
         self.max_prediction_chars = max_prediction_chars
         self.on_error = on_error
         self.temperature = temperature
@@ -260,18 +376,10 @@ class OpenAIChatJudge(ChatCompletionsClient):
         self._memory: dict[str, bool] = {}
         self._disk = SqliteCache(Path(cache_dir) / "judge_cache.sqlite") if cache_dir is not None else None
         self._pool: ThreadPoolExecutor | None = None
-        self._sleep: Callable[[float], None] = time.sleep  # replaced in tests to observe backoff
         self.stats.update(cache_hits=0, cache_misses=0, failures=0)
 
-    # -- plumbing
-    def _workers(self) -> ThreadPoolExecutor:
-        with self._lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="judge")
-            return self._pool
-
     def close(self) -> None:
-        """Release the HTTP client, worker threads and cache file."""
+        """Release the client, worker threads and cache file."""
         if self._pool is not None:
             self._pool.shutdown(wait=True)
         super().close()
@@ -279,87 +387,42 @@ class OpenAIChatJudge(ChatCompletionsClient):
             self._disk.close()
         self._pool = self._disk = None
 
-    def __enter__(self) -> OpenAIChatJudge:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     @property
     def cache_hit_rate(self) -> float:
         looked = self.stats["cache_hits"] + self.stats["cache_misses"]
         return self.stats["cache_hits"] / looked if looked else 0.0
-
-    def _key(self, event: str, prediction: str) -> str:
-        return cache_key(PROMPT_VERSION, self.model, event, prediction)
 
     def messages(self, event: str, prediction: str) -> list[dict[str, str]]:
         """The chat messages for one (event, caption) pair; the caption travels JSON-encoded."""
         data = json.dumps({"event": event, "caption": prediction[: self.max_prediction_chars]})
         return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": data}]
 
-    def _cached(self, key: str) -> bool | None:
+    def _verdict(self, event: str, prediction: str) -> bool:
+        """One verdict: from the memory or disk cache, else from the endpoint (then cached)."""
+        key = cache_key(PROMPT_VERSION, self.model, event, prediction[: self.max_prediction_chars])
         with self._lock:
-            if key in self._memory:
-                return self._memory[key]
-        if self._disk is not None:
+            value = self._memory.get(key)
+        if value is None and self._disk is not None:
             value = self._disk.get(key)
-            if value is not None:
+        with self._lock:
+            self.stats["cache_hits" if value is not None else "cache_misses"] += 1
+        if value is None:
+            body = {"model": self.model, "messages": self.messages(event, prediction)}
+            body.update(temperature=self.temperature, max_tokens=self.max_tokens)
+            try:
+                value = self.ask(body, _verdict_of)
+            except ChatFailed as exc:
                 with self._lock:
-                    self._memory[key] = value
-            return value
-        return None
-
-    def _store(self, key: str, value: bool) -> None:
+                    self.stats["failures"] += 1
+                if self.on_error == "raise":
+                    raise JudgeError(f"judge {self.url} (model {self.model}): {exc}") from None
+                return False
+            if self._disk is not None:
+                self._disk.put(key, value)
         with self._lock:
             self._memory[key] = value
-        if self._disk is not None:
-            self._disk.put(key, value)
-
-    def _ask(self, event: str, prediction: str) -> bool:
-        """One verdict from the endpoint, with bounded retries."""
-        body = {
-            "model": self.model,
-            "messages": self.messages(event, prediction),
-            "temperature": self.temperature,
-            "max_tokens": self.max_tokens,
-        }
-        try:
-            return self.post(body, self._interpret, sleep=self._sleep)
-        except RetriesExhausted as exc:
-            raise JudgeError(
-                f"judge {self.url} gave no valid verdict after {exc.attempts} attempts; last: {exc.last}"
-            ) from None
-
-    def _interpret(self, resp: Any) -> bool:
-        if resp.status_code == 200:
-            verdict = parse_verdict(_message_content(resp))
-            if verdict is None:
-                raise Retry(f"invalid verdict {resp.text[:200]!r}")
-            return verdict
-        if resp.status_code == 429 or resp.status_code >= 500:
-            raise Retry.status(resp)
-        raise JudgeError(f"judge endpoint {self.url} answered HTTP {resp.status_code}: {resp.text[:300]}")
-
-    def _verdict(self, event: str, prediction: str) -> bool:
-        key = self._key(event, prediction[: self.max_prediction_chars])
-        cached = self._cached(key)
-        with self._lock:
-            self.stats["cache_hits" if cached is not None else "cache_misses"] += 1
-        if cached is not None:
-            return cached
-        try:
-            value = self._ask(event, prediction)
-        except JudgeError:
-            with self._lock:
-                self.stats["failures"] += 1
-            if self.on_error == "raise":
-                raise
-            return False
-        self._store(key, value)
         return value
 
-    # -- public
     def entails(self, events: list[str], prediction: str) -> list[bool]:
         return self.entails_many([(events, prediction)])[0]
 
@@ -368,7 +431,10 @@ class OpenAIChatJudge(ChatCompletionsClient):
         pairs = [(e, p) for events, p in items for e in events]
         if not pairs:
             return [[] for _ in items]
-        flat = list(self._workers().map(lambda ep: self._verdict(*ep), pairs))
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="judge")
+        flat = list(self._pool.map(lambda ep: self._verdict(*ep), pairs))
         out, i = [], 0
         for events, _ in items:
             out.append(flat[i : i + len(events)])
@@ -376,11 +442,16 @@ class OpenAIChatJudge(ChatCompletionsClient):
         return out
 
 
-def _message_content(resp: Any) -> Any:
+def _verdict_of(reply: Any) -> bool:
+    """The verdict of a chat-completions reply body; ValueError when it holds none."""
     try:
-        return resp.json()["choices"][0]["message"]["content"]
-    except (ValueError, KeyError, IndexError, TypeError):
-        return None
+        content = reply["choices"][0]["message"]["content"]
+    except (KeyError, IndexError, TypeError):
+        content = None
+    verdict = parse_verdict(content)
+    if verdict is None:
+        raise ValueError(f"invalid verdict {str(reply)[:200]!r}")
+    return verdict
 
 
 # ------------------------------------------------------------------------------------------ registry

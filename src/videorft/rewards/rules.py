@@ -101,14 +101,9 @@ def _glue_intervals(completion: str, which: str = "last") -> list[Interval] | No
     """Intervals of the first/last ``<glue>`` block, or None when absent/unparseable/any s > e."""
     glue = _block(completion, "glue", which)
     groups = None if glue is None else parse_number_groups(glue)
-    if groups is None:
+    if groups is None or any(len(g) != 2 or not 0 <= g[0] <= g[1] for g in groups):
         return None
-    out = []
-    for g in groups:
-        if len(g) != 2 or not 0 <= g[0] <= g[1]:
-            return None
-        out.append((g[0], g[1]))
-    return out
+    return [(g[0], g[1]) for g in groups]
 
 
 #: VideoChat-R1's ``format_reward_gqa`` tag regex (applied to the stripped completion).

@@ -4,23 +4,19 @@ Failures come in two kinds, because they call for different actions:
 
 - :class:`TeacherUnavailable`: the endpoint cannot be used at all (connection refused after every retry,
   HTTP 401/403/404). The run stops; nothing is written.
-- :class:`SampleFailed`: one request failed for good (HTTP 5xx/429 or timeouts after every retry, HTTP 400
-  such as a prompt longer than the context). The sample counts as a ``server_error`` rejection.
+- :class:`SampleFailed`: one request failed for good (HTTP 5xx/429, timeouts or malformed replies after every
+  retry, HTTP 400 such as a prompt longer than the context). The sample counts as a ``server_error`` rejection.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from videorft.chat_client import ChatCompletionsClient, RetriesExhausted, Retry, chat_url
+from videorft.rewards.judges import ChatEndpoint, ChatFailed
 
-__all__ = ["ChatResult", "SampleFailed", "TeacherClient", "TeacherUnavailable", "chat_url", "completion_text"]
+__all__ = ["ChatResult", "SampleFailed", "TeacherClient", "TeacherUnavailable", "completion_text"]
 
-#: Statuses worth retrying: the server is busy, restarting or briefly broken.
-RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 #: Statuses that say the URL, model name or key is wrong: every later request would fail the same way.
 FATAL_STATUS = frozenset({401, 403, 404})
 
@@ -72,44 +68,25 @@ def _valid_unicode(text: str) -> str:
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
-class TeacherClient(ChatCompletionsClient):
+class TeacherClient(ChatEndpoint):
     """The teacher endpoint: one completion per :meth:`chat`, failures sorted into the two kinds above.
 
-    ``base_url`` is e.g. ``http://localhost:8000/v1``; the other arguments (timeout, retries, backoff
-    with ``Retry-After``, connection limit, key variable) are those of :class:`ChatCompletionsClient`.
+    ``base_url`` is e.g. ``http://localhost:8000/v1``; the other arguments (timeout, retries, backoff with
+    ``Retry-After``, key variable) are those of :class:`~videorft.rewards.judges.ChatEndpoint`.
     """
 
     def __init__(self, base_url: str, *, timeout: float = 120.0, **client: Any) -> None:
         super().__init__(base_url, timeout=timeout, **client)
-        self.sleep: Callable[[float], None] = time.sleep  # tests swap this to record the backoff
-
-    def __enter__(self) -> TeacherClient:
-        return self
 
     def chat(self, body: dict[str, Any]) -> ChatResult:
-        """One completion for a request body, retrying transient failures."""
+        """One completion for a request body, retrying transient failures and malformed replies."""
         try:
-            return self.post(body, self._interpret, sleep=self.sleep)
-        except RetriesExhausted as exc:
-            if not exc.reached_server:
+            return self.ask(body, completion_text)
+        except ChatFailed as exc:
+            if exc.status in FATAL_STATUS:
                 raise TeacherUnavailable(
-                    f"teacher {self.url} unreachable after {exc.attempts} attempts; last: {exc.last}"
+                    f"teacher {self.url} {exc} (check --teacher-url, --teacher-model and the API key)"
                 ) from None
-            raise SampleFailed(f"no completion after {exc.attempts} attempts; last: {exc.last}") from None
-
-    def _interpret(self, resp: Any) -> ChatResult:
-        status = resp.status_code
-        if status == 200:
-            try:
-                return completion_text(resp.json())
-            except ValueError as exc:  # includes JSON decode errors
-                raise Retry(f"malformed response ({exc}): {resp.text[:200]!r}") from None
-        if status in FATAL_STATUS:
-            raise TeacherUnavailable(
-                f"teacher {self.url} answered HTTP {status}: {resp.text[:300]} "
-                "(check --teacher-url, --teacher-model and the API key)"
-            )
-        if status in RETRY_STATUS or status >= 500:
-            raise Retry.status(resp)
-        # 400, 413, 422: this request is wrong for this server; retrying cannot help
-        raise SampleFailed(f"HTTP {status}: {resp.text[:300]}")
+            if not exc.reached_server:
+                raise TeacherUnavailable(f"teacher {self.url} {exc}") from None
+            raise SampleFailed(str(exc)) from None

@@ -411,7 +411,6 @@ def generate_cot(
         max_retries=config.max_retries,
         backoff_base=config.backoff_base,
         backoff_max=config.backoff_max,
-        concurrency=config.concurrency,
     )
     run = _Run(config, client, cache, judge)
     report = CotReport()

@@ -4,7 +4,6 @@ task prompt, in OpenAI chat-completions content parts."""
 from __future__ import annotations
 
 import base64
-import dataclasses
 import io
 import os
 from fractions import Fraction
@@ -14,7 +13,7 @@ import numpy as np
 
 from videorft.data.prompts import PromptSpec
 from videorft.data.record import Record
-from videorft.video import FrameBudget, VideoClip, load_image, load_video
+from videorft.video import FrameBudget, VideoClip, load_image, load_video, record_budget
 
 __all__ = [
     "VIDEO_FORMATS",
@@ -32,16 +31,10 @@ VIDEO_FORMATS: tuple[str, ...] = ("frames", "video_url")
 
 
 def record_clip(record: Record, budget: FrameBudget) -> VideoClip:
-    """The record's sampled frames; ``meta['nframes']`` and ``video_start``/``video_end`` override the budget
-    (as in training, so teacher and student see the same frames)."""
-    changes: dict[str, Any] = {}
-    if record.meta.get("nframes"):
-        changes["nframes"] = int(record.meta["nframes"])
-    for key in ("video_start", "video_end"):
-        if record.meta.get(key) is not None:
-            changes[key] = float(record.meta[key])
+    """The record's sampled frames, with its own frame count and time window applied (``record_budget``, as in
+    training, so teacher and student see the same frames)."""
     assert record.video is not None
-    return load_video(record.video, dataclasses.replace(budget, **changes) if changes else budget)
+    return load_video(record.video, record_budget(record.video, budget, record.meta))
 
 
 def jpeg_data_url(frame: np.ndarray, quality: int = 90) -> str:
