@@ -17,16 +17,16 @@ import json
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from videorft.dataclass_cli import option
+
 STAGES = ("base", "sft", "rl")
 
-#: The demo's suite (`SynthConfig` options). Temporal order is the only cue: two colours, one shown after the
-#: other for 3 sampled frames each, "which colour appears first?", options in a fixed (palette) order so the
-#: answer is never in the text. With shuffled option order the tiny model must also bind option words to
-#: colours, an XOR-like problem it did not learn within 500 SFT steps (docs/deviations.md, "Demo and study").
+#: The demo's suite (`SynthConfig` options; = configs/demo.yaml): temporal order is the only cue, options in
+#: palette order so the answer is never in the text (why: docs/deviations.md, "Demo and study").
 DEMO_SUITE: dict[str, Any] = {
     "order_choices": (2, 2),
     "order_questions": ("first",),
@@ -36,11 +36,8 @@ DEMO_SUITE: dict[str, Any] = {
     "shape_scale": 2.0,
 }
 
-#: The grounding demo's suite: the demo suite's two colours and large shapes, one shape per video (the query
-#: names the only shape on screen, so finding it needs no reading of the query) and fixed timing (8 s at
-#: 4 fps), so a span's seconds follow from which sampled frames show the shape. With 1-2 shapes and videos of
-#: 4-12 s at 4-10 fps the tiny model gave one constant span to every question (docs/deviations.md, "Demo and
-#: study").
+#: The grounding demo's suite (= configs/demo_grounding.yaml): one large shape per video at fixed timing, so a
+#: span's seconds follow from which sampled frames show it (why: docs/deviations.md, "Demo and study").
 GROUNDING_SUITE: dict[str, Any] = {
     **DEMO_SUITE,
     "grounding_objects": (1, 1),
@@ -49,81 +46,58 @@ GROUNDING_SUITE: dict[str, Any] = {
 }
 
 
-def _help(text: str) -> dict[str, str]:
-    return {"help": text}
-
-
 @dataclass
 class DemoConfig:
     """Sizes and budgets of the demo; the defaults equal configs/demo.yaml (why each value: its comments and
     docs/deviations.md, "Demo and study")."""
 
-    out: str = field(default="runs/demo", metadata=_help("Output folder."))
-    seed: int = field(default=0, metadata=_help("Seed of the suite, the model and training."))
-    tasks: tuple[str, ...] = field(
-        default=("multiple_choice",), metadata=_help("Tasks trained and evaluated.")
+    out: str = option("runs/demo", "Output folder.")
+    seed: int = option(0, "Seed of the suite, the model and training.")
+    tasks: tuple[str, ...] = option(("multiple_choice",), "Tasks trained and evaluated.")
+    n_videos: int = option(1000, "Synthetic videos per task (80/10/10 split).")
+    suite: dict[str, Any] = option(
+        help="Options of the synthetic suite (`SynthConfig` fields); frames come from nframes.",
+        factory=lambda: dict(DEMO_SUITE),
     )
-    n_videos: int = field(default=1000, metadata=_help("Synthetic videos per task (80/10/10 split)."))
-    suite: dict[str, Any] = field(
-        default_factory=lambda: dict(DEMO_SUITE),
-        metadata=_help("Options of the synthetic suite (`SynthConfig` fields); frames come from nframes."),
+    eval_limit: int = option(120, "Held-out test questions per task and stage.")
+    eval_max_new_tokens: int = option(0, "Greedy decoding length at evaluation (0: completion tokens + 6).")
+    nframes: int = option(8, "Frames the model sees (56x56 each).")
+    template: str = option("short", "Prompt template (short: question, options).")
+    prompt_style: str = option(
+        "no_think", "no_think: '<answer>X</answer>' only (cheap on CPU); think: the papers' format."
     )
-    eval_limit: int = field(default=120, metadata=_help("Held-out test questions per task and stage."))
-    eval_max_new_tokens: int = field(
-        default=0, metadata=_help("Greedy decoding length at evaluation (0: completion tokens + 6).")
+    sft_steps: int = option(120, "SFT cold-start steps.")
+    sft_lr: float = option(1e-3, "SFT learning rate.")
+    sft_answers: str = option(
+        "random", "random: format-only cold start (random option letters); gold: train on the answers."
     )
-    nframes: int = field(default=8, metadata=_help("Frames the model sees (56x56 each)."))
-    template: str = field(default="short", metadata=_help("Prompt template (short: question, options)."))
-    prompt_style: str = field(
-        default="no_think",
-        metadata=_help("no_think: '<answer>X</answer>' only (cheap on CPU); think: the papers' format."),
+    sft_batch: int = option(16, "SFT batch size.")
+    rl_steps: int = option(300, "GRPO / T-GRPO steps.")
+    rl_lr: float = option(3e-4, "GRPO learning rate.")
+    rl_lr_scheduler: str = option("constant", "transformers lr_scheduler_type of RL.")
+    rl_prompts: int = option(4, "Prompts per GRPO step.")
+    num_generations: int = option(4, "G: completions per prompt.")
+    rl_min_p: float = option(
+        0.02, "min-p of RL sampling (0: off); keeps the format from the vocabulary's tail."
     )
-    sft_steps: int = field(default=120, metadata=_help("SFT cold-start steps."))
-    sft_lr: float = field(default=1e-3, metadata=_help("SFT learning rate."))
-    sft_answers: str = field(
-        default="random",
-        metadata=_help("random: format-only cold start (random option letters); gold: train on the answers."),
+    sampler_logprobs: bool = option(
+        True, "Score completions under the distribution they were drawn from (CPUOptions)."
     )
-    sft_batch: int = field(default=16, metadata=_help("SFT batch size."))
-    rl_steps: int = field(default=300, metadata=_help("GRPO / T-GRPO steps."))
-    rl_lr: float = field(default=3e-4, metadata=_help("GRPO learning rate."))
-    rl_lr_scheduler: str = field(default="constant", metadata=_help("transformers lr_scheduler_type of RL."))
-    rl_prompts: int = field(default=4, metadata=_help("Prompts per GRPO step."))
-    num_generations: int = field(default=4, metadata=_help("G: completions per prompt."))
-    rl_min_p: float = field(
-        default=0.02,
-        metadata=_help("min-p of RL sampling (0: off); keeps the format from the vocabulary's tail."),
+    freeze_embeddings: bool = option(True, "RL leaves the token embeddings / output head fixed (CPUOptions).")
+    balance_answers: bool = option(
+        True, "Each RL step's prompts hold the gold letters in the data's proportions (CPUOptions)."
     )
-    sampler_logprobs: bool = field(
-        default=True,
-        metadata=_help("Score completions under the distribution they were drawn from (CPUOptions)."),
+    rl_iterations: int = option(1, "Policy updates per generated batch (TRL num_iterations, the papers' mu).")
+    temporal: bool = option(True, "T-GRPO (shuffled-frame contrast) instead of GRPO.")
+    shuffle_unit: str = option("temporal_patch", "T-GRPO shuffle unit: temporal_patch | frame.")
+    temporal_mu: float = option(0.8, "T-GRPO mu.")
+    timing_in_prompt: bool = option(False, "Frame timestamps in the prompt.")
+    beta: float = option(0.0, "KL coefficient (0: no reference model).")
+    max_completion_length: int = option(
+        0, "Tokens per completion (0: what the tasks' answers need: 10 or 24)."
     )
-    freeze_embeddings: bool = field(
-        default=True, metadata=_help("RL leaves the token embeddings / output head fixed (CPUOptions).")
-    )
-    balance_answers: bool = field(
-        default=True,
-        metadata=_help(
-            "Each RL step's prompts hold the gold letters in the data's proportions (CPUOptions)."
-        ),
-    )
-    rl_iterations: int = field(
-        default=1, metadata=_help("Policy updates per generated batch (TRL num_iterations, the papers' mu).")
-    )
-    temporal: bool = field(default=True, metadata=_help("T-GRPO (shuffled-frame contrast) instead of GRPO."))
-    shuffle_unit: str = field(
-        default="temporal_patch", metadata=_help("T-GRPO shuffle unit: temporal_patch | frame.")
-    )
-    temporal_mu: float = field(default=0.8, metadata=_help("T-GRPO mu."))
-    timing_in_prompt: bool = field(default=False, metadata=_help("Frame timestamps in the prompt."))
-    beta: float = field(default=0.0, metadata=_help("KL coefficient (0: no reference model)."))
-    max_completion_length: int = field(
-        default=0, metadata=_help("Tokens per completion (0: what the tasks' answers need: 10 or 24).")
-    )
-    threads: int = field(
-        default=0, metadata=_help("torch intra-op threads (0: the CPUs other work leaves idle, at least 1).")
-    )
-    quick: bool = field(default=False, metadata=_help("A shortened run (a few minutes) for CI."))
+    threads: int = option(0, "torch intra-op threads (0: the CPUs other work leaves idle, at least 1).")
+    quick: bool = option(False, "A shortened run (a few minutes) for CI.")
 
     def __post_init__(self) -> None:
         self.tasks = tuple(self.tasks)  # YAML gives lists
@@ -136,8 +110,7 @@ class DemoConfig:
 #: ``videorft demo --task NAME`` -> the DemoConfig fields that differ from the order demo's defaults
 DEMO_TASKS: dict[str, dict[str, Any]] = {
     "order": {},
-    # a gold cold start: on this suite 150 gold SFT steps still gave one span to every question, 300 the
-    # first model that used the video (docs/deviations.md, "Demo and study"); a format-only one gives a span
+    # a gold cold start of 300 steps: the first that used the video (docs/deviations.md, "Demo and study")
     "grounding": {
         "tasks": ("temporal_grounding",),
         "suite": GROUNDING_SUITE,
