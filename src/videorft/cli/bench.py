@@ -10,6 +10,7 @@ part of the installed package: ``--benchmarks-dir`` points at them when the defa
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import os
@@ -135,12 +136,8 @@ def run(args: argparse.Namespace) -> int:
         kwargs: dict[str, Any] = {}
         if name == "memory" and _writes(args):
             kwargs["plot"] = Path(args.output).parent / "memory_scaling.png"
-        # stdout belongs to the JSON object: benchmark prints go to stderr
-        stdout, sys.stdout = sys.stdout, sys.stderr
-        try:
+        with contextlib.redirect_stdout(sys.stderr):  # stdout belongs to the JSON object
             results[name] = module.run(args.quick, **kwargs)
-        finally:
-            sys.stdout = stdout
         results[name]["seconds"] = round(time.perf_counter() - start, 1)
         print(f"videorft bench: {name} done in {results[name]['seconds']} s", file=sys.stderr, flush=True)
     report.update({k: res[k] for res in results.values() for k in HEADLINE if k in res}, results=results)

@@ -12,7 +12,6 @@ import argparse
 import dataclasses
 import sys
 from pathlib import Path
-from typing import Any
 
 from videorft.files import write_json
 
@@ -33,23 +32,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _data_args(args: argparse.Namespace) -> Any:
-    from videorft.dataclass_cli import build, given, read_config
-    from videorft.training.data_args import VideoDataArguments
-
-    values = read_config(args.config) if args.config else {}  # a training config: other keys are ignored
-    return build(VideoDataArguments, {**values, **given(args, VideoDataArguments)})
-
-
 def run(args: argparse.Namespace) -> int:
     from videorft.cli.main import CommandError, errors_exit
     from videorft.data.errors import DataError
     from videorft.data.loaders import load_spec
+    from videorft.dataclass_cli import build, given, read_config
     from videorft.integrations.verl import ExportError, export_verl
+    from videorft.training.data_args import VideoDataArguments
     from videorft.video import FrameBudget
 
     with errors_exit(OSError, ValueError, TypeError):
-        data_args = _data_args(args)
+        values = read_config(args.config) if args.config else {}  # a training config: other keys are ignored
+        data_args = build(VideoDataArguments, {**values, **given(args, VideoDataArguments)})
     if not data_args.data:
         raise CommandError("--data SPEC is required (or `data:` in --config)")
     if data_args.timing_in_prompt:

@@ -111,16 +111,8 @@ def _make_judge(args: argparse.Namespace) -> Any:
         return get_judge("offline", threshold=args.judge_threshold)
     if not args.judge_base_url or not args.judge_model:
         raise SystemExit("videorft score: --judge openai needs --judge-base-url and --judge-model")
-    return get_judge(
-        "openai",
-        base_url=args.judge_base_url,
-        model=args.judge_model,
-        api_key_env=args.judge_api_key_env,
-        concurrency=args.judge_concurrency,
-        timeout=args.judge_timeout,
-        max_retries=args.judge_max_retries,
-        cache_dir=args.judge_cache_dir,
-    )
+    options = ("base_url", "model", "api_key_env", "concurrency", "timeout", "max_retries", "cache_dir")
+    return get_judge("openai", **{name: getattr(args, f"judge_{name}") for name in options})
 
 
 def reward_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -226,7 +218,10 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
     _write(args.output, results)
-    _print_summary(summary, len(results), len(errors))
+    print(f"scored {len(results)} line(s), skipped {len(errors)}", file=sys.stderr)
+    for task, comps in sorted(summary.items()):
+        means = ", ".join(f"{c}={sum(v) / len(v):.4f}" for c, v in comps.items())
+        print(f"  {task} (n={len(comps.get('total', []))}): {means}", file=sys.stderr)
     return 0
 
 
@@ -275,12 +270,3 @@ def _dumps(obj: dict[str, Any]) -> str:
     except UnicodeEncodeError:  # lone surrogates from "\ud800"-style input escapes
         text = json.dumps(obj)
     return text
-
-
-def _print_summary(summary: dict[str, dict[str, list[float]]], scored: int, skipped: int) -> None:
-    out = sys.stderr
-    print(f"scored {scored} line(s), skipped {skipped}", file=out)
-    for task, comps in sorted(summary.items()):
-        n = len(comps.get("total", []))
-        means = ", ".join(f"{c}={sum(v) / len(v):.4f}" for c, v in comps.items())
-        print(f"  {task} (n={n}): {means}", file=out)

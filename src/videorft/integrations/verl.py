@@ -11,6 +11,7 @@ differ between tasks. The whole recipe: docs/scaling.md.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -145,16 +146,11 @@ def _row(
 
 
 # ----------------------------------------------------------------------------------------------- reward
-_JUDGES: dict[tuple, Any] = {}
-
-
-def _judge(kind: str, options: Mapping[str, Any]) -> Any:
+@functools.cache  # one judge per process and setting: the offline one loads a sentence encoder
+def _judge(kind: str, options: tuple[tuple[str, Any], ...]) -> Any:
     from videorft.rewards.judges import get_judge
 
-    key = (kind, tuple(sorted(options.items())))
-    if key not in _JUDGES:  # one judge per process: the offline one loads a sentence encoder
-        _JUDGES[key] = get_judge(kind, **options)
-    return _JUDGES[key]
+    return get_judge(kind, **dict(options))
 
 
 def compute_score(
@@ -170,13 +166,10 @@ def compute_score(
     judge_options: Mapping[str, Any] | None = None,
     **_verl_kwargs: Any,
 ) -> dict[str, float]:
-    """verl's reward function for a row of ``export_verl``'s parquet.
+    """verl's reward function for a row of ``export_verl``'s parquet (options: verl's ``reward_kwargs``).
 
-    Returns ``{"score": total, "format": f, "accuracy": a}``: ``total`` is the task's composed reward
-    (``videorft score``'s ``total``), ``accuracy`` its accuracy component (iou for grounding and
-    tracking, recall for captions: what T-GRPO compares). The keys are the same for every task, because
-    verl stacks each key over a batch that mixes tasks; ``format`` is 0.0 with ``use_format=False``.
-    Keyword options come from verl's ``reward.custom_reward_function.reward_kwargs``.
+    ``{"score": total, "format": f, "accuracy": a}``, as ``videorft score`` composes them; the same keys for
+    every task, because verl stacks each key over a batch that mixes tasks.
     """
     from videorft.rewards import get_task_reward
     from videorft.rewards.tasks import get_task, reward_meta
@@ -185,7 +178,9 @@ def compute_score(
     solution = json.loads(ground_truth) if isinstance(ground_truth, str) else ground_truth
     own = {c: w for c, w in (weights or {}).items() if c in task.components}
     reward = get_task_reward(task.name, weights=own, think=think)
-    judge_obj = _judge(judge, dict(judge_options or {})) if "recall" in reward.functions else None
+    judge_obj = (
+        _judge(judge, tuple(sorted((judge_options or {}).items()))) if "recall" in reward.functions else None
+    )
     parts = reward.score(
         solution_str,
         solution,

@@ -57,10 +57,7 @@ def load_video(
         indices, fps = sample_indices(index.n_frames, info.fps, budget)
         height, width = frame_size(info.height, info.width, len(indices), budget)
     frames = decode_frames(p, index, indices, height, width)
-    if index.seekable:
-        timestamps = [index.seconds(i) for i in indices]
-    else:
-        timestamps = [i / info.fps for i in indices]
+    timestamps = [index.seconds(i) if index.seekable else i / info.fps for i in indices]
     return VideoClip(frames, timestamps, fps, indices, info.duration, info.fps, str(p))
 
 
