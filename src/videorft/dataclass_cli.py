@@ -1,13 +1,9 @@
-"""Command-line options of config dataclasses: the one parsing helper of every command.
+"""Command-line options of config dataclasses, by transformers' ``HfArgumentParser`` rules (as `train`'s
+``TrlParser``): ``--field_name`` and ``--field-name``, ``--no-field-name`` for bools, the field's ``help`` and
+``aliases`` metadata; ``--config YAML`` gives values that flags override.
 
-`train` parses its dataclasses with TRL's ``TrlParser``; the other commands take the same route:
-transformers' ``HfArgumentParser`` turns each field into ``--field_name`` and ``--field-name`` (a bool
-also ``--no-field-name``, a list ``nargs='+'``, extra spellings from the field's ``aliases`` metadata),
-with the field's ``help`` metadata as its help. ``--config YAML`` gives values that flags override.
-
-Every option's parsed default is None, so a command can tell a value given on the command line from one
-left unset (eval records where each setting came from, and layers the model's training settings under
-both); the dataclass default is shown in ``--help`` and applied when the dataclass is built.
+Every option's parsed default is None, so a command can tell a value given on the command line from one left
+unset (eval records where each setting came from); ``--help`` shows the dataclass default, applied by ``build``.
 """
 
 from __future__ import annotations
@@ -16,6 +12,7 @@ import argparse
 import copy
 import dataclasses
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +57,15 @@ def add_config_options(
                     default=None,
                     help=argparse.SUPPRESS,
                 )
+
+
+def option(
+    default: Any = dataclasses.MISSING, help: str = "", *, factory: Callable[[], Any] | None = None
+) -> Any:
+    """A dataclass field whose command-line option shows ``help``; ``factory`` for a mutable default."""
+    if factory is not None:
+        return dataclasses.field(default_factory=factory, metadata={"help": help})
+    return dataclasses.field(default=default, metadata={"help": help})
 
 
 def field_default(f: dataclasses.Field) -> Any:

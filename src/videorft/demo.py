@@ -17,16 +17,16 @@ import json
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from videorft.dataclass_cli import option
+
 STAGES = ("base", "sft", "rl")
 
-#: The demo's suite (`SynthConfig` options). Temporal order is the only cue: two colours, one shown after the
-#: other for 3 sampled frames each, "which colour appears first?", options in a fixed (palette) order so the
-#: answer is never in the text. With shuffled option order the tiny model must also bind option words to
-#: colours, an XOR-like problem it did not learn within 500 SFT steps (docs/deviations.md, "Demo and study").
+#: The demo's suite (`SynthConfig` options; = configs/demo.yaml): temporal order is the only cue, options in
+#: palette order so the answer is never in the text (why: docs/deviations.md, "Demo and study").
 DEMO_SUITE: dict[str, Any] = {
     "order_choices": (2, 2),
     "order_questions": ("first",),
@@ -36,11 +36,8 @@ DEMO_SUITE: dict[str, Any] = {
     "shape_scale": 2.0,
 }
 
-#: The grounding demo's suite: the demo suite's two colours and large shapes, one shape per video (the query
-#: names the only shape on screen, so finding it needs no reading of the query) and fixed timing (8 s at
-#: 4 fps), so a span's seconds follow from which sampled frames show the shape. With 1-2 shapes and videos of
-#: 4-12 s at 4-10 fps the tiny model gave one constant span to every question (docs/deviations.md, "Demo and
-#: study").
+#: The grounding demo's suite (= configs/demo_grounding.yaml): one large shape per video at fixed timing, so a
+#: span's seconds follow from which sampled frames show it (why: docs/deviations.md, "Demo and study").
 GROUNDING_SUITE: dict[str, Any] = {
     **DEMO_SUITE,
     "grounding_objects": (1, 1),
@@ -49,81 +46,58 @@ GROUNDING_SUITE: dict[str, Any] = {
 }
 
 
-def _help(text: str) -> dict[str, str]:
-    return {"help": text}
-
-
 @dataclass
 class DemoConfig:
     """Sizes and budgets of the demo; the defaults equal configs/demo.yaml (why each value: its comments and
     docs/deviations.md, "Demo and study")."""
 
-    out: str = field(default="runs/demo", metadata=_help("Output folder."))
-    seed: int = field(default=0, metadata=_help("Seed of the suite, the model and training."))
-    tasks: tuple[str, ...] = field(
-        default=("multiple_choice",), metadata=_help("Tasks trained and evaluated.")
+    out: str = option("runs/demo", "Output folder.")
+    seed: int = option(0, "Seed of the suite, the model and training.")
+    tasks: tuple[str, ...] = option(("multiple_choice",), "Tasks trained and evaluated.")
+    n_videos: int = option(1000, "Synthetic videos per task (80/10/10 split).")
+    suite: dict[str, Any] = option(
+        help="Options of the synthetic suite (`SynthConfig` fields); frames come from nframes.",
+        factory=lambda: dict(DEMO_SUITE),
     )
-    n_videos: int = field(default=1000, metadata=_help("Synthetic videos per task (80/10/10 split)."))
-    suite: dict[str, Any] = field(
-        default_factory=lambda: dict(DEMO_SUITE),
-        metadata=_help("Options of the synthetic suite (`SynthConfig` fields); frames come from nframes."),
+    eval_limit: int = option(120, "Held-out test questions per task and stage.")
+    eval_max_new_tokens: int = option(0, "Greedy decoding length at evaluation (0: completion tokens + 6).")
+    nframes: int = option(8, "Frames the model sees (56x56 each).")
+    template: str = option("short", "Prompt template (short: question, options).")
+    prompt_style: str = option(
+        "no_think", "no_think: '<answer>X</answer>' only (cheap on CPU); think: the papers' format."
     )
-    eval_limit: int = field(default=120, metadata=_help("Held-out test questions per task and stage."))
-    eval_max_new_tokens: int = field(
-        default=0, metadata=_help("Greedy decoding length at evaluation (0: completion tokens + 6).")
+    sft_steps: int = option(120, "SFT cold-start steps.")
+    sft_lr: float = option(1e-3, "SFT learning rate.")
+    sft_answers: str = option(
+        "random", "random: format-only cold start (random option letters); gold: train on the answers."
     )
-    nframes: int = field(default=8, metadata=_help("Frames the model sees (56x56 each)."))
-    template: str = field(default="short", metadata=_help("Prompt template (short: question, options)."))
-    prompt_style: str = field(
-        default="no_think",
-        metadata=_help("no_think: '<answer>X</answer>' only (cheap on CPU); think: the papers' format."),
+    sft_batch: int = option(16, "SFT batch size.")
+    rl_steps: int = option(300, "GRPO / T-GRPO steps.")
+    rl_lr: float = option(3e-4, "GRPO learning rate.")
+    rl_lr_scheduler: str = option("constant", "transformers lr_scheduler_type of RL.")
+    rl_prompts: int = option(4, "Prompts per GRPO step.")
+    num_generations: int = option(4, "G: completions per prompt.")
+    rl_min_p: float = option(
+        0.02, "min-p of RL sampling (0: off); keeps the format from the vocabulary's tail."
     )
-    sft_steps: int = field(default=120, metadata=_help("SFT cold-start steps."))
-    sft_lr: float = field(default=1e-3, metadata=_help("SFT learning rate."))
-    sft_answers: str = field(
-        default="random",
-        metadata=_help("random: format-only cold start (random option letters); gold: train on the answers."),
+    sampler_logprobs: bool = option(
+        True, "Score completions under the distribution they were drawn from (CPUOptions)."
     )
-    sft_batch: int = field(default=16, metadata=_help("SFT batch size."))
-    rl_steps: int = field(default=300, metadata=_help("GRPO / T-GRPO steps."))
-    rl_lr: float = field(default=3e-4, metadata=_help("GRPO learning rate."))
-    rl_lr_scheduler: str = field(default="constant", metadata=_help("transformers lr_scheduler_type of RL."))
-    rl_prompts: int = field(default=4, metadata=_help("Prompts per GRPO step."))
-    num_generations: int = field(default=4, metadata=_help("G: completions per prompt."))
-    rl_min_p: float = field(
-        default=0.02,
-        metadata=_help("min-p of RL sampling (0: off); keeps the format from the vocabulary's tail."),
+    freeze_embeddings: bool = option(True, "RL leaves the token embeddings / output head fixed (CPUOptions).")
+    balance_answers: bool = option(
+        True, "Each RL step's prompts hold the gold letters in the data's proportions (CPUOptions)."
     )
-    sampler_logprobs: bool = field(
-        default=True,
-        metadata=_help("Score completions under the distribution they were drawn from (CPUOptions)."),
+    rl_iterations: int = option(1, "Policy updates per generated batch (TRL num_iterations, the papers' mu).")
+    temporal: bool = option(True, "T-GRPO (shuffled-frame contrast) instead of GRPO.")
+    shuffle_unit: str = option("temporal_patch", "T-GRPO shuffle unit: temporal_patch | frame.")
+    temporal_mu: float = option(0.8, "T-GRPO mu.")
+    timing_in_prompt: bool = option(False, "Frame timestamps in the prompt.")
+    beta: float = option(0.0, "KL coefficient (0: no reference model).")
+    max_completion_length: int = option(
+        0, "Tokens per completion (0: what the tasks' answers need: 10 or 24)."
     )
-    freeze_embeddings: bool = field(
-        default=True, metadata=_help("RL leaves the token embeddings / output head fixed (CPUOptions).")
-    )
-    balance_answers: bool = field(
-        default=True,
-        metadata=_help(
-            "Each RL step's prompts hold the gold letters in the data's proportions (CPUOptions)."
-        ),
-    )
-    rl_iterations: int = field(
-        default=1, metadata=_help("Policy updates per generated batch (TRL num_iterations, the papers' mu).")
-    )
-    temporal: bool = field(default=True, metadata=_help("T-GRPO (shuffled-frame contrast) instead of GRPO."))
-    shuffle_unit: str = field(
-        default="temporal_patch", metadata=_help("T-GRPO shuffle unit: temporal_patch | frame.")
-    )
-    temporal_mu: float = field(default=0.8, metadata=_help("T-GRPO mu."))
-    timing_in_prompt: bool = field(default=False, metadata=_help("Frame timestamps in the prompt."))
-    beta: float = field(default=0.0, metadata=_help("KL coefficient (0: no reference model)."))
-    max_completion_length: int = field(
-        default=0, metadata=_help("Tokens per completion (0: what the tasks' answers need: 10 or 24).")
-    )
-    threads: int = field(
-        default=0, metadata=_help("torch intra-op threads (0: the CPUs other work leaves idle, at least 1).")
-    )
-    quick: bool = field(default=False, metadata=_help("A shortened run (a few minutes) for CI."))
+    threads: int = option(0, "torch intra-op threads (0: the CPUs other work leaves idle, at least 1).")
+    quick: bool = option(False, "A shortened run (a few minutes) for CI.")
 
     def __post_init__(self) -> None:
         self.tasks = tuple(self.tasks)  # YAML gives lists
@@ -136,8 +110,7 @@ class DemoConfig:
 #: ``videorft demo --task NAME`` -> the DemoConfig fields that differ from the order demo's defaults
 DEMO_TASKS: dict[str, dict[str, Any]] = {
     "order": {},
-    # a gold cold start: on this suite 150 gold SFT steps still gave one span to every question, 300 the
-    # first model that used the video (docs/deviations.md, "Demo and study"); a format-only one gives a span
+    # a gold cold start of 300 steps: the first that used the video (docs/deviations.md, "Demo and study")
     "grounding": {
         "tasks": ("temporal_grounding",),
         "suite": GROUNDING_SUITE,
@@ -180,6 +153,9 @@ def run_demo(cfg: DemoConfig, console: Any = None) -> dict[str, Any]:
     """Run every stage; returns (and writes) ``summary.json``."""
     from rich.console import Console
 
+    from videorft.data.synth import synthesize
+    from videorft.evaluation.report import write_report
+    from videorft.models import init_model
     from videorft.runtime import available_cpus, reuse_freed_memory, use_cpu_threads
 
     console = console or Console(stderr=True)
@@ -196,30 +172,32 @@ def run_demo(cfg: DemoConfig, console: Any = None) -> dict[str, Any]:
     def stage(title: str) -> None:
         console.rule(f"[bold]{title}[/bold]  ({time.perf_counter() - started:.0f} s)")
 
+    # each stage whose output exists is skipped: a rerun of an interrupted demo continues
     stage("1/6 synthesise the video suite")
-    suite = _synthesize(cfg, out / "synth")
+    suite = out / "synth"
+    if not (suite / "videorft_data.yaml").exists():
+        synthesize(
+            suite, n=cfg.n_videos, seed=cfg.seed, tasks=list(cfg.tasks), frames=cfg.nframes, **cfg.suite
+        )
     stage("2/6 create the tiny random Qwen2.5-VL")
-    base = _init_model(cfg, out / "model")
+    base = out / "model"
+    if not (base / "config.json").exists():
+        init_model("tiny", base, seed=cfg.seed, overwrite=True)
 
     results: dict[str, dict[str, Any]] = {}
     stage("3/6 evaluate the base model (held-out, ordered and shuffled frames)")
     results["base"] = _evaluate(cfg, base, suite, out / "stages" / "base")
     stage("4/6 SFT cold start")
-    sft = _train_sft(cfg, base, suite, out / "checkpoints" / "sft")
-    _copy_log(sft, out / "stages" / "sft")
+    sft = _train(cfg, "sft", base, suite, out)
     results["sft"] = _evaluate(cfg, sft, suite, out / "stages" / "sft")
     stage(f"5/6 {'T-GRPO' if cfg.temporal else 'GRPO'}")
     if cfg.rl_steps > 0:
-        rl = _train_grpo(cfg, sft, suite, out / "checkpoints" / "rl")
-        _copy_log(rl, out / "stages" / "rl")
-        results["rl"] = _evaluate(cfg, rl, suite, out / "stages" / "rl")
+        results["rl"] = _evaluate(cfg, _train(cfg, "rl", sft, suite, out), suite, out / "stages" / "rl")
     else:  # an SFT-only arm of the study: the "rl" stage is the SFT checkpoint
         shutil.copytree(out / "stages" / "sft", out / "stages" / "rl", dirs_exist_ok=True)
         results["rl"] = results["sft"]
 
     stage("6/6 report")
-    from videorft.evaluation.report import write_report
-
     report = write_report([out / "stages" / s for s in STAGES], out / "report.html", title="videorft demo")
     summary = {
         "stages": results,
@@ -243,45 +221,24 @@ def summary_table(summary: dict[str, Any]) -> Any:
     for s in STAGES:
         table.add_column(s, justify="right")
     stages = summary["stages"]
-    keys = ["reward", "accuracy (shuffled frames)", "ordered - shuffled gap"]
-    for task in stages["base"]:
-        if task != "control" and isinstance(stages["base"][task], dict):
-            keys += [f"{task}/{m}" for m in stages["base"][task] if m not in ("n",)]
-    for key in keys:
-        table.add_row(key, *[_fmt(_lookup(stages[s], key)) for s in STAGES])
+    # row name -> where its value sits in a stage's results
+    rows = {
+        "reward": ("reward",),
+        "accuracy (shuffled frames)": ("control", "shuffled"),
+        "ordered - shuffled gap": ("control", "gap"),
+    }
+    for task, metrics in stages["base"].items():
+        if task != "control" and isinstance(metrics, dict):
+            rows.update({f"{task}/{m}": (task, m) for m in metrics if m != "n"})
+    for name, path in rows.items():
+        values = []
+        for s in STAGES:
+            v: Any = stages[s]
+            for key in path:
+                v = v.get(key) if isinstance(v, dict) else None
+            values.append(f"{v:.3f}" if isinstance(v, float) else ("-" if v is None else str(v)))
+        table.add_row(name, *values)
     return table
-
-
-def _lookup(stage: dict[str, Any], key: str) -> Any:
-    if key == "accuracy (shuffled frames)":
-        return stage.get("control", {}).get("shuffled")
-    if key == "ordered - shuffled gap":
-        return stage.get("control", {}).get("gap")
-    if "/" in key:
-        task, metric = key.split("/", 1)
-        return stage.get(task, {}).get(metric)
-    return stage.get(key)
-
-
-def _fmt(v: Any) -> str:
-    return f"{v:.3f}" if isinstance(v, float) else ("-" if v is None else str(v))
-
-
-# ----------------------------------------------------------------------------------------------- stages
-def _synthesize(cfg: DemoConfig, out: Path) -> Path:
-    from videorft.data.synth import synthesize
-
-    if not (out / "videorft_data.yaml").exists():
-        synthesize(out, n=cfg.n_videos, seed=cfg.seed, tasks=list(cfg.tasks), frames=cfg.nframes, **cfg.suite)
-    return out
-
-
-def _init_model(cfg: DemoConfig, out: Path) -> Path:
-    from videorft.models import init_model
-
-    if not (out / "config.json").exists():
-        init_model("tiny", out, seed=cfg.seed, overwrite=True)
-    return out
 
 
 def demo_data_args(cfg: DemoConfig, suite: Path, split: str = "train") -> Any:
@@ -302,89 +259,74 @@ def demo_data_args(cfg: DemoConfig, suite: Path, split: str = "train") -> Any:
     )
 
 
-def _train_sft(cfg: DemoConfig, model: Path, suite: Path, out: Path) -> Path:
+def _train(cfg: DemoConfig, stage: str, model: Path, suite: Path, out: Path) -> Path:
+    """The ``sft`` or ``rl`` stage: trains ``model`` into ``out/checkpoints/<stage>`` (unless a final model is
+    already there) and copies its training log to ``out/stages/<stage>``."""
     from trl import ModelConfig
 
     from videorft.runtime import RichStepProgress
-    from videorft.training.config import VideoSFTConfig
-    from videorft.training.run import train_sft
-
-    if not (out / "model.safetensors").exists():
-        args = VideoSFTConfig(
-            output_dir=str(out),
-            use_cpu=True,
-            per_device_train_batch_size=cfg.sft_batch,
-            learning_rate=cfg.sft_lr,
-            lr_scheduler_type="constant_with_warmup",
-            warmup_steps=min(10, cfg.sft_steps // 4),
-            max_steps=cfg.sft_steps,
-            logging_steps=5,
-            save_strategy="no",
-            report_to="none",
-            seed=cfg.seed,
-            sft_answers=cfg.sft_answers,
-            gradient_checkpointing=False,  # recomputation only costs time at this size
-            # decoding and encoding the next batches in a worker process overlaps the training step
-            dataloader_num_workers=1,
-            dataloader_persistent_workers=True,
-            disable_tqdm=True,  # RichStepProgress shows steps and ETA
-        )
-        train_sft(
-            demo_data_args(cfg, suite),
-            args,
-            ModelConfig(model_name_or_path=str(model)),
-            callbacks=[RichStepProgress("SFT", metric="loss")],
-            # a folder without a final model holds an interrupted run, trained again from the start
-            overwrite=True,
-        )
-    return out
-
-
-def _train_grpo(cfg: DemoConfig, model: Path, suite: Path, out: Path) -> Path:
-    from trl import ModelConfig
-
-    from videorft.runtime import RichStepProgress
-    from videorft.training.config import VideoGRPOConfig
+    from videorft.training.config import VideoGRPOConfig, VideoSFTConfig
     from videorft.training.cpu_trainer import CPUOptions
-    from videorft.training.run import train_grpo
+    from videorft.training.run import train_grpo, train_sft
 
-    if not (out / "model.safetensors").exists():
-        args = VideoGRPOConfig(
-            output_dir=str(out),
+    ckpt = out / "checkpoints" / stage
+    if not (ckpt / "model.safetensors").exists():
+        common = dict(
+            output_dir=str(ckpt),
             use_cpu=True,
-            per_device_train_batch_size=cfg.rl_prompts * cfg.num_generations,
-            num_generations=cfg.num_generations,
-            num_iterations=cfg.rl_iterations,
-            max_completion_length=completion_tokens(cfg),
-            temperature=1.0,
-            top_p=1.0,  # sorting 152k logits for top-p costs more than the model on CPU; min-p needs no sort
-            min_p=cfg.rl_min_p or None,
-            beta=cfg.beta,
-            loss_type="grpo",
-            scale_rewards="group",
-            learning_rate=cfg.rl_lr,
-            lr_scheduler_type=cfg.rl_lr_scheduler,
-            max_steps=cfg.rl_steps,
             logging_steps=5,
             save_strategy="no",
             report_to="none",
             seed=cfg.seed,
-            temporal=cfg.temporal,
-            shuffled_generations=cfg.num_generations // 2,
-            shuffle_unit=cfg.shuffle_unit,
-            temporal_mu=cfg.temporal_mu,
-            gradient_checkpointing=False,
+            gradient_checkpointing=False,  # recomputation only costs time at this size
             disable_tqdm=True,  # RichStepProgress shows steps and ETA
         )
-        train_grpo(
-            demo_data_args(cfg, suite),
-            args,
-            ModelConfig(model_name_or_path=str(model)),
-            callbacks=[RichStepProgress("T-GRPO" if cfg.temporal else "GRPO", metric="reward")],
-            overwrite=True,
-            cpu_options=CPUOptions(cfg.sampler_logprobs, cfg.freeze_embeddings, cfg.balance_answers),
-        )
-    return out
+        data, model_args = demo_data_args(cfg, suite), ModelConfig(model_name_or_path=str(model))
+        # a folder without a final model holds an interrupted run, trained again from the start (overwrite)
+        if stage == "sft":
+            args = VideoSFTConfig(
+                **common,
+                per_device_train_batch_size=cfg.sft_batch,
+                learning_rate=cfg.sft_lr,
+                lr_scheduler_type="constant_with_warmup",
+                warmup_steps=min(10, cfg.sft_steps // 4),
+                max_steps=cfg.sft_steps,
+                sft_answers=cfg.sft_answers,
+                # decoding and encoding the next batches in a worker process overlaps the training step
+                dataloader_num_workers=1,
+                dataloader_persistent_workers=True,
+            )
+            progress = RichStepProgress("SFT", metric="loss")
+            train_sft(data, args, model_args, callbacks=[progress], overwrite=True)
+        else:
+            args = VideoGRPOConfig(
+                **common,
+                per_device_train_batch_size=cfg.rl_prompts * cfg.num_generations,
+                num_generations=cfg.num_generations,
+                num_iterations=cfg.rl_iterations,
+                max_completion_length=completion_tokens(cfg),
+                temperature=1.0,
+                top_p=1.0,  # sorting 152k logits for top-p costs more than the model on CPU; min-p needs no sort
+                min_p=cfg.rl_min_p or None,
+                beta=cfg.beta,
+                loss_type="grpo",
+                scale_rewards="group",
+                learning_rate=cfg.rl_lr,
+                lr_scheduler_type=cfg.rl_lr_scheduler,
+                max_steps=cfg.rl_steps,
+                temporal=cfg.temporal,
+                shuffled_generations=cfg.num_generations // 2,
+                shuffle_unit=cfg.shuffle_unit,
+                temporal_mu=cfg.temporal_mu,
+            )
+            progress = RichStepProgress("T-GRPO" if cfg.temporal else "GRPO", metric="reward")
+            cpu = CPUOptions(cfg.sampler_logprobs, cfg.freeze_embeddings, cfg.balance_answers)
+            train_grpo(data, args, model_args, callbacks=[progress], overwrite=True, cpu_options=cpu)
+    logs = out / "stages" / stage
+    logs.mkdir(parents=True, exist_ok=True)
+    if (ckpt / "train_log.jsonl").exists():
+        shutil.copy(ckpt / "train_log.jsonl", logs / "train_log.jsonl")
+    return ckpt
 
 
 def _evaluate(cfg: DemoConfig, model_dir: Path, suite: Path, out: Path) -> dict[str, Any]:
@@ -465,9 +407,3 @@ def mean_reward(predictions: Path, think: bool = True) -> float:
         score(r["task"], r["completion"], r["solution"], think=think, **reward_meta(r))["total"] for r in rows
     ]
     return sum(totals) / len(totals) if totals else 0.0
-
-
-def _copy_log(train_dir: Path, stage_dir: Path) -> None:
-    stage_dir.mkdir(parents=True, exist_ok=True)
-    if (train_dir / "train_log.jsonl").exists():
-        shutil.copy(train_dir / "train_log.jsonl", stage_dir / "train_log.jsonl")

@@ -1,13 +1,9 @@
-"""The inputs layer: from a record to model inputs, one way for training and evaluation.
+"""The inputs layer: from a record to model inputs, one way for the trainers, evaluation, probe and vLLM.
 
-``SampleEncoder.sample`` decodes a record's frames under a ``FrameBudget`` (``videorft.video``, before the
-processor, so frame and pixel budgets hold whatever the processor's own defaults are), puts them in the
-requested frame order and renders the prompt (``PromptSpec``); ``SampleEncoder.encode`` runs the processor on
-that sample (prompt ids, per-row ``RowVision``). The trainers, the evaluation runner, the probe and the vLLM
-rollouts all take their frames and prompts from here.
-
-Rows are the columns of ``videorft.data.loaders.to_hf_dataset`` (id, task, problem, solution, video, image,
-options, meta); trainers rename ``image`` to ``image_path`` because TRL treats an ``image`` column as PIL images.
+``SampleEncoder.sample`` decodes a record's frames under a ``FrameBudget`` (before the processor, so the budget
+holds whatever the processor's defaults are), puts them in the requested frame order and renders the prompt;
+``SampleEncoder.encode`` runs the processor on it (prompt ids, per-row ``RowVision``). Trainer dataset rows
+name the image ``image_path``, because TRL treats an ``image`` column as PIL images.
 """
 
 from __future__ import annotations
@@ -149,16 +145,14 @@ class SampleEncoder:
         budget = record_budget(record.video, self.budget, record.meta)
         key = (record.video, dataclasses.astuple(budget))  # every setting that changes the frames
         if key not in self._clips:
-            self._store(key, load_video(record.video, budget))
+            self.remember(record, load_video(record.video, budget), key)
         self._clips.move_to_end(key)
         return self._clips[key]
 
-    def remember(self, record: Record, clip: VideoClip) -> None:
+    def remember(self, record: Record, clip: VideoClip, key: tuple | None = None) -> None:
         """Cache ``clip`` as the record's frames (decoded elsewhere: a data-loader worker)."""
-        budget = record_budget(record.video, self.budget, record.meta)
-        self._store((record.video, dataclasses.astuple(budget)), clip)
-
-    def _store(self, key: tuple, clip: VideoClip) -> None:
+        if key is None:
+            key = (record.video, dataclasses.astuple(record_budget(record.video, self.budget, record.meta)))
         self._clips[key] = clip
         if len(self._clips) > self.cache_size:
             self._clips.popitem(last=False)

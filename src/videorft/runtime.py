@@ -27,13 +27,9 @@ def idle_cpus() -> int:
 
 
 def reuse_freed_memory(mmap_threshold: int = 32 << 20, keep: int = 256 << 20) -> bool:
-    """glibc: serve allocations up to ``mmap_threshold`` from the heap and keep ``keep`` bytes of freed heap.
-
-    Why: by default each large tensor (a step's 152k-vocabulary logits) is a fresh mmap, so every page of it
-    is a page fault that zero-fills it, and it is unmapped again on free; in the demo's CPU T-GRPO that was
-    ~3.5x the page faults and ~17% of the CPU time. Numbers are unchanged (only where memory comes from).
-    False where glibc's ``mallopt`` is not available.
-    """
+    """glibc: serve allocations up to ``mmap_threshold`` from the heap and keep ``keep`` bytes of freed heap
+    (False without glibc's ``mallopt``). Why: by default each large tensor (a step's 152k-vocabulary logits)
+    is a fresh, page-faulted mmap: ~17% of the demo's CPU T-GRPO time. Results are unchanged."""
     import ctypes
 
     try:
@@ -48,10 +44,8 @@ def reuse_freed_memory(mmap_threshold: int = 32 << 20, keep: int = 256 << 20) ->
 def use_cpu_threads(requested: int = 0) -> int:
     """Set torch's intra-op threads to ``requested`` (0: the CPUs no other work is using) and return it.
 
-    Why not torch's default: it counts *physical* cores (one thread on a 2-vCPU VM of hyper-threads) and
-    ignores other work. Why not every CPU: OpenMP threads wait at each operation's end for the slowest one,
-    and on a shared machine that one is often descheduled; on this 2-core machine at load ~15, the quick
-    demo took 1961 s with 2 threads and ~530 s with 1 (docs/performance.md, "Demo wall time").
+    torch's default counts physical cores and ignores other work; every CPU is no better on a shared machine,
+    where OpenMP threads wait for a descheduled one (docs/performance.md, "Demo wall time").
     """
     import torch
 
@@ -77,24 +71,17 @@ class RichStepProgress(TrainerCallback):
     def on_train_begin(self, args, state, control, **kwargs):  # noqa: D401 - TrainerCallback signature
         if not state.is_world_process_zero:
             return
+        from rich import progress
         from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
 
-        self._bar = Progress(
-            TextColumn("[progress.description]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            TextColumn("{task.fields[metric]}"),
+        self._bar = progress.Progress(
+            progress.TextColumn("[progress.description]{task.description}"),
+            progress.BarColumn(),
+            progress.MofNCompleteColumn(),
+            progress.TimeElapsedColumn(),
+            progress.TextColumn("ETA"),
+            progress.TimeRemainingColumn(),
+            progress.TextColumn("{task.fields[metric]}"),
             console=self.console or Console(stderr=True),
         )
         self._bar.start()

@@ -11,47 +11,37 @@ import argparse
 import json
 import os
 import sys
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Literal
 
-
-def _help(text: str) -> dict[str, str]:
-    return {"help": text}
+from videorft.dataclass_cli import option
 
 
 @dataclass
 class CotCommand:
     """What `data cot` reads and writes; the teacher's settings are ``CotConfig``'s fields."""
 
-    data: str = field(metadata=_help("dataset spec (FORMAT:PATH or manifest)"))
-    out: str = field(metadata=_help("Video-R1 COT JSON to write"))
-    split: str | None = field(default=None, metadata=_help("manifest split (default: every split)"))
-    video_root: str | None = field(default=None, metadata=_help("video folder for FORMAT:PATH specs"))
-    skip_invalid: bool = field(default=False, metadata=_help("skip and count bad input records"))
-    limit: int | None = field(default=None, metadata=_help("only the first N records"))
-    extra_body: str | None = field(
-        default=None, metadata=_help("extra request fields as JSON, e.g. '{\"top_k\": 50}'")
-    )
-    timing: Literal["auto", "on", "off"] = field(
-        default="auto", metadata=_help("timestamps in the prompt (auto: frames)")
-    )
+    data: str = option(help="dataset spec (FORMAT:PATH or manifest)")
+    out: str = option(help="Video-R1 COT JSON to write")
+    split: str | None = option(None, "manifest split (default: every split)")
+    video_root: str | None = option(None, "video folder for FORMAT:PATH specs")
+    skip_invalid: bool = option(False, "skip and count bad input records")
+    limit: int | None = option(None, "only the first N records")
+    extra_body: str | None = option(None, "extra request fields as JSON, e.g. '{\"top_k\": 50}'")
+    timing: Literal["auto", "on", "off"] = option("auto", "timestamps in the prompt (auto: frames)")
     # the teacher's frames (CotConfig.budget)
-    fps: float = field(default=2.0, metadata=_help("frame sampling rate"))
-    nframes: int | None = field(
-        default=None, metadata=_help("sample exactly this many frames (overrides fps)")
-    )
-    min_frames: int = field(default=4, metadata=_help("fewest sampled frames"))
-    max_frames: int = field(default=16, metadata=_help("most sampled frames"))
-    max_pixels: int = field(default=256 * 28 * 28, metadata=_help("per-frame pixel cap"))
-    min_pixels: int = field(default=128 * 28 * 28, metadata=_help("per-frame pixel floor"))
-    cache: str | None = field(default=None, metadata=_help("completion cache (default: OUT.cache.sqlite)"))
-    report: str | None = field(default=None, metadata=_help("JSON report (default: OUT.report.json)"))
-    progress: bool = field(default=True, metadata=_help("progress bar on stderr"))
-    judge: Literal["offline", "openai"] = field(
-        default="offline", metadata=_help("caption judge (caption records only)")
-    )
-    judge_base_url: str | None = field(default=None, metadata=_help("--judge openai: the server's URL"))
-    judge_model: str | None = field(default=None, metadata=_help("--judge openai: the model name"))
+    fps: float = option(2.0, "frame sampling rate")
+    nframes: int | None = option(None, "sample exactly this many frames (overrides fps)")
+    min_frames: int = option(4, "fewest sampled frames")
+    max_frames: int = option(16, "most sampled frames")
+    max_pixels: int = option(256 * 28 * 28, "per-frame pixel cap")
+    min_pixels: int = option(128 * 28 * 28, "per-frame pixel floor")
+    cache: str | None = option(None, "completion cache (default: OUT.cache.sqlite)")
+    report: str | None = option(None, "JSON report (default: OUT.report.json)")
+    progress: bool = option(True, "progress bar on stderr")
+    judge: Literal["offline", "openai"] = option("offline", "caption judge (caption records only)")
+    judge_base_url: str | None = option(None, "--judge openai: the server's URL")
+    judge_model: str | None = option(None, "--judge openai: the model name")
 
 
 _BUDGET = ("fps", "nframes", "min_frames", "max_frames", "min_pixels", "max_pixels")

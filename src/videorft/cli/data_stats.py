@@ -98,35 +98,35 @@ def render(stats: dict[str, Any], result: Any, spec: str, max_skips: int = 20) -
     from rich.table import Table
 
     console = Console(width=120)
-    table = Table(title=f"{spec}: records per split and task")
-    for col in ("split", "task", "records"):
-        table.add_column(col, justify="right" if col == "records" else "left")
-    for key, n in stats["counts"].items():
-        split, task = key.split("/", 1)
-        table.add_row(split, task, str(n))
-    table.add_row("all", "all", str(stats["total"]), style="bold")
-    console.print(table)
 
+    def table(title: str, columns: list[str], rows: list[list[str]], left: int = 1) -> Table:
+        """The first ``left`` columns are text, the others numbers (right-aligned)."""
+        out = Table(title=title)
+        for i, col in enumerate(columns):
+            out.add_column(col, justify="left" if i < left else "right")
+        for row in rows:
+            out.add_row(*row)
+        return out
+
+    counts = [[*key.split("/", 1), str(n)] for key, n in stats["counts"].items()]
+    first = table(f"{spec}: records per split and task", ["split", "task", "records"], counts, left=2)
+    first.add_row("all", "all", str(stats["total"]), style="bold")
+    console.print(first)
     if stats["durations"]:
-        table = Table(title="duration (s) per record")
-        for col in ("task", "n", "min", "mean", "median", "max"):
-            table.add_column(col, justify="left" if col == "task" else "right")
-        for task, d in stats["durations"].items():
-            table.add_row(task, str(d["n"]), *(_fmt(d[k]) for k in ("min", "mean", "median", "max")))
-        console.print(table)
-
+        spans = ("min", "mean", "median", "max")
+        rows = [[t, str(d["n"]), *(_fmt(d[k]) for k in spans)] for t, d in stats["durations"].items()]
+        console.print(table("duration (s) per record", ["task", "n", *spans], rows))
     if stats["media"]:
-        table = Table(title="probed media (unique files)")
-        for col in ("task", "files", "frames min/mean/max", "fps min/mean/max", "top resolutions"):
-            table.add_column(col)
+        rows = []
         for task, m in stats["media"].items():
             spans = [
                 "/".join(_fmt(s[k]) for k in ("min", "mean", "max")) if s else "-"
                 for s in (m["frames"], m["fps"])
             ]
             res = ", ".join(f"{k} ({v})" for k, v in m["resolutions"].items()) or "-"
-            table.add_row(task, str(m["media"]), *spans, res)
-        console.print(table)
+            rows.append([task, str(m["media"]), *spans, res])
+        columns = ["task", "files", "frames min/mean/max", "fps min/mean/max", "top resolutions"]
+        console.print(table("probed media (unique files)", columns, rows, left=len(columns)))
 
     if stats["absolute_paths"]:
         first = result.absolute_paths[0]
@@ -138,12 +138,8 @@ def render(stats: dict[str, Any], result: Any, spec: str, max_skips: int = 20) -
         )
     console.print(f"skipped: {stats['skipped']}")
     if result.skipped:
-        table = Table(title="skipped by field")
-        table.add_column("field")
-        table.add_column("count", justify="right")
-        for field, n in sorted(stats["skipped_by_field"].items()):
-            table.add_row(field, str(n))
-        console.print(table)
+        rows = [[field, str(n)] for field, n in sorted(stats["skipped_by_field"].items())]
+        console.print(table("skipped by field", ["field", "count"], rows))
         for s in result.skipped[:max_skips]:
             console.print(f"  {s}", markup=False, highlight=False, soft_wrap=True)
         if len(result.skipped) > max_skips:
@@ -193,8 +189,8 @@ def decode_like_training(result: Any, budget: Any) -> int:
 
 def run(args: argparse.Namespace) -> int:
     import logging
-    import sys
 
+    from videorft.cli.main import CommandError, errors_exit
     from videorft.data.errors import DataError
     from videorft.data.loaders import load_spec
 
@@ -203,36 +199,29 @@ def run(args: argparse.Namespace) -> int:
     level = data_log.level
     data_log.setLevel(logging.ERROR)
     try:
-        result = load_spec(
-            args.spec,
-            split=args.split,
-            video_root=args.video_root,
-            skip_invalid=not args.strict,
-            check_videos=args.probe_videos,
-            require_videos=not args.annotations_only,
-            allow_outside_root=args.allow_outside_root,
-        )
-    except (DataError, ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        with errors_exit(DataError, ValueError, FileNotFoundError):
+            result = load_spec(
+                args.spec,
+                split=args.split,
+                video_root=args.video_root,
+                skip_invalid=not args.strict,
+                check_videos=args.probe_videos,
+                require_videos=not args.annotations_only,
+                allow_outside_root=args.allow_outside_root,
+            )
     finally:
         data_log.setLevel(level)
     if args.probe_videos:
         from videorft.video import FrameBudget
 
-        try:
+        with errors_exit(ValueError):
             budget = FrameBudget(
                 fps=args.fps, nframes=args.nframes, min_frames=args.min_frames, max_frames=args.max_frames
             )
-        except ValueError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
         before = len(result.skipped)
         if decode_like_training(result, budget) and args.strict:
-            print(f"error: {result.skipped[before]}", file=sys.stderr)
-            return 2
+            raise CommandError(result.skipped[before])
     render(compute_stats(result), result, args.spec, args.max_skips)
     if not result.records:
-        print(f"error: {args.spec}: no usable records (every record was skipped)", file=sys.stderr)
-        return 1
+        raise CommandError(f"{args.spec}: no usable records (every record was skipped)", code=1)
     return 0

@@ -27,19 +27,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import os
-    import sys
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # everything the demo needs is made locally
+    from videorft.cli.main import errors_exit
     from videorft.dataclass_cli import given
     from videorft.demo import DemoConfig, demo_config, run_demo
 
     fields = given(args, DemoConfig)
     if args.grpo:
         fields["temporal"] = False
-    try:
+    with errors_exit(ValueError, FileNotFoundError):
         cfg = demo_config(args.task, args.config, **fields)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     run_demo(cfg)
     return 0

@@ -12,7 +12,6 @@ import argparse
 import dataclasses
 import sys
 from pathlib import Path
-from typing import Any
 
 from videorft.files import write_json
 
@@ -33,45 +32,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _data_args(args: argparse.Namespace) -> Any:
-    from videorft.dataclass_cli import build, given, read_config
-    from videorft.training.data_args import VideoDataArguments
-
-    values = read_config(args.config) if args.config else {}  # a training config: other keys are ignored
-    return build(VideoDataArguments, {**values, **given(args, VideoDataArguments)})
-
-
 def run(args: argparse.Namespace) -> int:
+    from videorft.cli.main import CommandError, errors_exit
     from videorft.data.errors import DataError
     from videorft.data.loaders import load_spec
+    from videorft.dataclass_cli import build, given, read_config
     from videorft.integrations.verl import ExportError, export_verl
+    from videorft.training.data_args import VideoDataArguments
     from videorft.video import FrameBudget
 
-    try:
-        data_args = _data_args(args)
-    except (OSError, ValueError, TypeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    with errors_exit(OSError, ValueError, TypeError):
+        values = read_config(args.config) if args.config else {}  # a training config: other keys are ignored
+        data_args = build(VideoDataArguments, {**values, **given(args, VideoDataArguments)})
     if not data_args.data:
-        print("error: --data SPEC is required (or `data:` in --config)", file=sys.stderr)
-        return 2
+        raise CommandError("--data SPEC is required (or `data:` in --config)")
     if data_args.timing_in_prompt:
-        print(
-            "error: timing_in_prompt: verl samples the frames at training time, so the timestamps cannot be "
-            "written into the exported prompt; export without it",
-            file=sys.stderr,
+        raise CommandError(
+            "timing_in_prompt: verl samples the frames at training time, so the timestamps cannot be "
+            "written into the exported prompt; export without it"
         )
-        return 2
-    try:
+    with errors_exit(DataError, ValueError, FileNotFoundError):
         loaded = load_spec(
             data_args.data,
             split=data_args.split,
             video_root=data_args.video_root,
             skip_invalid=data_args.skip_invalid,
         )
-    except (DataError, ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     if loaded.skipped:
         print(loaded.summary(), file=sys.stderr)
     records = loaded.records
@@ -80,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     if data_args.limit is not None:
         records = records[: data_args.limit]
     out = Path(args.out) / f"{data_args.split}.parquet"
-    try:
+    with errors_exit(ExportError, DataError):
         result = export_verl(
             records,
             out,
@@ -89,9 +75,6 @@ def run(args: argparse.Namespace) -> int:
             prompt=data_args.prompt_spec(),
             skip_invalid=data_args.skip_invalid,
         )
-    except (ExportError, DataError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     info = {
         "data": data_args.data,
         "split": data_args.split,

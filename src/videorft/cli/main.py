@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 # command path -> (module, one-line help). Nested commands use a space ("model init").
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -34,6 +36,24 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "verl's RL parquet of a dataset (multi-node training on verl)",
     ),
 }
+
+
+class CommandError(Exception):
+    """A command's failure on bad input: ``main`` prints ``error: MESSAGE`` on stderr and returns ``code``."""
+
+    def __init__(self, message: object, code: int = 2) -> None:
+        super().__init__(str(message))
+        self.code = code
+
+
+@contextmanager
+def errors_exit(*errors: type[Exception], code: int = 2) -> Iterator[None]:
+    """``errors`` raised in the block end the command with one error line (their message) and ``code``."""
+    try:
+        yield
+    except errors as exc:
+        raise CommandError(exc, code) from None
+
 
 #: Commands whose module parses its own argv (config dataclasses through TrlParser).
 PASSTHROUGH = {"train sft", "train grpo"}
@@ -78,10 +98,12 @@ def main(argv: list[str] | None = None) -> int:
             mod = importlib.import_module(COMMANDS[path][0])
             return int(mod.run(argparse.Namespace(_command=path, argv=argv[len(words) :])) or 0)
     argv = dashed_options(argv)
-    parser = build_parser(argv)
-    args = parser.parse_args(argv)
-    mod = importlib.import_module(args._module)
-    return int(mod.run(args) or 0)
+    args = build_parser(argv).parse_args(argv)
+    try:
+        return int(importlib.import_module(args._module).run(args) or 0)
+    except CommandError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.code
 
 
 def dashed_options(argv: list[str]) -> list[str]:

@@ -48,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from videorft.cli.main import CommandError, errors_exit
     from videorft.data.errors import DataError
     from videorft.evaluation.metrics import MetricOptions, format_table, metrics_of_file
 
@@ -58,18 +59,14 @@ def run(args: argparse.Namespace) -> int:
         try:
             judge = get_judge(args.judge)
         except KeyError as exc:
-            print(f"error: {exc.args[0]}", file=sys.stderr)
-            return 2
-    try:
-        options = MetricOptions(
-            mra=args.mra, grounding_iou=args.grounding_iou, tracking_bound=args.tracking_bound
-        )
+            raise CommandError(exc.args[0]) from None
+    options = MetricOptions(
+        mra=args.mra, grounding_iou=args.grounding_iou, tracking_bound=args.tracking_bound
+    )
+    with errors_exit(DataError, FileNotFoundError):
         metrics, skipped = metrics_of_file(
             args.predictions, skip_invalid=args.skip_invalid, judge=judge, options=options
         )
-    except (DataError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     if skipped:
         print(f"skipped {len(skipped)} invalid line(s):", file=sys.stderr)
         for report in skipped[:20]:

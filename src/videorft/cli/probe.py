@@ -6,6 +6,9 @@ import argparse
 import sys
 from typing import Any
 
+from videorft.cli.eval import report_skipped, run_locked
+from videorft.cli.main import CommandError
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from videorft.dataclass_cli import add_config_options
@@ -15,33 +18,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from videorft.cli.eval import run_locked
     from videorft.evaluation.config import ProbeConfig
 
     return run_locked(ProbeConfig, args, _run)
 
 
-def _run(cfg: Any) -> int:
-    from videorft.evaluation import session
+def _run(cfg: Any, generator: Any, processor: Any, records: list, options: dict[str, Any]) -> int:
     from videorft.evaluation.probe import PROBE_FILE, format_probe, probe
-    from videorft.video import FrameBudget
 
-    FrameBudget.from_settings(cfg)  # a bad frame budget (e.g. --fps 0) is reported before data or model load
-    data = session.load_data(cfg)
-    generator, processor = session.open_generator(cfg)
-    options = session.runner_options(cfg, data)
-    report = probe(generator, processor, data.records, variants=cfg.variants, n_boot=cfg.n_boot, **options)
-    skipped = report.get("skipped", [])
-    if skipped:
-        print(f"skipped {len(skipped)} video(s) that failed to decode:", file=sys.stderr)
-        for item in skipped[:10]:
-            print(f"  {item['id']}: {item['reason']}", file=sys.stderr)
+    report = probe(generator, processor, records, variants=cfg.variants, n_boot=cfg.n_boot, **options)
+    report_skipped(report.get("skipped", []), "video(s) that failed to decode")
     if not report["variants"]["ordered"]["n"]:
-        print(
-            f"error: {cfg.data}: no usable samples (every video failed to decode or none has a video)",
-            file=sys.stderr,
+        raise CommandError(
+            f"{cfg.data}: no usable samples (every video failed to decode or none has a video)", code=1
         )
-        return 1
     print(format_probe(report))
     print(f"wrote {cfg.out}/{PROBE_FILE}", file=sys.stderr)
     return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,13 +16,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from videorft.cli.main import errors_exit
     from videorft.data.errors import DataError
     from videorft.evaluation.report import write_report
 
-    try:
+    with errors_exit(FileNotFoundError, ValueError, DataError):
         path = write_report(args.runs, args.out, title=args.title)
-    except (FileNotFoundError, ValueError, DataError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     print(f"wrote {path}")
     return 0

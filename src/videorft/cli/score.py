@@ -11,7 +11,8 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any
 
 from videorft.files import write_atomic
@@ -81,20 +82,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 class _LineError(Exception):
     def __init__(self, where: str, field: str | None, reason: str) -> None:
-        self.field = field
-        self.reason = reason
         super().__init__(f"{where}: field {field!r}: {reason}" if field else f"{where}: {reason}")
 
 
-def _read_lines(path: str) -> Iterator[tuple[int, str]]:
-    stream = sys.stdin if path == "-" else open(path, encoding="utf-8")  # noqa: SIM115
-    try:
-        for number, line in enumerate(stream, start=1):
-            if line.strip():
-                yield number, line
-    finally:
-        if stream is not sys.stdin:
-            stream.close()
+def _read_lines(path: str) -> list[tuple[int, str]]:
+    """The non-blank lines of ``path`` (``-``: stdin) with their 1-based numbers."""
+    with nullcontext(sys.stdin) if path == "-" else open(path, encoding="utf-8") as stream:
+        return [(number, line) for number, line in enumerate(stream, start=1) if line.strip()]
 
 
 def _parse_weights(items: list[str]) -> dict[str, float]:
@@ -117,16 +111,8 @@ def _make_judge(args: argparse.Namespace) -> Any:
         return get_judge("offline", threshold=args.judge_threshold)
     if not args.judge_base_url or not args.judge_model:
         raise SystemExit("videorft score: --judge openai needs --judge-base-url and --judge-model")
-    return get_judge(
-        "openai",
-        base_url=args.judge_base_url,
-        model=args.judge_model,
-        api_key_env=args.judge_api_key_env,
-        concurrency=args.judge_concurrency,
-        timeout=args.judge_timeout,
-        max_retries=args.judge_max_retries,
-        cache_dir=args.judge_cache_dir,
-    )
+    options = ("base_url", "model", "api_key_env", "concurrency", "timeout", "max_retries", "cache_dir")
+    return get_judge("openai", **{name: getattr(args, f"judge_{name}") for name in options})
 
 
 def reward_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -142,7 +128,7 @@ def reward_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from videorft.rewards import SolutionError, get_task_reward, normalize_solution
+    from videorft.rewards import SolutionError, get_task_reward
     from videorft.rewards.caption import prefetch_captions
     from videorft.rewards.judges import JudgeError
     from videorft.rewards.tasks import get_task, reward_meta, task_names
@@ -160,8 +146,7 @@ def run(args: argparse.Namespace) -> int:
     options = reward_options(args)
     rewards: dict[str, Any] = {}
     name = args.input
-    errors: list[str] = []
-    skipped = 0
+    errors: list[str] = []  # every bad line, skipped with --skip-invalid
 
     def task_reward(task: str) -> Any:
         if task not in rewards:
@@ -173,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
     # Pass 1: parse and validate every line, so errors surface before any judge call.
     rows: list[tuple[int, dict[str, Any], Any]] = []
     try:
-        lines = list(_read_lines(args.input))
+        lines = _read_lines(args.input)
     except OSError as exc:
         print(f"videorft score: cannot read {name}: {exc.strerror or exc}", file=sys.stderr)
         return 2
@@ -181,35 +166,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"videorft score: {name}: not UTF-8 text ({exc.reason})", file=sys.stderr)
         return 2
     for number, line in lines:
-        where = f"{name}: line {number}"
         try:
-            try:
-                obj = json.loads(line)
-            except ValueError as exc:
-                raise _LineError(where, None, f"invalid JSON ({exc})") from None
-            if not isinstance(obj, dict):
-                raise _LineError(where, None, f"expected a JSON object, got {type(obj).__name__}")
-            for key in ("task", "completion", "solution"):
-                if key not in obj:
-                    raise _LineError(where, key, "missing")
-            if not isinstance(obj["task"], str):
-                raise _LineError(where, "task", f"expected a string, got {obj['task']!r}")
-            if not isinstance(obj["completion"], str):
-                raise _LineError(
-                    where, "completion", f"expected a string, got {type(obj['completion']).__name__}"
-                )
-            try:
-                reward = task_reward(obj["task"])
-            except ValueError as exc:
-                raise _LineError(where, "task", str(exc)) from None
-            try:
-                normalize_solution(reward.task, obj["solution"])
-            except SolutionError as exc:
-                raise _LineError(where, exc.field, exc.reason) from None
-            rows.append((number, obj, reward))
+            rows.append((number, *_parse_line(f"{name}: line {number}", line, task_reward)))
         except _LineError as exc:
             errors.append(str(exc))
-            skipped += 1
 
     judge = None
     if any("recall" in r.functions for _, _, r in rows):
@@ -231,11 +191,9 @@ def run(args: argparse.Namespace) -> int:
                 )
             except SolutionError as exc:
                 errors.append(str(_LineError(f"{name}: line {number}", exc.field, exc.reason)))
-                skipped += 1
                 continue
             except TypeError as exc:  # an unexpected extra field clashing with a reward keyword
                 errors.append(f"{name}: line {number}: {exc}")
-                skipped += 1
                 continue
             results.append({**obj, "rewards": values})
             per_task = summary.setdefault(reward.task, {})
@@ -260,8 +218,40 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
     _write(args.output, results)
-    _print_summary(summary, len(results), skipped)
+    print(f"scored {len(results)} line(s), skipped {len(errors)}", file=sys.stderr)
+    for task, comps in sorted(summary.items()):
+        means = ", ".join(f"{c}={sum(v) / len(v):.4f}" for c, v in comps.items())
+        print(f"  {task} (n={len(comps.get('total', []))}): {means}", file=sys.stderr)
     return 0
+
+
+def _parse_line(where: str, line: str, task_reward: Callable[[str], Any]) -> tuple[dict[str, Any], Any]:
+    """One input line (a JSON object with a known ``task``, a string ``completion`` and a valid ``solution``)
+    and its task's reward."""
+    from videorft.rewards import SolutionError, normalize_solution
+
+    try:
+        obj = json.loads(line)
+    except ValueError as exc:
+        raise _LineError(where, None, f"invalid JSON ({exc})") from None
+    if not isinstance(obj, dict):
+        raise _LineError(where, None, f"expected a JSON object, got {type(obj).__name__}")
+    for key in ("task", "completion", "solution"):
+        if key not in obj:
+            raise _LineError(where, key, "missing")
+    if not isinstance(obj["task"], str):
+        raise _LineError(where, "task", f"expected a string, got {obj['task']!r}")
+    if not isinstance(obj["completion"], str):
+        raise _LineError(where, "completion", f"expected a string, got {type(obj['completion']).__name__}")
+    try:
+        reward = task_reward(obj["task"])
+    except ValueError as exc:
+        raise _LineError(where, "task", str(exc)) from None
+    try:
+        normalize_solution(reward.task, obj["solution"])
+    except SolutionError as exc:
+        raise _LineError(where, exc.field, exc.reason) from None
+    return obj, reward
 
 
 def _write(path: str | None, results: list[dict[str, Any]]) -> None:
@@ -280,12 +270,3 @@ def _dumps(obj: dict[str, Any]) -> str:
     except UnicodeEncodeError:  # lone surrogates from "\ud800"-style input escapes
         text = json.dumps(obj)
     return text
-
-
-def _print_summary(summary: dict[str, dict[str, list[float]]], scored: int, skipped: int) -> None:
-    out = sys.stderr
-    print(f"scored {scored} line(s), skipped {skipped}", file=out)
-    for task, comps in sorted(summary.items()):
-        n = len(comps.get("total", []))
-        means = ", ".join(f"{c}={sum(v) / len(v):.4f}" for c, v in comps.items())
-        print(f"  {task} (n={n}): {means}", file=out)

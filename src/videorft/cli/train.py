@@ -10,8 +10,6 @@ import argparse
 import errno
 import sys
 
-PASSTHROUGH = True  # this command parses its own arguments (TrlParser), including --help
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("argv", nargs=argparse.REMAINDER, help="CONFIG.yaml then --field value overrides")

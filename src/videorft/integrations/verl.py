@@ -1,28 +1,17 @@
 """videorft as the data and reward layer of verl (multi-node RL: Ray, FSDP/Megatron, vLLM/SGLang rollouts).
 
-Two pieces, used from a verl config (docs/scaling.md has the whole recipe):
-
-- ``export_verl(records, out)`` writes verl's RL parquet, the schema of verl's
-  ``examples/data_preprocess`` scripts (geo3k for media): ``data_source`` (the task), ``prompt`` (chat
-  messages; the user turn is ``<video>`` or ``<image>`` followed by the rendered task prompt, which
-  verl's ``RLHFDataset`` splits into a media part and a text part, the same two parts videorft's
-  trainer builds), ``videos`` / ``images`` (qwen-vl-utils entries), ``ability``, ``reward_model``
-  (``{"style": "rule", "ground_truth": canonical solution as JSON}``) and ``extra_info`` (``id``,
-  ``split``, ``index`` and the record's meta as JSON).
-- ``compute_score(data_source, solution_str, ground_truth, extra_info)`` is the
-  ``reward.custom_reward_function`` for that parquet: the task's composed reward (what
-  ``videorft score`` gives) as ``{"score": total, "format": f, "accuracy": a}``.
-
-Video entries carry the frame budget resolved per video: ``nframes`` (the count videorft's sampler
-takes under the budget, with the record's own ``meta['nframes']`` and time window), and
-``resized_height`` / ``resized_width``, so qwen-vl-utils inside verl samples the frames videorft would.
-JSON text is used for ``ground_truth`` and ``meta`` because a parquet column has one type, and
-solutions ([s, e], a letter, {"answer", "intervals"}) and metas differ between tasks.
+``export_verl(records, out)`` writes verl's RL parquet (the schema of verl's ``examples/data_preprocess``
+scripts, geo3k for media): the user turn is ``<video>``/``<image>`` plus the rendered task prompt, which
+verl's ``RLHFDataset`` splits into the same media and text parts videorft's trainer builds; video entries
+carry the frame count and size videorft's sampler resolves for the record, so qwen-vl-utils inside verl
+samples the same frames. ``compute_score`` is the ``reward.custom_reward_function`` for that parquet.
+``ground_truth`` and ``meta`` are JSON text because a parquet column has one type and solutions and metas
+differ between tasks. The whole recipe: docs/scaling.md.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -33,9 +22,6 @@ from typing import Any
 from videorft.data.prompts import PromptSpec
 from videorft.data.record import Record
 from videorft.video import FrameBudget
-
-#: extra_info keys that export_verl writes; verl adds its own (num_turns, rollout_reward_scores, ...).
-EXTRA_INFO_KEYS = ("id", "split", "index", "meta")
 
 
 @dataclass
@@ -64,17 +50,12 @@ def video_entry(record: Record, budget: FrameBudget, *, window: bool = False) ->
     ``window=True`` always writes ``video_start``/``video_end`` (0 and the video's length when the record
     has none), so every row of a file that needs the keys has the same ones.
     """
+    from videorft.video import record_budget
     from videorft.video.budget import frame_range, frame_size, smart_nframes
     from videorft.video.decode import probe_and_index
 
     assert record.video is not None
-    meta = record.meta
-    overrides: dict[str, Any] = {}
-    if meta.get("video_start") is not None or meta.get("video_end") is not None:
-        overrides.update(video_start=meta.get("video_start"), video_end=meta.get("video_end"))
-    if meta.get("nframes"):
-        overrides["nframes"] = int(meta["nframes"])
-    own = dataclasses.replace(budget, **overrides)
+    own = record_budget(record.video, budget, record.meta)
     # the exact frame count, as load_video counts it (container headers can be wrong)
     info, index = probe_and_index(record.video)
     start, end = frame_range(index.n_frames, info.fps, own)
@@ -90,16 +71,6 @@ def video_entry(record: Record, budget: FrameBudget, *, window: bool = False) ->
         entry["video_start"] = float(own.video_start if own.video_start is not None else 0.0)
         entry["video_end"] = float(own.video_end if own.video_end is not None else index.n_frames / info.fps)
     return entry
-
-
-def image_entry(record: Record, budget: FrameBudget) -> dict[str, Any]:
-    """The qwen-vl-utils image entry (``load_image`` applies the same pixel bounds)."""
-    assert record.image is not None
-    return {
-        "image": str(Path(record.image).resolve()),
-        "min_pixels": budget.min_pixels,
-        "max_pixels": budget.max_pixels,
-    }
 
 
 def export_verl(
@@ -160,30 +131,26 @@ def _row(
     elif record.image is not None:
         if not Path(record.image).is_file():
             raise FileNotFoundError(f"image not found: {record.image}")
-        row["images"] = [image_entry(record, budget)]
+        # qwen-vl-utils' image entry: load_image applies the same pixel bounds
+        image = {"image": str(Path(record.image).resolve())}
+        row["images"] = [{**image, "min_pixels": budget.min_pixels, "max_pixels": budget.max_pixels}]
         text = "<image>" + text
-    messages = [{"role": "system", "content": prompt.system}] if prompt.system else []
-    messages.append({"role": "user", "content": text})
-    row["prompt"] = messages
-    row["ability"] = (
-        "video" if record.video is not None else ("image" if record.image is not None else "text")
-    )
-    row["reward_model"] = {"style": "rule", "ground_truth": json.dumps(record.solution)}
-    row["extra_info"] = {"id": record.id, "split": split, "index": index, "meta": json.dumps(record.meta)}
-    return row
+    system = [{"role": "system", "content": prompt.system}] if prompt.system else []
+    return {
+        **row,
+        "prompt": [*system, {"role": "user", "content": text}],
+        "ability": "video" if "videos" in row else ("image" if "images" in row else "text"),
+        "reward_model": {"style": "rule", "ground_truth": json.dumps(record.solution)},
+        "extra_info": {"id": record.id, "split": split, "index": index, "meta": json.dumps(record.meta)},
+    }
 
 
 # ----------------------------------------------------------------------------------------------- reward
-_JUDGES: dict[tuple, Any] = {}
-
-
-def _judge(kind: str, options: Mapping[str, Any]) -> Any:
+@functools.cache  # one judge per process and setting: the offline one loads a sentence encoder
+def _judge(kind: str, options: tuple[tuple[str, Any], ...]) -> Any:
     from videorft.rewards.judges import get_judge
 
-    key = (kind, tuple(sorted(options.items())))
-    if key not in _JUDGES:  # one judge per process: the offline one loads a sentence encoder
-        _JUDGES[key] = get_judge(kind, **options)
-    return _JUDGES[key]
+    return get_judge(kind, **dict(options))
 
 
 def compute_score(
@@ -199,13 +166,10 @@ def compute_score(
     judge_options: Mapping[str, Any] | None = None,
     **_verl_kwargs: Any,
 ) -> dict[str, float]:
-    """verl's reward function for a row of ``export_verl``'s parquet.
+    """verl's reward function for a row of ``export_verl``'s parquet (options: verl's ``reward_kwargs``).
 
-    Returns ``{"score": total, "format": f, "accuracy": a}``: ``total`` is the task's composed reward
-    (``videorft score``'s ``total``), ``accuracy`` its accuracy component (iou for grounding and
-    tracking, recall for captions: what T-GRPO compares). The keys are the same for every task, because
-    verl stacks each key over a batch that mixes tasks; ``format`` is 0.0 with ``use_format=False``.
-    Keyword options come from verl's ``reward.custom_reward_function.reward_kwargs``.
+    ``{"score": total, "format": f, "accuracy": a}``, as ``videorft score`` composes them; the same keys for
+    every task, because verl stacks each key over a batch that mixes tasks.
     """
     from videorft.rewards import get_task_reward
     from videorft.rewards.tasks import get_task, reward_meta
@@ -214,7 +178,9 @@ def compute_score(
     solution = json.loads(ground_truth) if isinstance(ground_truth, str) else ground_truth
     own = {c: w for c, w in (weights or {}).items() if c in task.components}
     reward = get_task_reward(task.name, weights=own, think=think)
-    judge_obj = _judge(judge, dict(judge_options or {})) if "recall" in reward.functions else None
+    judge_obj = (
+        _judge(judge, tuple(sorted((judge_options or {}).items()))) if "recall" in reward.functions else None
+    )
     parts = reward.score(
         solution_str,
         solution,

@@ -34,24 +34,16 @@ FPS_MAX_FRAMES = 768
 class FrameBudget:
     """How many frames to sample and how large each may be (defaults = qwen-vl-utils' video defaults)."""
 
-    fps: float = FPS
-    """Sampling rate in frames per second; ignored when ``nframes`` is set."""
-    nframes: int | None = None
-    """Exact number of frames (rounded to an even count); overrides ``fps``/``min_frames``/``max_frames``."""
-    min_frames: int = FPS_MIN_FRAMES
-    """Lower bound on the fps-based count (rounded up to even)."""
-    max_frames: int = FPS_MAX_FRAMES
-    """Upper bound on the fps-based count (rounded down to even)."""
-    min_pixels: int = VIDEO_MIN_PIXELS
-    """Smallest H*W of a resized frame."""
+    fps: float = FPS  # sampling rate in frames per second; ignored when nframes is set
+    nframes: int | None = None  # exact frame count (rounded to even); overrides fps/min_frames/max_frames
+    min_frames: int = FPS_MIN_FRAMES  # lower bound on the fps-based count (rounded up to even)
+    max_frames: int = FPS_MAX_FRAMES  # upper bound on the fps-based count (rounded down to even)
+    min_pixels: int = VIDEO_MIN_PIXELS  # smallest H*W of a resized frame
+    # largest H*W of a resized frame; also capped at 768*28*28 and by total_pixels, as in qwen-vl-utils
     max_pixels: int = VIDEO_MAX_PIXELS
-    """Largest H*W of a resized frame; also capped at 768*28*28 and by ``total_pixels`` as in qwen-vl-utils."""
-    total_pixels: int | None = None
-    """Budget for T*H*W over the clip; None = qwen-vl-utils' default (0.9 * 128000 * 28 * 28)."""
-    video_start: float | None = None
-    """Clip start in seconds (None = from the first frame)."""
-    video_end: float | None = None
-    """Clip end in seconds (None = to the last frame)."""
+    total_pixels: int | None = None  # T*H*W budget of the clip; None: qwen-vl-utils' 0.9 * 128000 * 28 * 28
+    video_start: float | None = None  # clip start in seconds (None: the first frame)
+    video_end: float | None = None  # clip end in seconds (None: the last frame)
 
     @classmethod
     def from_settings(cls, settings: Any) -> FrameBudget:
@@ -76,9 +68,8 @@ class FrameBudget:
         if self.total_pixels is not None and self.total_pixels < 1:
             raise ValueError(f"FrameBudget.total_pixels must be >= 1, got {self.total_pixels}")
         for name in ("video_start", "video_end"):
-            value = getattr(self, name)
-            if value is not None and value < 0:
-                raise ValueError(f"FrameBudget.{name} must be >= 0 seconds, got {value}")
+            if getattr(self, name) is not None and getattr(self, name) < 0:
+                raise ValueError(f"FrameBudget.{name} must be >= 0 seconds, got {getattr(self, name)}")
         if self.video_start is not None and self.video_end is not None and self.video_end <= self.video_start:
             raise ValueError(
                 f"FrameBudget.video_end ({self.video_end}) must be after video_start ({self.video_start})"

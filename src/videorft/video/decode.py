@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -103,6 +104,16 @@ def _ffmpeg_reason(exc: BaseException) -> str:
     return getattr(exc, "strerror", None) or str(exc)
 
 
+@contextmanager
+def _stream_errors(path: str | Path, doing: str) -> Iterator[None]:
+    """FFmpeg failures in the block become one VideoDecodeError of ``path`` (a bad file, not a traceback)."""
+    try:
+        yield
+    except av.error.FFmpegError as exc:
+        reason = f"corrupt or truncated stream while {doing} ({_ffmpeg_reason(exc)})"
+        raise VideoDecodeError(path, reason) from None
+
+
 def _stream_fps(stream: av.video.stream.VideoStream, n_frames: int, duration: float | None) -> float | None:
     for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
         if rate is not None and rate > 0:
@@ -127,18 +138,13 @@ def scan_index(path: str | Path) -> FrameIndex:
     container, stream = open_video(path)
     pts: list[int | None] = []
     keys: list[bool] = []
-    try:
-        with container:
-            for packet in container.demux(stream):
-                if packet.size == 0 or packet.is_discard:  # flush packets; edit-list discards
-                    continue
-                pts.append(packet.pts)
-                keys.append(packet.is_keyframe)
-            time_base = stream.time_base or Fraction(1, 1)
-    except av.error.FFmpegError as exc:
-        raise VideoDecodeError(
-            path, f"corrupt or truncated stream while reading packets ({_ffmpeg_reason(exc)})"
-        ) from None
+    with _stream_errors(path, "reading packets"), container:
+        for packet in container.demux(stream):
+            if packet.size == 0 or packet.is_discard:  # flush packets; edit-list discards
+                continue
+            pts.append(packet.pts)
+            keys.append(packet.is_keyframe)
+        time_base = stream.time_base or Fraction(1, 1)
     if not pts:
         raise VideoDecodeError(path, "video stream has no frames")
     known = [p for p in pts if p is not None]
@@ -267,7 +273,7 @@ def decode_frames(
     if unique and not 0 <= unique[0] <= unique[-1] < index.n_frames:
         raise ValueError(f"frame indices must be in [0, {index.n_frames}), got {unique[0]}..{unique[-1]}")
     convert = _Converter(height, width)
-    try:
+    with _stream_errors(path, "decoding"):
         try:
             try:
                 got = _decode(path, index, unique, convert, seek=seek and index.seekable, stats=stats)
@@ -275,10 +281,6 @@ def decode_frames(
                 got = _decode(path, index, unique, convert, seek=False, stats=stats)
         except _PtsMismatch:
             got = _decode(path, index, unique, convert, seek=False, stats=stats, by_order=True)
-    except av.error.FFmpegError as exc:
-        raise VideoDecodeError(
-            path, f"corrupt or truncated stream while decoding ({_ffmpeg_reason(exc)})"
-        ) from None
     if not wanted:
         return np.zeros((0, height, width, 3), np.uint8)
     return np.stack([got[i] for i in wanted])
@@ -375,15 +377,10 @@ def decode_all_then_pick(path: str | Path, wanted: list[int], height: int, width
     convert = _Converter(height, width)
     want = set(wanted)
     got: dict[int, np.ndarray] = {}
-    try:
-        with container:
-            for i, frame in enumerate(container.decode(stream)):
-                if i in want:
-                    got[i] = convert(frame)
-    except av.error.FFmpegError as exc:
-        raise VideoDecodeError(
-            path, f"corrupt or truncated stream while decoding ({_ffmpeg_reason(exc)})"
-        ) from None
+    with _stream_errors(path, "decoding"), container:
+        for i, frame in enumerate(container.decode(stream)):
+            if i in want:
+                got[i] = convert(frame)
     missing = want - got.keys()
     if missing:
         raise VideoDecodeError(path, f"stream ended before frame {min(missing)} (truncated or corrupt file?)")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -19,3 +21,14 @@ class VideoDecodeError(Exception):
 
     def __reduce__(self):  # keeps the two fields through pickling (DataLoader workers)
         return (type(self), (self.path, self.reason))
+
+
+@contextmanager
+def unreadable(
+    path: str | Path, prefix: str = "", errors: tuple[type[Exception], ...] = (ValueError,)
+) -> Iterator[None]:
+    """``errors`` in the block (a budget this file cannot meet) become a VideoDecodeError of ``path``."""
+    try:
+        yield
+    except errors as exc:
+        raise VideoDecodeError(path, f"{prefix}{exc}") from None

@@ -9,7 +9,7 @@ from PIL import Image, UnidentifiedImageError
 
 from videorft.video.budget import IMAGE_FACTOR, IMAGE_MAX_PIXELS, IMAGE_MIN_PIXELS, smart_resize
 from videorft.video.decode import VideoInfo, check_file
-from videorft.video.errors import VideoDecodeError
+from videorft.video.errors import VideoDecodeError, unreadable
 
 #: GOT-10k annotates (and ships) its sequences at 10 frames per second.
 DEFAULT_FOLDER_FPS = 10.0
@@ -53,10 +53,8 @@ def load_image(
 ) -> np.ndarray:
     """An image as (H, W, 3) uint8, resized like qwen-vl-utils' ``fetch_image`` (sides multiples of 28)."""
     img = open_rgb(path)
-    try:
+    with unreadable(path):
         height, width = smart_resize(img.height, img.width, IMAGE_FACTOR, min_pixels, max_pixels)
-    except ValueError as exc:
-        raise VideoDecodeError(path, str(exc)) from None
     return np.asarray(img.resize((width, height), RESAMPLE))
 
 

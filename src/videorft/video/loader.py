@@ -12,7 +12,7 @@ import numpy as np
 
 from videorft.video.budget import FrameBudget, frame_size, sample_indices
 from videorft.video.decode import VideoInfo, decode_frames, probe_and_index, probe_file
-from videorft.video.errors import VideoDecodeError
+from videorft.video.errors import unreadable
 from videorft.video.folder import DEFAULT_FOLDER_FPS, list_frames, open_rgb, probe_folder, read_frames
 
 
@@ -53,13 +53,11 @@ def load_video(
     if p.is_dir():
         return _load_folder(p, budget, folder_fps)
     info, index = probe_and_index(p)
-    indices, fps = _choose(p, index.n_frames, info.fps, budget)
-    height, width = _size(p, info.height, info.width, len(indices), budget)
+    with unreadable(p):
+        indices, fps = sample_indices(index.n_frames, info.fps, budget)
+        height, width = frame_size(info.height, info.width, len(indices), budget)
     frames = decode_frames(p, index, indices, height, width)
-    if index.seekable:
-        timestamps = [index.seconds(i) for i in indices]
-    else:
-        timestamps = [i / info.fps for i in indices]
+    timestamps = [index.seconds(i) if index.seekable else i / info.fps for i in indices]
     return VideoClip(frames, timestamps, fps, indices, info.duration, info.fps, str(p))
 
 
@@ -71,33 +69,18 @@ def record_budget(path: str | Path, budget: FrameBudget, meta: Mapping[str, Any]
         overrides.update(video_start=meta.get("video_start"), video_end=meta.get("video_end"))
     if meta.get("nframes"):
         overrides["nframes"] = int(meta["nframes"])
-    try:
+    with unreadable(path, "cannot sample this record's frames: ", (TypeError, ValueError)):
         return dataclasses.replace(budget, **overrides)
-    except (TypeError, ValueError) as exc:
-        raise VideoDecodeError(path, f"cannot sample this record's frames: {exc}") from None
-
-
-def _choose(path: Path, n_frames: int, fps: float, budget: FrameBudget) -> tuple[list[int], float]:
-    try:
-        return sample_indices(n_frames, fps, budget)
-    except ValueError as exc:
-        raise VideoDecodeError(path, str(exc)) from None
-
-
-def _size(path: Path, height: int, width: int, nframes: int, budget: FrameBudget) -> tuple[int, int]:
-    try:
-        return frame_size(height, width, nframes, budget)
-    except ValueError as exc:
-        raise VideoDecodeError(path, str(exc)) from None
 
 
 def _load_folder(folder: Path, budget: FrameBudget, fps: float) -> VideoClip:
     if not fps > 0:
         raise ValueError(f"folder_fps must be > 0, got {fps}")
     files = list_frames(folder)
-    indices, sample_fps = _choose(folder, len(files), fps, budget)
-    first = open_rgb(files[indices[0]])
-    height, width = _size(folder, first.height, first.width, len(indices), budget)
+    with unreadable(folder):
+        indices, sample_fps = sample_indices(len(files), fps, budget)
+        first = open_rgb(files[indices[0]])
+        height, width = frame_size(first.height, first.width, len(indices), budget)
     frames = read_frames([files[i] for i in indices], height, width)
     timestamps = [i / fps for i in indices]
     return VideoClip(frames, timestamps, sample_fps, indices, len(files) / fps, fps, str(folder))

@@ -115,12 +115,9 @@ def render_broken_video(path: str | Path, kind: str) -> Path:
     ``aspect_ratio``: 420x2 pixels (over qwen-vl-utils' 200:1); ``few_frames``: 3 frames.
     """
     path = Path(path)
-    if kind == "one_frame":
-        return render_test_video(path, 1, 64, 64)
-    if kind == "aspect_ratio":
-        return render_test_video(path, 4, 2, 420)
-    if kind == "few_frames":
-        return render_test_video(path, 3, 64, 64)
+    shapes = {"one_frame": (1, 64, 64), "aspect_ratio": (4, 2, 420), "few_frames": (3, 64, 64)}  # T, H, W
+    if kind in shapes:
+        return render_test_video(path, *shapes[kind])
     if kind not in BROKEN_KINDS:
         raise ValueError(f"unknown broken-video kind {kind!r}; valid: {', '.join(BROKEN_KINDS)}")
     plain = render_test_video(path.with_name(path.stem + ".plain.mp4"), 60, 64, 96, gop=12)
