@@ -1,9 +1,5 @@
 """CoT generation (Video-R1's cold-start recipe): ask a teacher for ``<think>``/``<answer>`` completions,
-score them with the task reward, keep the best sample above a threshold, write the Video-R1 COT schema.
-
->>> report = generate_cot(records, CotConfig("http://localhost:8000/v1", "Qwen2.5-VL-72B"), "cot.json")  # doctest: +SKIP
->>> print(report.summary())  # doctest: +SKIP
-"""
+score them with the task reward, keep the best sample above a threshold, write the Video-R1 COT schema."""
 
 from __future__ import annotations
 
@@ -393,12 +389,8 @@ def generate_cot(
     progress: bool = False,
     client: TeacherClient | None = None,
 ) -> CotReport:
-    """Generate, score and filter CoT for ``records``; write the kept ones to ``out`` (Video-R1 COT JSON).
-
-    ``cache_path`` (default ``<out>.cache.sqlite``) keeps every completion, so a rerun after an
-    interruption asks only for what is missing. Raises :class:`CotError` (and writes nothing) when the
-    teacher is unreachable or refuses the model/key.
-    """
+    """Generate, score and filter CoT for ``records`` into ``out``; ``cache_path`` (default
+    ``<out>.cache.sqlite``) lets a rerun ask only what is missing. `CotError`: teacher unreachable."""
     out = Path(out)
     if not records:
         raise CotError("no records to generate CoT for")

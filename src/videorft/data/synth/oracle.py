@@ -1,9 +1,5 @@
-"""A frame-reading oracle: answers the suite's questions from decoded pixels alone.
-
-It shows the tasks are learnable in principle from the frames a model sees (8 frames of 56x56 by
-default), and it is the reference for the temporal-order control: ordered frames -> correct,
-reversed frames -> a different answer, shuffled frames -> chance.
-"""
+"""A frame-reading oracle: answers the suite's questions from the decoded frames a model sees (the tasks
+are learnable); the temporal-order control's reference (reversed: other answer, shuffled: chance)."""
 
 from __future__ import annotations
 
@@ -27,10 +23,7 @@ MIN_SHARE = 0.01
 
 
 def read_frames(path: str | Path, nframes: int = 8, max_pixels: int = 56 * 56) -> np.ndarray:
-    """The frames a model would see: ``nframes`` sampled evenly, resized under ``max_pixels``.
-
-    (T, H, W, 3) uint8, through `videorft.video.load_video` (qwen-vl-utils sampling and resizing).
-    """
+    """The (T, H, W, 3) uint8 frames a model would see (`videorft.video.load_video`)."""
     from videorft.video import FrameBudget, load_video
 
     budget = FrameBudget(nframes=nframes, min_pixels=min(28 * 28, max_pixels), max_pixels=max_pixels)
@@ -73,11 +66,8 @@ def option_colour(option: str) -> str | None:
 
 
 def answer_temporal_order(frames: np.ndarray, problem: str, options: Sequence[str]) -> str | None:
-    """Letter of the option that appears first (or last, per ``problem``) on ``frames``, in frame order.
-
-    Options whose colour is never seen are ignored; ties go to the earlier option; None if no
-    option's colour is seen at all.
-    """
+    """Letter of the option seen first (or last, per ``problem``) on ``frames``; ties: the earlier
+    option; None when no option's colour is seen."""
     q = problem.lower()
     if "first" in q:
         sign = 1

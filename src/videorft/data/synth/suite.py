@@ -1,13 +1,5 @@
-"""`synthesize`: render every task's videos (in worker processes) and write annotations + manifest.
-
-Layout under ``out``::
-
-    videorft_data.yaml               manifest (the dataset spec other commands take)
-    synth_info.json                  seed, options, counts per task/split, render time
-    videos/<prefix>_<split>_<i>.mp4  every video
-    annotations/<split>/*.json       one file per format (charades_sta.json, video_r1.json, ...)
-    got10k/<split>/GOT-10k_*/        GOT-10k sequence folders (frames, groundtruth.txt, meta_info.ini)
-"""
+"""`synthesize`: render every task's videos (in worker processes), write annotations and manifest:
+``videorft_data.yaml``, ``synth_info.json``, ``videos/``, ``annotations/<split>/``, ``got10k/<split>/``."""
 
 from __future__ import annotations
 
@@ -170,12 +162,8 @@ def _write_annotations(out: Path, rows: dict[tuple[str, str], list[dict[str, Any
 def synthesize(
     out: str | Path, n: int, seed: int = 0, tasks: Sequence[str] | None = None, **options: Any
 ) -> Path:
-    """Render the synthetic suite: ``n`` videos per task, split train/val/test. Returns the manifest path.
-
-    ``options`` are `SynthConfig` fields (size, frames, duration, fps, order_choices, count_max,
-    got10k_sequences, split_fractions, qp, workers, progress). Same seed and options -> identical
-    annotation files and identical decoded frames.
-    """
+    """Render ``n`` videos per task, split train/val/test; ``options`` are `SynthConfig` fields. Same seed
+    and options -> identical files and decoded frames. Returns the manifest path."""
     cfg = SynthConfig.from_options(**options)
     tasks = list(TASK_NAMES if tasks is None else tasks)
     for t in tasks:
