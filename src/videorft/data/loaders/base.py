@@ -68,10 +68,8 @@ class LoadResult:
 
     records: list[Record] = field(default_factory=list)
     skipped: list[SkipReport] = field(default_factory=list)
-    # path -> probe result, filled when videos were probed (check_videos=True).
-    media: dict[str, MediaInfo] = field(default_factory=dict)
-    # media paths the annotations gave as absolute paths (allowed; `data stats` reports them)
-    absolute_paths: list[str] = field(default_factory=list)
+    media: dict[str, MediaInfo] = field(default_factory=dict)  # path -> probe (check_videos=True)
+    absolute_paths: list[str] = field(default_factory=list)  # allowed; `data stats` reports them
 
     def task_counts(self) -> dict[str, int]:
         return dict(sorted(Counter(r.task for r in self.records).items()))
@@ -210,8 +208,7 @@ _TABLE_SUFFIXES = (".parquet", ".arrow")
 
 
 def hub_id(path: str | os.PathLike[str]) -> str | None:
-    """``org/name`` of ``hf://org/name`` (or of the ``hf:org/name`` Path that `annotation_path` makes
-    of it: ``Path`` would fold ``//``), else None."""
+    """``org/name`` of ``hf://org/name`` or of its ``hf:org/name`` Path (`annotation_path`), else None."""
     text = str(path)
     if text.startswith(HUB_PREFIX):
         return text[len(HUB_PREFIX) :]
@@ -234,9 +231,8 @@ def is_table(path: Path) -> bool:
 
 
 def read_table(path: Path, ctx: LoadContext) -> list[dict[str, Any]]:
-    """Rows of a hub dataset, Parquet/Arrow file or ``save_to_disk`` folder, in the schema its format
-    expects (the same fields as the JSON files). Reading goes through `datasets`, so hub ids use its
-    cache and its offline mode; a folder of several splits takes ``ctx.split`` (default ``train``)."""
+    """Rows (the JSON files' fields) of a hub dataset, Parquet/Arrow file or ``save_to_disk`` folder, read
+    by `datasets` (its cache and offline mode); a DatasetDict takes ``ctx.split`` (default ``train``)."""
     import datasets
 
     hub = hub_id(path)
@@ -412,8 +408,7 @@ def get_duration(item: dict[str, Any], key: str = "duration") -> float:
     return d
 
 
-#: Starts this far before 0 s are annotation jitter (NExT-GQA test has 36 spans starting at -0.1 or
-#: -0.2 s) and are clamped to 0; anything earlier is an error.
+#: Starts this far before 0 s are annotation jitter (36 NExT-GQA test spans at -0.1/-0.2 s): clamped to 0.
 NEGATIVE_START_TOLERANCE = 1.0
 
 

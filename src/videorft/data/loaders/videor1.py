@@ -1,5 +1,5 @@
 """Video-R1 JSON (260k RL, COT-165k SFT, eval_*.json). Rows ``videorft data cot`` writes for the other
-tasks name the task in ``problem_type``, with ``solution_value`` and ``meta`` (docs/data.md)."""
+tasks name the task in ``problem_type``, with ``solution_value`` and ``meta`` (docs/cot.md)."""
 
 from __future__ import annotations
 

@@ -79,20 +79,13 @@ def _run_job(job: _Job, seed: int, cfg: SynthConfig, out: str) -> list[dict[str,
 def _jobs(n: int, tasks: Sequence[str], cfg: SynthConfig) -> list[_Job]:
     sizes = split_sizes(n, cfg.split_fractions)
     jobs = []
-    for task in tasks:
-        spec, index = get_task(task), 0
-        for split in SPLITS:
-            for i in range(sizes[split]):
-                jobs.append(_Job(task, split, index, f"{spec.prefix}_{split}_{i:05d}"))
-                index += 1
-    if "tracking" in tasks and cfg.got10k_sequences:
-        index = 0
-        for split in SPLITS:
-            if sizes[split] == 0:
-                continue
-            for i in range(cfg.got10k_sequences):
-                jobs.append(_Job("got10k_dir", split, index, f"GOT-10k_{split.capitalize()}_{i + 1:06d}"))
-                index += 1
+    for task in tasks:  # a task's index runs over all its splits: it picks the RNG stream
+        prefix, slots = get_task(task).prefix, [(s, i) for s in SPLITS for i in range(sizes[s])]
+        jobs += [_Job(task, s, k, f"{prefix}_{s}_{i:05d}") for k, (s, i) in enumerate(slots)]
+    if "tracking" in tasks:
+        seqs = [(s, i) for s in SPLITS if sizes[s] for i in range(cfg.got10k_sequences)]
+        for k, (split, i) in enumerate(seqs):
+            jobs.append(_Job("got10k_dir", split, k, f"GOT-10k_{split.capitalize()}_{i + 1:06d}"))
     return jobs
 
 
