@@ -69,23 +69,15 @@ def answer_temporal_order(frames: np.ndarray, problem: str, options: Sequence[st
     """Letter of the option seen first (or last, per ``problem``) on ``frames``; ties: the earlier
     option; None when no option's colour is seen."""
     q = problem.lower()
-    if "first" in q:
-        sign = 1
-    elif "last" in q:
-        sign = -1
-    else:
+    sign = 1 if "first" in q else -1 if "last" in q else 0
+    if not sign:
         raise ValueError(f"not a temporal-order question (no 'first'/'last'): {problem!r}")
     shown = presence(frames)
-    best: tuple[int, str] | None = None
-    for k, opt in enumerate(options):
-        colour = option_colour(opt)
-        if colour is None or not any(shown[colour]):
-            continue
-        first = shown[colour].index(True)
-        key = sign * first
-        if best is None or key < best[0]:
-            best = (key, LETTERS[k])
-    return None if best is None else best[1]
+    colours = [option_colour(opt) for opt in options]
+    seen = [
+        (sign * shown[c].index(True), k) for k, c in enumerate(colours) if c is not None and any(shown[c])
+    ]
+    return LETTERS[min(seen)[1]] if seen else None
 
 
 def count_appearances(frames: np.ndarray, colour: str) -> int:
