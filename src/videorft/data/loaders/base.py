@@ -123,8 +123,7 @@ class LoadContext:
 
     @contextmanager
     def item(self, index: int) -> Iterator[None]:
-        """``with ctx.item(i):`` turns a `FieldError` into a `DataError` naming file and index,
-        and with ``skip_invalid`` records it and goes on with the next item."""
+        """Turn a `FieldError` into a `DataError` naming file and index (``skip_invalid``: record it)."""
         try:
             yield
         except (FieldError, DataError) as exc:  # anything else is a bug: its traceback goes through
@@ -179,8 +178,7 @@ class LoadContext:
         return self.media_path(self.resolve(raw.strip(), field), field, kind=kind)
 
     def media_path(self, path: Path, field: str, *, kind: str = "video") -> str:
-        """`media` for a path the loader already located (a folder it walked): not re-rooted under
-        the video root, which would double a relative dataset path."""
+        """`media` of a path the loader located itself (not re-rooted under the video root)."""
         key = str(path)
         if not self.require_videos:
             return key
@@ -272,8 +270,7 @@ def load_json_file(path: Path) -> Any:
 
 
 def read_json(path: Path, ctx: LoadContext) -> Any:
-    """A JSON file's value, a ``.jsonl`` file's rows (a torn line names its own line number, and with
-    ``skip_invalid`` only that line is skipped), or a table's rows (`read_table`)."""
+    """A JSON file's value, a ``.jsonl`` file's rows (a torn line is an error of that line), or a table's."""
     if is_table(path):
         return read_table(path, ctx)
     if not path.is_file():
@@ -423,8 +420,7 @@ def parse_interval(value: Any, field: str) -> list[float]:
 
 
 def check_inside(interval: list[float], duration: float, field: str) -> None:
-    """A span that starts at or after the video's end cannot be localised (and clipped it becomes the
-    point (D, D), which any wrong prediction past the end would match): a bad record."""
+    """A span starting at or after the video's end cannot be localised (clipped, any late guess matches)."""
     try:
         check_inside_video((interval[0], interval[1]), duration, field)
     except SolutionError as exc:
