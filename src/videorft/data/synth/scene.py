@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-#: Saturated colours, 60 degrees apart in hue, so they stay distinct after yuv420p chroma
-#: subsampling and a downscale to 56x56. Backgrounds are kept unsaturated (see `Background`).
+#: Saturated colours 60 degrees apart in hue: distinct after yuv420p and a downscale to 56x56.
 PALETTE: dict[str, tuple[int, int, int]] = {
     "red": (230, 40, 40),
     "yellow": (235, 215, 30),
