@@ -1,8 +1,5 @@
-"""Evaluation benchmark adapters over annotation files a user downloaded.
-
-Each `Benchmark` says which file it expects, where to get it, its tasks and metric, and the
-published numbers (docs: /work/shared/reference/methods.md) to put a result next to.
-"""
+"""Evaluation benchmarks over annotation files a user downloaded: expected file, source, tasks, metric
+and the published numbers to put a result next to."""
 
 from __future__ import annotations
 
@@ -176,11 +173,8 @@ def load_benchmark(
     format: str | None = None,
     **kw: Any,
 ) -> LoadResult:
-    """Load a benchmark's annotation file; records carry ``meta['benchmark']``.
-
-    ``format`` overrides the format guessed from the file; other keywords go to the loader
-    (``skip_invalid``, ``check_videos``, ``require_videos``, format options such as ``gsub=``).
-    """
+    """Load a benchmark's file (``format``: else guessed; ``kw``: `load_file`'s); records carry
+    ``meta['benchmark']``."""
     bench = get_benchmark(name)
     p = Path(path)
     fmt = format or _guess_format(bench, p)

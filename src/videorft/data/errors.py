@@ -22,10 +22,7 @@ class SkipReport:
 
 
 class DataError(ValueError):
-    """Malformed input: ``FILE: record 12: field 'timestamps': expected [start, end] ...``.
-
-    ``index`` is the 0-based record index in the file (``unit="line"``: the 1-based line number).
-    """
+    """``FILE: record 12: field 'timestamps': expected ...``; ``index`` 0-based (a ``line`` is 1-based)."""
 
     def __init__(
         self, file: str, index: int | None, field: str | None, reason: str, *, unit: str = "record"

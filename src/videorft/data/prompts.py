@@ -1,9 +1,5 @@
-"""Prompts from Jinja templates (data files under ``videorft/templates/``), and Qwen chat messages.
-
-Each task names its default template (``register_task(..., template=)``); a user template is given by path.
-Templates see: ``problem, options, task, media ("video"|"image"), object, first_box, nframes,
-meta, record, think (bool), timing (TimingInfo | None)`` and the filters ``secs``, ``box``.
-"""
+"""Prompts from Jinja templates (``videorft/templates/``, or a user's by path) and Qwen chat messages.
+Templates see the `render_prompt` context and the filters ``secs`` and ``box``."""
 
 from __future__ import annotations
 
@@ -115,12 +111,7 @@ def _load_template(template: str | None, task: str) -> Any:
 def render_prompt(
     record: Record, *, template: str | None = None, timing: TimingInfo | None = None, style: str = "think"
 ) -> str:
-    """The user prompt text for ``record``.
-
-    ``template``: built-in name (``list_templates()``) or a path to a ``.jinja`` file; default: the
-    task's template. ``style``: "think" (reason in <think>, then <answer>) or "no_think".
-    ``timing``: adds a line with duration, fps and every sampled frame's timestamp.
-    """
+    """The user prompt of ``record`` from ``template`` (name, .jinja path, None: the task's own)."""
     import jinja2
 
     if style not in STYLES:
@@ -150,9 +141,8 @@ def render_prompt(
 
 @dataclass(frozen=True)
 class PromptSpec:
-    """How a record becomes a prompt: which template, which answer style, whether the prompt carries the
-    clip's timing, which system turn. Training (``VideoDataArguments.prompt_spec``) and evaluation
-    (``EvalConfig.prompt_spec``) build one each and hand it to ``videorft.inputs.SampleEncoder``."""
+    """How a record becomes a prompt (template, answer style, timing, system turn); training and
+    evaluation each hand one to ``videorft.inputs.SampleEncoder``."""
 
     template: str | None = None  # built-in name or .jinja path; None: the task's own
     style: str = "think"  # "think" or "no_think"
@@ -175,11 +165,8 @@ class PromptSpec:
 def build_conversation(
     record: Record, prompt: str, *, system: str | None = None, with_path: bool = False
 ) -> list[dict[str, Any]]:
-    """Qwen chat messages: an optional system turn, then the user turn ``[media part, text part]``.
-
-    The media part is ``{"type": "video"}`` / ``{"type": "image"}``; ``with_path=True`` adds the file
-    path under that key (qwen-vl-utils style). Text-only records get the text part alone.
-    """
+    """Qwen chat messages: an optional system turn, then the user turn ``[media part, text part]``
+    (``with_path``: the media file under the part's type key, qwen-vl-utils style)."""
     messages: list[dict[str, Any]] = []
     if system:
         messages.append({"role": "system", "content": [{"type": "text", "text": system}]})

@@ -14,12 +14,8 @@ TASKS: tuple[str, ...] = tuple(task_names())
 
 @dataclass
 class Record:
-    """One training/evaluation sample.
-
-    ``solution`` is in the canonical form of its task (see docs/architecture.md), the same form
-    `videorft score` reads. ``meta`` holds task-specific fields (``duration``, ``object``,
-    ``first_box``, ``data_source``, ``process`` (CoT), ``video_start``/``video_end``, ...).
-    """
+    """One training/evaluation sample; ``solution`` in its task's canonical form (docs/architecture.md),
+    ``meta`` the task-specific fields (``duration``, ``object``, ``first_box``, ``process``, ...)."""
 
     id: str
     task: str

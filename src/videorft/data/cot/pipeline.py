@@ -1,9 +1,5 @@
 """CoT generation (Video-R1's cold-start recipe): ask a teacher for ``<think>``/``<answer>`` completions,
-score them with the task reward, keep the best sample above a threshold, write the Video-R1 COT schema.
-
->>> report = generate_cot(records, CotConfig("http://localhost:8000/v1", "Qwen2.5-VL-72B"), "cot.json")  # doctest: +SKIP
->>> print(report.summary())  # doctest: +SKIP
-"""
+score them with the task reward, keep the best sample above a threshold, write the Video-R1 COT schema."""
 
 from __future__ import annotations
 
@@ -31,9 +27,8 @@ from videorft.rewards.parsing import extract_answer, last_block
 from videorft.rewards.tasks import get_task, reward_meta
 from videorft.video import FrameBudget
 
-#: Why a record produced no CoT: every sample failed at the server; no sample had the think/answer
-#: format; the best formatted sample did not beat ``min_reward``; the reward itself failed (judge down);
-#: its video/image could not be read (nothing was sent).
+#: Why a record produced no CoT: every sample failed at the server; none had the think/answer format;
+#: the best did not beat ``min_reward``; the reward failed (judge down); its media was unreadable.
 REASONS: tuple[str, ...] = ("server_error", "no_format", "low_reward", "score_error", "bad_input")
 
 #: Video-R1 ``problem_type`` spelling of the tasks its loader reads; other tasks keep their canonical name.
@@ -122,8 +117,7 @@ class CotConfig:
 
 @dataclass(frozen=True)
 class SampleScore:
-    """One teacher sample, scored. ``reward`` is the mean of the non-format components (each in [0, 1]);
-    the format component is a gate, not part of the threshold."""
+    """One teacher sample, scored: ``reward`` is the mean of the non-format components (format gates)."""
 
     index: int
     text: str
@@ -155,8 +149,7 @@ def score_sample(record: Record, result: ChatResult, index: int, *, judge: Any =
 
 
 def select_best(samples: Sequence[SampleScore], min_reward: float) -> tuple[SampleScore | None, str | None]:
-    """(best sample, None) when the best formatted sample's reward is above ``min_reward``, else (best
-    or None, reason). Ties go to the earliest sample, so reruns pick the same one."""
+    """(best formatted sample, None if it beats ``min_reward`` else the reason); ties: the earliest."""
     formatted = [s for s in samples if s.formatted]
     if formatted:
         best = max(formatted, key=lambda s: (s.reward, -s.index))
@@ -170,8 +163,7 @@ def select_best(samples: Sequence[SampleScore], min_reward: float) -> tuple[Samp
 
 
 def _relative_path(media: str, out_dir: Path) -> str:
-    """``./rel`` under the output's folder; a file outside it keeps its absolute path (loaders refuse
-    relative paths that leave the dataset root through '..')."""
+    """``./rel`` under the output's folder; outside it the absolute path (loaders refuse '..')."""
     rel = os.path.relpath(os.path.abspath(media), os.path.abspath(out_dir))
     return os.path.abspath(media) if rel.startswith("..") else "./" + rel
 
@@ -393,12 +385,8 @@ def generate_cot(
     progress: bool = False,
     client: TeacherClient | None = None,
 ) -> CotReport:
-    """Generate, score and filter CoT for ``records``; write the kept ones to ``out`` (Video-R1 COT JSON).
-
-    ``cache_path`` (default ``<out>.cache.sqlite``) keeps every completion, so a rerun after an
-    interruption asks only for what is missing. Raises :class:`CotError` (and writes nothing) when the
-    teacher is unreachable or refuses the model/key.
-    """
+    """Generate, score and filter CoT for ``records`` into ``out``; ``cache_path`` (default
+    ``<out>.cache.sqlite``) lets a rerun ask only what is missing. `CotError`: teacher unreachable."""
     out = Path(out)
     if not records:
         raise CotError("no records to generate CoT for")

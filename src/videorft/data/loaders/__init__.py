@@ -1,11 +1,5 @@
-"""Loaders for the real annotation formats, dataset specs and manifests.
-
-A spec is ``FORMAT:PATH`` (videos under ``--video-root``, default the annotation's folder), a
-``videorft_data.yaml`` manifest, or a folder holding one. See docs/data.md.
-
->>> result = load_spec("charades_json:/data/charades/charades_test.json", skip_invalid=True)  # doctest: +SKIP
->>> print(result.summary())  # doctest: +SKIP
-"""
+"""Loaders for the real annotation formats; a spec is ``FORMAT:PATH``, a ``videorft_data.yaml``
+manifest, or a folder holding one. See docs/data.md."""
 
 from __future__ import annotations
 

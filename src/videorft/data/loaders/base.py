@@ -68,10 +68,8 @@ class LoadResult:
 
     records: list[Record] = field(default_factory=list)
     skipped: list[SkipReport] = field(default_factory=list)
-    # path -> probe result, filled when videos were probed (check_videos=True).
-    media: dict[str, MediaInfo] = field(default_factory=dict)
-    # media paths the annotations gave as absolute paths (allowed; `data stats` reports them)
-    absolute_paths: list[str] = field(default_factory=list)
+    media: dict[str, MediaInfo] = field(default_factory=dict)  # path -> probe (check_videos=True)
+    absolute_paths: list[str] = field(default_factory=list)  # allowed; `data stats` reports them
 
     def task_counts(self) -> dict[str, int]:
         return dict(sorted(Counter(r.task for r in self.records).items()))
@@ -125,8 +123,7 @@ class LoadContext:
 
     @contextmanager
     def item(self, index: int) -> Iterator[None]:
-        """``with ctx.item(i):`` turns a `FieldError` into a `DataError` naming file and index,
-        and with ``skip_invalid`` records it and goes on with the next item."""
+        """Turn a `FieldError` into a `DataError` naming file and index (``skip_invalid``: record it)."""
         try:
             yield
         except (FieldError, DataError) as exc:  # anything else is a bug: its traceback goes through
@@ -181,8 +178,7 @@ class LoadContext:
         return self.media_path(self.resolve(raw.strip(), field), field, kind=kind)
 
     def media_path(self, path: Path, field: str, *, kind: str = "video") -> str:
-        """`media` for a path the loader already located (a folder it walked): not re-rooted under
-        the video root, which would double a relative dataset path."""
+        """`media` of a path the loader located itself (not re-rooted under the video root)."""
         key = str(path)
         if not self.require_videos:
             return key
@@ -210,8 +206,7 @@ _TABLE_SUFFIXES = (".parquet", ".arrow")
 
 
 def hub_id(path: str | os.PathLike[str]) -> str | None:
-    """``org/name`` of ``hf://org/name`` (or of the ``hf:org/name`` Path that `annotation_path` makes
-    of it: ``Path`` would fold ``//``), else None."""
+    """``org/name`` of ``hf://org/name`` or of its ``hf:org/name`` Path (`annotation_path`), else None."""
     text = str(path)
     if text.startswith(HUB_PREFIX):
         return text[len(HUB_PREFIX) :]
@@ -234,9 +229,8 @@ def is_table(path: Path) -> bool:
 
 
 def read_table(path: Path, ctx: LoadContext) -> list[dict[str, Any]]:
-    """Rows of a hub dataset, Parquet/Arrow file or ``save_to_disk`` folder, in the schema its format
-    expects (the same fields as the JSON files). Reading goes through `datasets`, so hub ids use its
-    cache and its offline mode; a folder of several splits takes ``ctx.split`` (default ``train``)."""
+    """Rows (the JSON files' fields) of a hub dataset, Parquet/Arrow file or ``save_to_disk`` folder, read
+    by `datasets` (its cache and offline mode); a DatasetDict takes ``ctx.split`` (default ``train``)."""
     import datasets
 
     hub = hub_id(path)
@@ -276,8 +270,7 @@ def load_json_file(path: Path) -> Any:
 
 
 def read_json(path: Path, ctx: LoadContext) -> Any:
-    """A JSON file's value, a ``.jsonl`` file's rows (a torn line names its own line number, and with
-    ``skip_invalid`` only that line is skipped), or a table's rows (`read_table`)."""
+    """A JSON file's value, a ``.jsonl`` file's rows (a torn line is an error of that line), or a table's."""
     if is_table(path):
         return read_table(path, ctx)
     if not path.is_file():
@@ -412,8 +405,7 @@ def get_duration(item: dict[str, Any], key: str = "duration") -> float:
     return d
 
 
-#: Starts this far before 0 s are annotation jitter (NExT-GQA test has 36 spans starting at -0.1 or
-#: -0.2 s) and are clamped to 0; anything earlier is an error.
+#: Starts this far before 0 s are annotation jitter (36 NExT-GQA test spans at -0.1/-0.2 s): clamped to 0.
 NEGATIVE_START_TOLERANCE = 1.0
 
 
@@ -428,8 +420,7 @@ def parse_interval(value: Any, field: str) -> list[float]:
 
 
 def check_inside(interval: list[float], duration: float, field: str) -> None:
-    """A span that starts at or after the video's end cannot be localised (and clipped it becomes the
-    point (D, D), which any wrong prediction past the end would match): a bad record."""
+    """A span starting at or after the video's end cannot be localised (clipped, any late guess matches)."""
     try:
         check_inside_video((interval[0], interval[1]), duration, field)
     except SolutionError as exc:

@@ -80,10 +80,8 @@ def load_charades_json(path: Path, ctx: LoadContext, *, video_ext: str = ".mp4")
 
 
 def _read_durations(path: Path) -> dict[str, float]:
-    """Video id -> seconds from a JSON ({id: d} or {id: {duration: d}}) or a Charades_v1 CSV (id, length).
-
-    Raises ValueError naming the entry (JSON key or CSV line) of a duration that is not a positive finite number.
-    """
+    """Video id -> seconds from a JSON ({id: d} or {id: {duration: d}}) or a Charades_v1 CSV (id, length);
+    a bad duration is a ValueError naming its JSON key or CSV line."""
     if path.suffix == ".json":
         data = load_json_file(path)
         if not isinstance(data, dict):

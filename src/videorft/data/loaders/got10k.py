@@ -154,10 +154,8 @@ def load_got10k_dir(path: Path, ctx: LoadContext, *, nframes: int = 8) -> list[R
 
 
 def _normalise(xywh: list[float], width: int, height: int) -> list[float]:
-    """Pixel ``x, y, w, h`` -> normalised ``[x0, y0, x1, y1]``, bounded as the got10k toolkit bounds
-    boxes before scoring (``rect_iou(..., bound=resolution)``): x, y clipped to the frame, then w, h
-    clipped to what is left. A box overhanging the left/top edge is therefore shifted into the
-    frame with its width kept, exactly what the official AO compares against."""
+    """Pixel ``x, y, w, h`` -> normalised ``[x0, y0, x1, y1]``, bounded as the got10k toolkit's
+    ``rect_iou(..., bound=)``: x, y clipped to the frame, then w, h to what is left."""
     x, y, w, h = xywh
     x, y = min(max(x, 0.0), width), min(max(y, 0.0), height)
     w, h = min(max(w, 0.0), width - x), min(max(h, 0.0), height - y)

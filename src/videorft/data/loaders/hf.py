@@ -1,9 +1,5 @@
-"""Records <-> ``datasets.Dataset`` rows.
-
-Columns: ``id, task, problem, solution, video, image, options, meta``. ``solution`` and ``meta`` are
-JSON strings: solutions differ in type across tasks (interval, boxes, letter, dict) and Arrow wants
-one type per column. Use `decode_solution` / `record_from_row` to get them back.
-"""
+"""Records <-> ``datasets.Dataset`` rows; ``solution`` and ``meta`` are JSON strings (Arrow wants one
+type per column, solutions differ per task): `decode_solution` / `record_from_row` read them back."""
 
 from __future__ import annotations
 

@@ -50,10 +50,8 @@ def probe_media(path: str | os.PathLike[str]) -> MediaInfo:
 
 
 class ProbeCache:
-    """Probe results (and probe errors) of one dataset in a JSON file, each keyed by path and checked
-    against the file's size and mtime, so a changed file is probed again. Multi-process training probes
-    on the main process and the other ranks read the file (``training.run``); a write replaces the file
-    atomically, so concurrent writers lose entries (probed again next time), never corrupt the file."""
+    """Probe results and errors of one dataset in a JSON file, keyed by path and checked against size and
+    mtime; writes are atomic, so concurrent writers lose entries, never corrupt the file."""
 
     def __init__(self, file: str | os.PathLike[str]) -> None:
         self.file = Path(file)

@@ -1,13 +1,5 @@
-"""Video-R1 JSON: the 260k RL set, the COT-165k SFT set and the evaluation JSONs (eval_mvbench.json, ...).
-
-Each item: ``problem_id, problem, data_type (image|video), problem_type, options, solution
-("<answer>..</answer>"), path ("./..." relative to the video root), data_source``; the CoT set adds
-``process`` ("<think>..</think>").
-
-Rows that ``videorft data cot`` writes for videorft's other tasks (temporal grounding, tracking,
-grounding QA, quality, caption) name the canonical task in ``problem_type`` and carry the canonical
-solution in ``solution_value`` and the task's fields in ``meta``; they load into the same `Record`.
-"""
+"""Video-R1 JSON (260k RL, COT-165k SFT, eval_*.json). Rows ``videorft data cot`` writes for the other
+tasks name the task in ``problem_type``, with ``solution_value`` and ``meta`` (docs/cot.md)."""
 
 from __future__ import annotations
 

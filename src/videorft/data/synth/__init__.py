@@ -1,6 +1,5 @@
-"""The synthetic spatio-temporal video suite: small real mp4 files with exact ground truth, written in
-the real annotation formats (charades_json, got10k_json/got10k_dir, videor1, nextgqa_json,
-quality_json, caption_json) so every loader is exercised. See docs/synth.md."""
+"""The synthetic video suite: small mp4 files with exact ground truth in the real annotation formats.
+See docs/synth.md."""
 
 from videorft.data.synth.config import SynthConfig
 from videorft.data.synth.scene import sample_indices

@@ -1,9 +1,5 @@
-"""A frame-reading oracle: answers the suite's questions from decoded pixels alone.
-
-It shows the tasks are learnable in principle from the frames a model sees (8 frames of 56x56 by
-default), and it is the reference for the temporal-order control: ordered frames -> correct,
-reversed frames -> a different answer, shuffled frames -> chance.
-"""
+"""A frame-reading oracle: answers the suite's questions from the decoded frames a model sees (the tasks
+are learnable); the temporal-order control's reference (reversed: other answer, shuffled: chance)."""
 
 from __future__ import annotations
 
@@ -27,10 +23,7 @@ MIN_SHARE = 0.01
 
 
 def read_frames(path: str | Path, nframes: int = 8, max_pixels: int = 56 * 56) -> np.ndarray:
-    """The frames a model would see: ``nframes`` sampled evenly, resized under ``max_pixels``.
-
-    (T, H, W, 3) uint8, through `videorft.video.load_video` (qwen-vl-utils sampling and resizing).
-    """
+    """The (T, H, W, 3) uint8 frames a model would see (`videorft.video.load_video`)."""
     from videorft.video import FrameBudget, load_video
 
     budget = FrameBudget(nframes=nframes, min_pixels=min(28 * 28, max_pixels), max_pixels=max_pixels)
@@ -73,29 +66,18 @@ def option_colour(option: str) -> str | None:
 
 
 def answer_temporal_order(frames: np.ndarray, problem: str, options: Sequence[str]) -> str | None:
-    """Letter of the option that appears first (or last, per ``problem``) on ``frames``, in frame order.
-
-    Options whose colour is never seen are ignored; ties go to the earlier option; None if no
-    option's colour is seen at all.
-    """
+    """Letter of the option seen first (or last, per ``problem``) on ``frames``; ties: the earlier
+    option; None when no option's colour is seen."""
     q = problem.lower()
-    if "first" in q:
-        sign = 1
-    elif "last" in q:
-        sign = -1
-    else:
+    sign = 1 if "first" in q else -1 if "last" in q else 0
+    if not sign:
         raise ValueError(f"not a temporal-order question (no 'first'/'last'): {problem!r}")
     shown = presence(frames)
-    best: tuple[int, str] | None = None
-    for k, opt in enumerate(options):
-        colour = option_colour(opt)
-        if colour is None or not any(shown[colour]):
-            continue
-        first = shown[colour].index(True)
-        key = sign * first
-        if best is None or key < best[0]:
-            best = (key, LETTERS[k])
-    return None if best is None else best[1]
+    colours = [option_colour(opt) for opt in options]
+    seen = [
+        (sign * shown[c].index(True), k) for k, c in enumerate(colours) if c is not None and any(shown[c])
+    ]
+    return LETTERS[min(seen)[1]] if seen else None
 
 
 def count_appearances(frames: np.ndarray, colour: str) -> int:

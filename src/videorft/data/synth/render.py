@@ -113,11 +113,8 @@ def video_codec() -> str:
 
 
 def write_mp4(path: str | Path, frames: np.ndarray, fps: int, qp: int = 18) -> None:
-    """Encode (T, H, W, 3) uint8 frames (H, W even) as an mp4; deterministic for equal input.
-
-    Constant QP, not CRF: CRF's rate control (mb-tree, adaptive quantisation) works in floats, and
-    its output changed once a library that sets flush-to-zero (torch) was loaded in the process.
-    """
+    """Encode (T, H, W, 3) uint8 frames (H, W even) as an mp4; deterministic for equal input
+    (constant QP: CRF's float rate control changes once torch sets flush-to-zero in the process)."""
     import av
 
     t, h, w, _ = frames.shape

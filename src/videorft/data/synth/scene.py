@@ -1,9 +1,5 @@
-"""The scene model: what a synthetic video shows, as data. Frames and ground truth both come from it.
-
-Time is discrete: frame ``j`` is shown at ``j / fps`` seconds and covers ``[j / fps, (j + 1) / fps)``.
-An object is visible on the frames of its spans ``[j0, j1)``, so its ground-truth interval in seconds
-is exactly ``[j0 / fps, j1 / fps]``.
-"""
+"""What a synthetic video shows, as data: frames and ground truth both come from it. Frame ``j`` covers
+``[j / fps, (j + 1) / fps)``: an object on frames ``[j0, j1)`` has interval ``[j0 / fps, j1 / fps]``."""
 
 from __future__ import annotations
 
@@ -11,8 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-#: Saturated colours, 60 degrees apart in hue, so they stay distinct after yuv420p chroma
-#: subsampling and a downscale to 56x56. Backgrounds are kept unsaturated (see `Background`).
+#: Saturated colours 60 degrees apart in hue: distinct after yuv420p and a downscale to 56x56.
 PALETTE: dict[str, tuple[int, int, int]] = {
     "red": (230, 40, 40),
     "yellow": (235, 215, 30),
@@ -27,12 +22,8 @@ CELLS: tuple[str, ...] = ("top left", "top right", "bottom left", "bottom right"
 
 
 def sample_indices(total: int, k: int) -> list[int]:
-    """Indices of ``k`` frames sampled evenly from ``total``, exactly as qwen-vl-utils (and
-    `videorft.video`) pick them: ``torch.linspace(0, total - 1, k).round()``.
-
-    Reproduced in float32 without importing torch: float64 ``np.linspace`` rounds differently on
-    ties (e.g. total=22, k=5), and an event must sit on exactly the frames the model will see.
-    """
+    """``torch.linspace(0, total - 1, k).round()`` as qwen-vl-utils samples, in float32 without torch
+    (float64 ``np.linspace`` rounds ties differently, e.g. total=22, k=5)."""
     if total < 1 or k < 1:
         raise ValueError(f"need total >= 1 and k >= 1, got total={total}, k={k}")
     if k == 1:

@@ -1,13 +1,5 @@
-"""`synthesize`: render every task's videos (in worker processes) and write annotations + manifest.
-
-Layout under ``out``::
-
-    videorft_data.yaml               manifest (the dataset spec other commands take)
-    synth_info.json                  seed, options, counts per task/split, render time
-    videos/<prefix>_<split>_<i>.mp4  every video
-    annotations/<split>/*.json       one file per format (charades_sta.json, video_r1.json, ...)
-    got10k/<split>/GOT-10k_*/        GOT-10k sequence folders (frames, groundtruth.txt, meta_info.ini)
-"""
+"""`synthesize`: render every task's videos (in worker processes), write annotations and manifest:
+``videorft_data.yaml``, ``synth_info.json``, ``videos/``, ``annotations/<split>/``, ``got10k/<split>/``."""
 
 from __future__ import annotations
 
@@ -87,20 +79,13 @@ def _run_job(job: _Job, seed: int, cfg: SynthConfig, out: str) -> list[dict[str,
 def _jobs(n: int, tasks: Sequence[str], cfg: SynthConfig) -> list[_Job]:
     sizes = split_sizes(n, cfg.split_fractions)
     jobs = []
-    for task in tasks:
-        spec, index = get_task(task), 0
-        for split in SPLITS:
-            for i in range(sizes[split]):
-                jobs.append(_Job(task, split, index, f"{spec.prefix}_{split}_{i:05d}"))
-                index += 1
-    if "tracking" in tasks and cfg.got10k_sequences:
-        index = 0
-        for split in SPLITS:
-            if sizes[split] == 0:
-                continue
-            for i in range(cfg.got10k_sequences):
-                jobs.append(_Job("got10k_dir", split, index, f"GOT-10k_{split.capitalize()}_{i + 1:06d}"))
-                index += 1
+    for task in tasks:  # a task's index runs over all its splits: it picks the RNG stream
+        prefix, slots = get_task(task).prefix, [(s, i) for s in SPLITS for i in range(sizes[s])]
+        jobs += [_Job(task, s, k, f"{prefix}_{s}_{i:05d}") for k, (s, i) in enumerate(slots)]
+    if "tracking" in tasks:
+        seqs = [(s, i) for s in SPLITS if sizes[s] for i in range(cfg.got10k_sequences)]
+        for k, (split, i) in enumerate(seqs):
+            jobs.append(_Job("got10k_dir", split, k, f"GOT-10k_{split.capitalize()}_{i + 1:06d}"))
     return jobs
 
 
@@ -170,12 +155,8 @@ def _write_annotations(out: Path, rows: dict[tuple[str, str], list[dict[str, Any
 def synthesize(
     out: str | Path, n: int, seed: int = 0, tasks: Sequence[str] | None = None, **options: Any
 ) -> Path:
-    """Render the synthetic suite: ``n`` videos per task, split train/val/test. Returns the manifest path.
-
-    ``options`` are `SynthConfig` fields (size, frames, duration, fps, order_choices, count_max,
-    got10k_sequences, split_fractions, qp, workers, progress). Same seed and options -> identical
-    annotation files and identical decoded frames.
-    """
+    """Render ``n`` videos per task, split train/val/test; ``options`` are `SynthConfig` fields. Same seed
+    and options -> identical files and decoded frames. Returns the manifest path."""
     cfg = SynthConfig.from_options(**options)
     tasks = list(TASK_NAMES if tasks is None else tasks)
     for t in tasks:

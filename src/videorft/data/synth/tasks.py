@@ -1,9 +1,7 @@
 """Task generators: a seeded RNG -> a `Scene` plus its annotation rows in a real format.
 
-Every event a question depends on is placed on the ``cfg.frames`` frames the model samples evenly
-(`sample_indices`): it is visible on >= 2 of them and absent from the sampled frames around it.
-Event boundaries are drawn strictly between sampled frames, with a one-frame margin where the gap
-allows, so that a sampler that rounds differently by one frame still sees the same events.
+Every event a question depends on shows on >= 2 of the ``cfg.frames`` evenly sampled frames; its
+boundaries lie between sampled frames with a one-frame margin, so off-by-one samplers see the same events.
 """
 
 from __future__ import annotations
@@ -47,7 +45,6 @@ class TaskSpec:
     name: str  # canonical task name (videorft.data.record.TASKS)
     prefix: str  # video file prefix
     format: str  # annotation format it is written in
-    description: str
     generate: Callable[[np.random.Generator, SynthConfig, str], Sample]
 
 
@@ -159,9 +156,25 @@ def _free_mover(
 
 
 def _scene(
-    cfg: SynthConfig, fps: int, total: int, bg: Background, objects: list[SceneObject], **kw: Any
+    rng: np.random.Generator, cfg: SynthConfig, fps: int, total: int, objects: list[SceneObject], **kw: Any
 ) -> Scene:
-    return Scene(cfg.size, cfg.size, fps, total, bg, tuple(objects), **kw)
+    """The scene of ``objects`` on a background drawn from ``rng`` now (the last draw of a sample)."""
+    return Scene(cfg.size, cfg.size, fps, total, _background(rng), tuple(objects), **kw)
+
+
+def _videor1_row(
+    name: str, task: str, problem: str, ptype: str, options: list[str], answer: Any
+) -> dict[str, Any]:
+    """A Video-R1 row of a synthetic video."""
+    return {
+        "problem": problem,
+        "data_type": "video",
+        "problem_type": ptype,
+        "options": options,
+        "solution": f"<answer>{answer}</answer>",
+        "path": f"./{VIDEO_DIR}/{name}.mp4",
+        "data_source": f"synth/{task}",
+    }
 
 
 def _seconds(obj: SceneObject, fps: int, span: int = 0) -> list[float]:
@@ -174,9 +187,7 @@ def _seconds(obj: SceneObject, fps: int, span: int = 0) -> list[float]:
 def gen_temporal_order(rng: np.random.Generator, cfg: SynthConfig, name: str) -> Sample:
     """ "Which shape appears first/last?" over 2-4 shapes shown one after another (videor1, MC).
 
-    Every shape is visible on the same number of sampled frames and never together with another, so a
-    shuffled set of frames holds no clue to the order (no counting shortcut), and reversing the frames
-    turns the first shape into the last one.
+    Shapes show on equally many sampled frames, never together: shuffled frames hold no clue to the order.
     """
     fps, total, idx = _timing(rng, cfg)
     k = cfg.frames
@@ -202,18 +213,10 @@ def gen_temporal_order(rng: np.random.Generator, cfg: SynthConfig, name: str) ->
         templates = ["Which colour appears {w}?", "Which of these colours is shown {w} in the video?"]
     else:
         templates = ["Which shape appears {w}?", "Which of these shapes is shown {w} in the video?"]
-    template = str(rng.choice(templates))
-    row = {
-        "problem": template.format(w=which),
-        "data_type": "video",
-        "problem_type": "multiple choice",
-        "options": options,
-        "solution": f"<answer>{letter}</answer>",
-        "path": f"./{VIDEO_DIR}/{name}.mp4",
-        "data_source": "synth/temporal_order",
-    }
+    problem = str(rng.choice(templates)).format(w=which)
+    row = _videor1_row(name, "temporal_order", problem, "multiple choice", options, letter)
     answers = {"letter": letter, "which": which, "order": [o.shape.name for o in objects]}
-    return Sample(_scene(cfg, fps, total, _background(rng), objects), "videor1", [row], answers)
+    return Sample(_scene(rng, cfg, fps, total, objects), "videor1", [row], answers)
 
 
 def gen_counting(rng: np.random.Generator, cfg: SynthConfig, name: str) -> Sample:
@@ -234,17 +237,8 @@ def gen_counting(rng: np.random.Generator, cfg: SynthConfig, name: str) -> Sampl
         counts.append(c)
     target = objects[0]
     template = str(rng.choice(["How many times does the {o} appear?", "How many times does the {o} flash?"]))
-    row = {
-        "problem": template.format(o=target.shape.name),
-        "data_type": "video",
-        "problem_type": "numerical",
-        "options": [],
-        "solution": f"<answer>{counts[0]}</answer>",
-        "path": f"./{VIDEO_DIR}/{name}.mp4",
-        "data_source": "synth/counting",
-    }
-    bg = _background(rng)
-    return Sample(_scene(cfg, fps, total, bg, objects), "videor1", [row], {"count": counts[0]})
+    row = _videor1_row(name, "counting", template.format(o=target.shape.name), "numerical", [], counts[0])
+    return Sample(_scene(rng, cfg, fps, total, objects), "videor1", [row], {"count": counts[0]})
 
 
 def gen_temporal_grounding(rng: np.random.Generator, cfg: SynthConfig, name: str) -> Sample:
@@ -267,10 +261,8 @@ def gen_temporal_grounding(rng: np.random.Generator, cfg: SynthConfig, name: str
         "timestamps": [_seconds(o, fps) for o in objects],
         "sentences": [str(rng.choice(templates)).format(o=o.shape.name) for o in objects],
     }
-    bg = _background(rng)
-    return Sample(
-        _scene(cfg, fps, total, bg, objects), "charades_json", [row], {"intervals": row["timestamps"]}
-    )
+    scene = _scene(rng, cfg, fps, total, objects)
+    return Sample(scene, "charades_json", [row], {"intervals": row["timestamps"]})
 
 
 def _tracking_scene(rng: np.random.Generator, cfg: SynthConfig) -> tuple[Scene, SceneObject, list[int]]:
@@ -281,7 +273,7 @@ def _tracking_scene(rng: np.random.Generator, cfg: SynthConfig) -> tuple[Scene, 
     if rng.random() < 0.5:  # a static distractor of another colour, drawn beneath the target
         distractor = _free_mover(rng, cfg, shapes[1], [(0, total)], min_travel=0.0)
         objects.insert(0, dataclasses.replace(distractor, end=distractor.start))
-    return _scene(cfg, fps, total, _background(rng), objects), target, idx
+    return _scene(rng, cfg, fps, total, objects), target, idx
 
 
 def gen_tracking(rng: np.random.Generator, cfg: SynthConfig, name: str) -> Sample:
@@ -338,8 +330,7 @@ def gen_grounding_qa(rng: np.random.Generator, cfg: SynthConfig, name: str) -> S
         "duration": _round(total / fps),
         "glue": [_seconds(answer, fps)],
     }
-    bg = _background(rng)
-    return Sample(_scene(cfg, fps, total, bg, objects), "nextgqa_json", [row], {"letter": letter})
+    return Sample(_scene(rng, cfg, fps, total, objects), "nextgqa_json", [row], {"letter": letter})
 
 
 QUALITY_QUESTION = 'Is this a high-quality or a low-quality video? Answer "high quality" or "low quality".'
@@ -364,7 +355,7 @@ def gen_quality(rng: np.random.Generator, cfg: SynthConfig, name: str) -> Sample
         degradation = Degradation(kind, strength)
     answer = "low quality" if degradation else "high quality"
     row = {"video": f"{name}.mp4", "question": QUALITY_QUESTION, "answer": answer}
-    scene = _scene(cfg, fps, total, _background(rng), objects, degradation=degradation)
+    scene = _scene(rng, cfg, fps, total, objects, degradation=degradation)
     return Sample(scene, "quality_json", [row], {"answer": answer})
 
 
@@ -391,32 +382,23 @@ def gen_caption(rng: np.random.Generator, cfg: SynthConfig, name: str) -> Sample
             events.append((j1, 0, i, f"the {shape.name} disappears"))
     events.sort()
     row = {"video": f"{name}.mp4", "duration": _round(total / fps), "events": [e[3] for e in events]}
-    bg = _background(rng)
-    return Sample(_scene(cfg, fps, total, bg, objects), "caption_json", [row], {"events": row["events"]})
+    return Sample(_scene(rng, cfg, fps, total, objects), "caption_json", [row], {"events": row["events"]})
 
 
 _TASKS: dict[str, TaskSpec] = {
     spec.name: spec
     for spec in (
-        TaskSpec(
-            "temporal_grounding", "tg", "charades_json", "when is a shape visible", gen_temporal_grounding
-        ),
-        TaskSpec("tracking", "track", "got10k_json", "boxes of a moving shape", gen_tracking),
-        TaskSpec("multiple_choice", "order", "videor1", "which shape appears first/last", gen_temporal_order),
-        TaskSpec("numerical", "count", "videor1", "how many times a shape appears", gen_counting),
-        TaskSpec(
-            "grounding_qa",
-            "gqa",
-            "nextgqa_json",
-            "which shape comes before/after, and when",
-            gen_grounding_qa,
-        ),
-        TaskSpec("quality", "quality", "quality_json", "clean vs degraded video", gen_quality),
-        TaskSpec("caption", "caption", "caption_json", "ordered appear/disappear events", gen_caption),
+        TaskSpec("temporal_grounding", "tg", "charades_json", gen_temporal_grounding),
+        TaskSpec("tracking", "track", "got10k_json", gen_tracking),
+        TaskSpec("multiple_choice", "order", "videor1", gen_temporal_order),
+        TaskSpec("numerical", "count", "videor1", gen_counting),
+        TaskSpec("grounding_qa", "gqa", "nextgqa_json", gen_grounding_qa),
+        TaskSpec("quality", "quality", "quality_json", gen_quality),
+        TaskSpec("caption", "caption", "caption_json", gen_caption),
     )
 }
 #: GOT-10k frame folders ride along with tracking; not a task of their own.
-GOT10K_SEQUENCE = TaskSpec("tracking", "got", "got10k_dir", "GOT-10k sequence folder", gen_tracking_sequence)
+GOT10K_SEQUENCE = TaskSpec("tracking", "got", "got10k_dir", gen_tracking_sequence)
 
 TASK_NAMES: tuple[str, ...] = tuple(_TASKS)
 
