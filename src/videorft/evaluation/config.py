@@ -182,12 +182,11 @@ def trained_with(path: Path) -> dict[str, Any]:
         raise ValueError(f"{path}: invalid YAML: {exc}") from None
     if not isinstance(doc, dict):
         raise ValueError(f"{path}: expected a mapping of config sections, got {type(doc).__name__}")
-    out: dict[str, Any] = {}
-    for name, (section, key) in TRAINED_WITH.items():
-        values = doc.get(section)
-        if isinstance(values, dict) and key in values:
-            out[name] = values[key]
-    return out
+    return {
+        name: doc[section][key]
+        for name, (section, key) in TRAINED_WITH.items()
+        if isinstance(doc.get(section), dict) and key in doc[section]
+    }
 
 
 def load_config(
