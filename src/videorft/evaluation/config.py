@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from videorft.dataclass_cli import option
+
 # Kept here (not imported from videorft.inputs, which loads torch) for --help; a test checks they agree.
 FRAME_ORDERS: tuple[str, ...] = ("ordered", "shuffled", "reversed", "middle")
 SHUFFLE_UNITS: tuple[str, ...] = ("temporal_patch", "frame")
@@ -19,63 +21,58 @@ BACKENDS: tuple[str, ...] = ("auto", "hf", "vllm", "openai")
 PROBE_VARIANTS: tuple[str, ...] = ("ordered", "shuffled", "reversed", "middle", "timestamps")
 
 
-def _opt(default: Any, help: str) -> Any:
-    """A setting: its default and its ``--help`` text."""
-    return field(default=default, metadata={"help": help})
-
-
 @dataclass
 class EvalConfig:
     """Everything `videorft eval` needs; each field that changes a number lands in protocol.json."""
 
-    model: str = _opt("", "model folder or hub id")
-    data: str = _opt("", "dataset spec: FORMAT:PATH, a manifest, or its folder")
-    out: str = _opt("", "run folder for predictions.jsonl and protocol.json")
-    split: str | None = _opt("test", "manifest split (ignored for FORMAT:PATH specs)")
-    limit: int | None = _opt(None, "evaluate only the first N records")
-    video_root: str | None = _opt(None, "video folder for FORMAT:PATH specs")
-    skip_invalid: bool = _opt(False, "skip (and count) malformed annotation records")
-    allow_outside_root: bool = _opt(False, "let relative media paths leave the dataset root through '..'")
+    model: str = option("", "model folder or hub id")
+    data: str = option("", "dataset spec: FORMAT:PATH, a manifest, or its folder")
+    out: str = option("", "run folder for predictions.jsonl and protocol.json")
+    split: str | None = option("test", "manifest split (ignored for FORMAT:PATH specs)")
+    limit: int | None = option(None, "evaluate only the first N records")
+    video_root: str | None = option(None, "video folder for FORMAT:PATH specs")
+    skip_invalid: bool = option(False, "skip (and count) malformed annotation records")
+    allow_outside_root: bool = option(False, "let relative media paths leave the dataset root through '..'")
     # prompt
-    template: str | None = _opt(None, "prompt template name or .jinja path (default: per task)")
-    prompt_style: str = _opt("think", "'think' or 'no_think'")
-    timing: bool = _opt(False, "put duration, fps and frame timestamps in the prompt")
-    system_prompt: str | None = _opt(None, "system turn (both papers use none)")
-    training_config: bool = _opt(
+    template: str | None = option(None, "prompt template name or .jinja path (default: per task)")
+    prompt_style: str = option("think", "'think' or 'no_think'")
+    timing: bool = option(False, "put duration, fps and frame timestamps in the prompt")
+    system_prompt: str | None = option(None, "system turn (both papers use none)")
+    training_config: bool = option(
         True,
         "take the prompt, frame/pixel and token settings the checkpoint was trained with (its "
         "videorft_config.yaml) for every one not given here or in --config",
     )
     # video
-    fps: float = _opt(2.0, "frame sampling rate")
-    nframes: int | None = _opt(None, "sample exactly this many frames (overrides fps/min/max frames)")
-    min_frames: int = _opt(4, "fewest sampled frames")
-    max_frames: int = _opt(32, "most sampled frames (Video-R1 reports 32 and 64)")
-    min_pixels: int = _opt(16 * 28 * 28, "smallest H*W per frame")
-    max_pixels: int = _opt(256 * 28 * 28, "largest H*W per frame (Video-R1 eval: 256*28*28)")
-    total_pixels: int | None = _opt(None, "T*H*W budget per clip (default: qwen-vl-utils')")
-    frame_order: str = _opt("ordered", "ordered | shuffled | reversed | middle")
-    shuffle_unit: str = _opt(
+    fps: float = option(2.0, "frame sampling rate")
+    nframes: int | None = option(None, "sample exactly this many frames (overrides fps/min/max frames)")
+    min_frames: int = option(4, "fewest sampled frames")
+    max_frames: int = option(32, "most sampled frames (Video-R1 reports 32 and 64)")
+    min_pixels: int = option(16 * 28 * 28, "smallest H*W per frame")
+    max_pixels: int = option(256 * 28 * 28, "largest H*W per frame (Video-R1 eval: 256*28*28)")
+    total_pixels: int | None = option(None, "T*H*W budget per clip (default: qwen-vl-utils')")
+    frame_order: str = option("ordered", "ordered | shuffled | reversed | middle")
+    shuffle_unit: str = option(
         "temporal_patch",
         "shuffle/reverse blocks of 2 frames ('temporal_patch', tokens intact) or single 'frame's",
     )
     # decoding
-    backend: str = _opt(
+    backend: str = option(
         "auto",
         "auto (vLLM when importable and a GPU exists) | hf | vllm | openai (a running server: --base-url)",
     )
-    base_url: str | None = _opt(None, "backend openai: the server's URL, e.g. http://127.0.0.1:8000/v1")
-    served_model: str | None = _opt(None, "backend openai: the served model's name (default: --model)")
-    batch_size: int = _opt(4, "prompts per generate call")
-    max_new_tokens: int = _opt(1024, "completion length cap")
-    greedy: bool = _opt(True, "greedy decoding (else sample with temperature/top_p)")
-    temperature: float = _opt(1.0, "sampling temperature (greedy=false only)")
-    top_p: float = _opt(1.0, "nucleus sampling (greedy=false only)")
-    seed: int = _opt(0, "seed of frame shuffles and sampling")
-    dtype: str | None = _opt(None, "model dtype (default float32 on CPU, bfloat16 on GPU)")
-    device: str | None = _opt(None, "torch device (default cuda when available, else cpu)")
-    overwrite: bool = _opt(False, "start over instead of resuming an existing run folder")
-    progress: bool = _opt(True, "progress bar with ETA on stderr")
+    base_url: str | None = option(None, "backend openai: the server's URL, e.g. http://127.0.0.1:8000/v1")
+    served_model: str | None = option(None, "backend openai: the served model's name (default: --model)")
+    batch_size: int = option(4, "prompts per generate call")
+    max_new_tokens: int = option(1024, "completion length cap")
+    greedy: bool = option(True, "greedy decoding (else sample with temperature/top_p)")
+    temperature: float = option(1.0, "sampling temperature (greedy=false only)")
+    top_p: float = option(1.0, "nucleus sampling (greedy=false only)")
+    seed: int = option(0, "seed of frame shuffles and sampling")
+    dtype: str | None = option(None, "model dtype (default float32 on CPU, bfloat16 on GPU)")
+    device: str | None = option(None, "torch device (default cuda when available, else cpu)")
+    overwrite: bool = option(False, "start over instead of resuming an existing run folder")
+    progress: bool = option(True, "progress bar with ETA on stderr")
     #: where each setting came from: "command line", "config file PATH", "trained with PATH", "default"
     sources: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -119,7 +116,7 @@ class ProbeConfig(EvalConfig):
         default_factory=lambda: ["ordered", "shuffled", "reversed", "middle"],
         metadata={"help": f"variants to run, from: {', '.join(PROBE_VARIANTS)}"},
     )
-    n_boot: int = _opt(1000, "bootstrap resamples for the ordered − shuffled CI")
+    n_boot: int = option(1000, "bootstrap resamples for the ordered − shuffled CI")
 
     def __post_init__(self) -> None:
         super().__post_init__()
