@@ -117,14 +117,9 @@ def _make_judge(args: argparse.Namespace) -> Any:
 
 def reward_options(args: argparse.Namespace) -> dict[str, Any]:
     """The reward switches the flags set (only those that differ from the defaults)."""
-    options: dict[str, Any] = {}
-    if args.original_rule:
-        options["original_rule"] = True
-    if args.answer_block is not None:
-        options["answer_block"] = args.answer_block
-    if args.no_clip_to_duration:
-        options["clip_to_duration"] = False
-    return options
+    from videorft.rewards.tasks import reward_switches
+
+    return reward_switches(args.original_rule, args.answer_block, not args.no_clip_to_duration)
 
 
 def run(args: argparse.Namespace) -> int:

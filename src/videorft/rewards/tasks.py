@@ -28,6 +28,7 @@ __all__ = [
     "score",
     "REWARD_OPTIONS",
     "check_reward_options",
+    "reward_switches",
     "reward_meta",
 ]
 
@@ -160,6 +161,17 @@ REWARD_OPTIONS: dict[str, tuple[Any, ...]] = {
     "answer_block": ("first", "last"),
     "clip_to_duration": (True, False),
 }
+
+
+def reward_switches(original_rule: bool, answer_block: str | None, clip_to_duration: bool) -> dict[str, Any]:
+    """The reward switches set away from their defaults (what a config or the score flags pass on)."""
+    given = {
+        "original_rule": original_rule,
+        "answer_block": answer_block,
+        "clip_to_duration": clip_to_duration,
+    }
+    defaults = {"original_rule": False, "answer_block": None, "clip_to_duration": True}
+    return {name: value for name, value in given.items() if value != defaults[name]}
 
 
 def check_reward_options(options: Mapping[str, Any] | None) -> dict[str, Any]:

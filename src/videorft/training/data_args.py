@@ -139,14 +139,11 @@ class VideoDataArguments:
 
     def reward_options(self) -> dict[str, Any]:
         """The reward switches (``videorft.rewards.tasks.REWARD_OPTIONS``) set away from the defaults."""
-        options: dict[str, Any] = {}
-        if self.reward_original_rule:
-            options["original_rule"] = True
-        if self.reward_answer_block is not None:
-            options["answer_block"] = self.reward_answer_block
-        if not self.reward_clip_to_duration:
-            options["clip_to_duration"] = False
-        return options
+        from videorft.rewards.tasks import reward_switches
+
+        return reward_switches(
+            self.reward_original_rule, self.reward_answer_block, self.reward_clip_to_duration
+        )
 
     def prompt_spec(self) -> PromptSpec:
         """The prompt settings as one ``PromptSpec``."""
