@@ -7,7 +7,9 @@ frame number in binary, large enough to survive lossy coding and resizing.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from fractions import Fraction
 from pathlib import Path
+from typing import BinaryIO
 
 import av
 import numpy as np
@@ -49,31 +51,33 @@ def read_pattern_index(frame: np.ndarray) -> int:
 
 
 def write_video(
-    path: str | Path,
+    path: str | Path | BinaryIO,
     frames: Iterable[np.ndarray],
-    fps: int = 30,
+    fps: int | Fraction = 30,
     codec: str = "libx264",
     gop: int | None = None,
     options: dict[str, str] | None = None,
     pix_fmt: str = "yuv420p",
-) -> Path:
-    """Encode RGB frames (H, W, 3) uint8 to ``path``; ``gop`` = keyframe interval in frames."""
-    path = Path(path)
-    with av.open(str(path), mode="w") as container:
+    container_format: str | None = None,
+) -> Path | BinaryIO:
+    """Encode RGB frames (H, W, 3) uint8 to ``path`` (a file, or a buffer with ``container_format``);
+    ``gop`` = keyframe interval in frames."""
+    is_buffer = hasattr(path, "write")
+    with av.open(path if is_buffer else str(path), mode="w", format=container_format) as out:
         stream = None
         for frame in frames:
             if stream is None:
-                stream = container.add_stream(codec, rate=fps, options=options or {})
+                stream = out.add_stream(codec, rate=fps, options=options or {})
                 stream.width, stream.height = frame.shape[1], frame.shape[0]
                 stream.pix_fmt = pix_fmt
                 if gop is not None:
                     stream.codec_context.gop_size = gop
             for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                container.mux(packet)
+                out.mux(packet)
         if stream is not None:
             for packet in stream.encode():
-                container.mux(packet)
-    return path
+                out.mux(packet)
+    return path if is_buffer else Path(path)
 
 
 #: Encoder settings per codec: fast to encode, decoded by FFmpeg's own decoders.

@@ -49,17 +49,11 @@ def jpeg_data_url(frame: np.ndarray, quality: int = 90) -> str:
 def mp4_data_url(frames: np.ndarray, fps: float) -> str:
     """``data:video/mp4;base64,...``: the (T, H, W, 3) frames as H.264 at the clip's effective fps, so the
     server sees the same frames and timing as the student."""
-    import av
+    from videorft.video.synth import write_video
 
     buf = io.BytesIO()
-    with av.open(buf, mode="w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
-        stream.height, stream.width = int(frames.shape[1]), int(frames.shape[2])
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": "18", "preset": "veryfast"}
-        for frame in frames:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
-        container.mux(stream.encode())
+    rate = Fraction(fps).limit_denominator(1000)
+    write_video(buf, frames, rate, options={"crf": "18", "preset": "veryfast"}, container_format="mp4")
     return "data:video/mp4;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 

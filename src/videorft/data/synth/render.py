@@ -115,25 +115,15 @@ def video_codec() -> str:
 def write_mp4(path: str | Path, frames: np.ndarray, fps: int, qp: int = 18) -> None:
     """Encode (T, H, W, 3) uint8 frames (H, W even) as an mp4; deterministic for equal input
     (constant QP: CRF's float rate control changes once torch sets flush-to-zero in the process)."""
-    import av
+    from videorft.video.synth import write_video
 
     t, h, w, _ = frames.shape
     if h % 2 or w % 2:
         raise ValueError(f"yuv420p needs even frame sizes, got {w}x{h}")
     codec = video_codec()
-    with av.open(str(path), mode="w") as container:
-        stream = container.add_stream(codec, rate=fps)
-        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        if codec == "libx264":
-            # one thread: x264's output depends on its thread count, and we parallelise over videos
-            stream.options = {"qp": str(qp), "preset": "veryfast", "threads": "1"}
-        else:
-            stream.options = {"qscale": "2", "threads": "1"}
-        for frame in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+    # one thread: x264's output depends on its thread count, and we parallelise over videos
+    options = {"qp": str(qp), "preset": "veryfast"} if codec == "libx264" else {"qscale": "2"}
+    write_video(path, frames, fps=fps, codec=codec, options={**options, "threads": "1"})
 
 
 def write_got10k_sequence(
