@@ -8,6 +8,10 @@ groups whose K answers score the same (zero advantage), the mean within-group Io
 of groups where the best sample beats the worst by < 0.05 IoU (advantages GRPO's std scaling inflates to
 +-1 from differences that carry no signal) and the distinct answers per group. RUN_DIR is a demo / study
 arm folder (synth/, checkpoints/STAGE, demo_config.json). Output: a JSON line per setting on stdout.
+
+``--oracle`` runs no model: the mIoU of a reader of the sampled frames that knows on which of them the
+shape is visible and answers the span that scores best on the training videos with that pattern (the
+ceiling of any model that sees those frames), next to the best constant span of the training videos.
 """
 
 from __future__ import annotations
@@ -98,6 +102,55 @@ def group_stats(
     }
 
 
+def frame_oracle(run_dir: Path, limit: int, split: str = "test", step: float = 0.25) -> dict[str, Any]:
+    """mIoU on ``split`` of the best span per visible-frame pattern (learned on train) and of the best
+    constant span (learned on train): what the sampled frames allow, and what ignoring them gives."""
+    from videorft.data.loaders import load_spec
+    from videorft.rewards.rules import temporal_iou
+    from videorft.video.budget import FrameBudget, sample_indices
+
+    cfg = json.loads((run_dir / "demo_config.json").read_text())
+    budget = FrameBudget(nframes=cfg["nframes"])
+    low, high = cfg["suite"].get("fps", (0, 0))
+    if not low or low != high:  # the annotations do not record each video's fps
+        raise SystemExit(f"--oracle needs a suite with one fixed fps; {run_dir} has fps {low}-{high}")
+
+    def grounding(name: str) -> list[Any]:
+        return [
+            r for r in load_spec(str(run_dir / "synth"), split=name).records if r.task == "temporal_grounding"
+        ]
+
+    def pattern(record: Any) -> tuple[int, ...]:
+        fps, duration = float(low), float(record.meta["duration"])
+        times = [i / fps for i in sample_indices(round(duration * fps), fps, budget)[0]]
+        start, end = record.solution
+        return tuple(int(start <= t < end) for t in times)
+
+    def best_span(records: list[Any]) -> str:
+        longest = max(float(r.meta["duration"]) for r in records)
+        grid = [i * step for i in range(int(longest / step) + 1)]
+        spans = [f"<answer>{a:.2f} to {b:.2f}</answer>" for a in grid for b in grid if b > a]
+        return max(spans, key=lambda s: sum(temporal_iou(s, r.solution, **r.meta) for r in records))
+
+    train, test = grounding("train"), grounding(split)[:limit]
+    by_pattern: dict[tuple[int, ...], list[Any]] = {}
+    for record in train:
+        by_pattern.setdefault(pattern(record), []).append(record)
+    answers = {p: best_span(rs) for p, rs in by_pattern.items()}
+    constant = best_span(train)
+    oracle = [temporal_iou(answers.get(pattern(r), constant), r.solution, **r.meta) for r in test]
+    return {
+        "run": str(run_dir),
+        "split": split,
+        "n": len(test),
+        "patterns": len(by_pattern),
+        "frame_oracle_mIoU": statistics.fmean(oracle),
+        "frame_oracle_R@0.5": statistics.fmean(float(x >= 0.5) for x in oracle),
+        "train_constant": constant,
+        "train_constant_mIoU": statistics.fmean(temporal_iou(constant, r.solution, **r.meta) for r in test),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("run_dir", type=Path)
@@ -106,7 +159,11 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=100)
     parser.add_argument("--split", default="test")
     parser.add_argument("--min-p", type=float, default=0.02)
+    parser.add_argument("--oracle", action="store_true", help="the frame-reading ceiling (no model)")
     args = parser.parse_args()
+    if args.oracle:
+        print(json.dumps(frame_oracle(args.run_dir, args.limit, args.split)))
+        return
     print(json.dumps(headroom(args.run_dir, args.stage, args.k, args.limit, args.split, args.min_p)))
 
 
