@@ -53,6 +53,9 @@ ARMS: dict[str, dict[str, Any]] = {
     # g_grpo's seed 0 drifted (format losses, digits like '7222', held-out mIoU 0.55 -> 0.42) although its
     # groups' best-of-4 IoU was 0.77 (studies/grounding_headroom.py): smaller steps, then the papers' KL
     "g_grpo_lr1e4": {**G, "temporal": False, "rl_lr": 1e-4},
+    # g_grpo's RL answers ended past the video (17 of 100 held-out, e.g. '2.75 to 7222'): the clipped reward
+    # scored them as ending at 8 s (0.52), the metric's unclipped IoU does not (0.42); VideoChat-R1's reward
+    "g_grpo_lr1e4_noclip": {**G, "temporal": False, "rl_lr": 1e-4, "reward_clip_to_duration": False},
     "g_grpo_lr1e4_kl": {**G, "temporal": False, "rl_lr": 1e-4, "beta": 0.04},
     # joint vs single task with the same prompts per task: the joint run's steps hold twice the prompts
     # (RL and SFT), half of them per task; the single-task order arm runs on the same (grounding) suite
@@ -86,6 +89,13 @@ COMPARISONS: list[tuple[str, str, str, str, str]] = [
     ("G1. grounding: T-GRPO vs GRPO, ordered - shuffled gap", "g_tgrpo", "g_grpo", "control", "gap"),
     ("G1. grounding: GRPO lr 1e-4 vs SFT", "g_grpo_lr1e4", "g_sft_only", TG, "mIoU"),
     ("G1. grounding: GRPO lr 1e-4 vs 3e-4", "g_grpo_lr1e4", "g_grpo", TG, "mIoU"),
+    (
+        "G1. grounding: GRPO lr 1e-4, unclipped vs clipped IoU reward",
+        "g_grpo_lr1e4_noclip",
+        "g_grpo_lr1e4",
+        TG,
+        "mIoU",
+    ),
     ("G1. grounding: GRPO lr 1e-4, KL 0.04 vs none", "g_grpo_lr1e4_kl", "g_grpo_lr1e4", TG, "mIoU"),
     ("G2. grounding: timestamps in the prompt, GRPO", "g_grpo_timestamps", "g_grpo", TG, "mIoU"),
     ("G2. grounding: timestamps in the prompt, T-GRPO", "g_tgrpo_timestamps", "g_tgrpo", TG, "mIoU"),

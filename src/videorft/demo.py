@@ -117,6 +117,10 @@ class DemoConfig:
     temporal_mu: float = field(default=0.8, metadata=_help("T-GRPO mu."))
     timing_in_prompt: bool = field(default=False, metadata=_help("Frame timestamps in the prompt."))
     beta: float = field(default=0.0, metadata=_help("KL coefficient (0: no reference model)."))
+    reward_clip_to_duration: bool = field(
+        default=True,
+        metadata=_help("RL's temporal IoU clips spans to the video (False: VideoChat-R1's, as the metric)."),
+    )
     max_completion_length: int = field(
         default=0, metadata=_help("Tokens per completion (0: what the tasks' answers need: 10 or 24).")
     )
@@ -299,6 +303,7 @@ def demo_data_args(cfg: DemoConfig, suite: Path, split: str = "train") -> Any:
         template=cfg.template,
         prompt_style=cfg.prompt_style,
         timing_in_prompt=cfg.timing_in_prompt,
+        reward_clip_to_duration=cfg.reward_clip_to_duration,
     )
 
 
