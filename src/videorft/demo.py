@@ -93,6 +93,9 @@ class DemoConfig:
     temporal_mu: float = option(0.8, "T-GRPO mu.")
     timing_in_prompt: bool = option(False, "Frame timestamps in the prompt.")
     beta: float = option(0.0, "KL coefficient (0: no reference model).")
+    reward_clip_to_duration: bool = option(
+        True, "RL's temporal IoU clips spans to the video (False: VideoChat-R1's, as the metric)."
+    )
     max_completion_length: int = option(
         0, "Tokens per completion (0: what the tasks' answers need: 10 or 24)."
     )
@@ -256,6 +259,7 @@ def demo_data_args(cfg: DemoConfig, suite: Path, split: str = "train") -> Any:
         template=cfg.template,
         prompt_style=cfg.prompt_style,
         timing_in_prompt=cfg.timing_in_prompt,
+        reward_clip_to_duration=cfg.reward_clip_to_duration,
     )
 
 

@@ -155,3 +155,25 @@ def test_grounding_arms_get_their_own_cold_start_and_the_best_constant_span(stud
     constants = row["best_constant/mIoU"]["values"]
     assert all(0.3 < c <= 1.0 for c in constants)
     assert row["over_constant/mIoU"]["values"] == pytest.approx([0.80 - constants[0], 0.70 - constants[1]])
+
+
+def test_a_page_of_grounding_arms_states_their_budget(study, tmp_path) -> None:
+    """Only g_* arms: the budget line is the grounding preset's (300 gold SFT steps), not the order demo's."""
+    import json
+
+    out = tmp_path / "study"
+    arm = out / "seed0" / "g_sft_only"
+    arm.mkdir(parents=True)
+    (arm / "summary.json").write_text(json.dumps(_summary(0.5, 0.5, stage="sft")))
+    docs = tmp_path / "docs"
+    argv = ["--out", str(out), "--seeds", "0", "--only", "g_sft_only", "--report-only", "--docs", str(docs)]
+    study.main(argv)
+    text = (docs / "results.md").read_text()
+    assert (
+        "the grounding demo suite (one shape, 8 s at 4 fps), 1000 videos per task, SFT 300 steps (gold answers"
+        in text
+    )
+    (out / "seed0" / "sft_only").mkdir()
+    (out / "seed0" / "sft_only" / "summary.json").write_text(json.dumps(_summary(0.5, 0.5, stage="sft")))
+    study.main([*argv, "--only", "g_sft_only", "sft_only"])  # with an order arm: the order demo's budget
+    assert "SFT 120 steps (random answers" in (docs / "results.md").read_text()
