@@ -1,8 +1,9 @@
 """The CPU variants of the GRPO and SFT trainers: what `videorft train` runs with ``use_cpu: true``, and the demo.
 
 Exact shortcuts (the numbers of ``VideoGRPOTrainer`` / TRL's SFTTrainer, far less CPU time over a 152k-token
-vocabulary): sampling by inverse CDF (``sampling.InverseCDFSampling``, in the GRPO trainer's ``generate`` only)
-and log-probs / loss from the completion or target positions' logits only (TRL's fused LM head scores every
+vocabulary): sampling by inverse CDF (``sampling.InverseCDFSampling``) and transformers' min-p and
+suppress-tokens processors without their vocabulary-wide top-k and mask (``sampling.fast_logits_processors``), in
+the GRPO trainer's ``generate`` only, and log-probs / loss from the completion or target positions' logits only (TRL's fused LM head scores every
 position without Triton).
 Three ``CPUOptions`` for small models learning from a weak start (docs/deviations.md, "Demo and study", has
 the experiments behind them).
@@ -20,7 +21,7 @@ from videorft.training.algos import token_logps_and_entropy
 from videorft.training.config import CPUOptions
 from videorft.training.grpo_trainer import VideoGRPOTrainer
 from videorft.training.prompt_order import AnswerBalancedSampler, dataset_stratum_keys
-from videorft.training.sampling import InverseCDFSampling, restrict_to_sampler
+from videorft.training.sampling import InverseCDFSampling, fast_logits_processors, restrict_to_sampler
 
 
 class CPUGRPOTrainer(VideoGRPOTrainer):
@@ -50,7 +51,7 @@ class CPUGRPOTrainer(VideoGRPOTrainer):
         )
 
     def _generate_single_turn(self, *args: Any, **kwargs: Any):
-        with InverseCDFSampling():
+        with InverseCDFSampling(), fast_logits_processors(self.model):
             return super()._generate_single_turn(*args, **kwargs)
 
     def _completion_logps(self, model: Any, model_inputs: dict[str, Any], logits_to_keep: int):
@@ -62,7 +63,9 @@ class CPUGRPOTrainer(VideoGRPOTrainer):
         temperature = self.temperature
         if self.cpu_options.sampler_logprobs:
             logits = restrict_to_sampler(
-                logits / temperature,
+                logits / temperature
+                if temperature != 1.0
+                else logits,  # x / 1.0 == x: skip the (b, C, V) pass
                 ids[:, -logits_to_keep:],
                 top_k=self.top_k,
                 top_p=self.top_p,
