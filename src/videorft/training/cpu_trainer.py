@@ -11,6 +11,8 @@ the experiments behind them).
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -51,7 +53,7 @@ class CPUGRPOTrainer(VideoGRPOTrainer):
         )
 
     def _generate_single_turn(self, *args: Any, **kwargs: Any):
-        with InverseCDFSampling(), fast_logits_processors(self.model):
+        with InverseCDFSampling(), fast_logits_processors(self.model), autocast_head_once(self.model):
             return super()._generate_single_turn(*args, **kwargs)
 
     def _completion_logps(self, model: Any, model_inputs: dict[str, Any], logits_to_keep: int):
@@ -80,6 +82,38 @@ class CPUGRPOTrainer(VideoGRPOTrainer):
             temperature=temperature,
         )
         return logps, entropy, outputs
+
+
+@contextlib.contextmanager
+def autocast_head_once(model: Any) -> Iterator[None]:
+    """Within the block, the output head casts its weight to the autocast dtype once, not at every forward.
+
+    accelerate's mixed precision enters autocast per forward call, and autocast's cast cache lives only as
+    long as that context (and skips frozen weights), so every generated token re-cast the 152k x H head: a
+    third of the CPU step with the tiny model. The same cast and the same ``linear``, so the same logits; the
+    weights cannot change during ``generate``.
+    """
+    from transformers import GenerationMixin
+
+    head = next(m for m in model.modules() if isinstance(m, GenerationMixin)).get_output_embeddings()
+    if head is None or getattr(head, "bias", None) is not None or type(head) is not torch.nn.Linear:
+        yield
+        return
+    cast: dict[torch.dtype, torch.Tensor] = {}
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        if x.device.type != "cpu" or not torch.is_autocast_enabled("cpu"):
+            return F.linear(x, head.weight)
+        dtype = torch.get_autocast_dtype("cpu")
+        if dtype not in cast:
+            cast[dtype] = head.weight.detach().to(dtype)
+        return F.linear(x.to(dtype) if x.is_floating_point() else x, cast[dtype])
+
+    head.forward = forward
+    try:
+        yield
+    finally:
+        del head.forward  # the class's again
 
 
 def target_columns(labels: torch.Tensor) -> int:
