@@ -1,10 +1,10 @@
 """The CPU variants of the GRPO and SFT trainers: what `videorft train` runs with ``use_cpu: true``, and the demo.
 
 Exact shortcuts (the numbers of ``VideoGRPOTrainer`` / TRL's SFTTrainer, far less CPU time over a 152k-token
-vocabulary): sampling by inverse CDF (``sampling.InverseCDFSampling``) and transformers' min-p and
-suppress-tokens processors without their vocabulary-wide top-k and mask (``sampling.fast_logits_processors``), in
-the GRPO trainer's ``generate`` only, and log-probs / loss from the completion or target positions' logits only (TRL's fused LM head scores every
-position without Triton).
+vocabulary): in the GRPO trainer's ``generate``, sampling by inverse CDF (``sampling.InverseCDFSampling``),
+min-p and suppress-tokens without their vocabulary-wide top-k and mask (``sampling.fast_logits_processors``) and
+the output head cast once (``autocast_head_once``); log-probs / loss from the completion or target positions'
+logits only (TRL's fused LM head scores every position without Triton).
 Three ``CPUOptions`` for small models learning from a weak start (docs/deviations.md, "Demo and study", has
 the experiments behind them).
 """
@@ -65,9 +65,9 @@ class CPUGRPOTrainer(VideoGRPOTrainer):
         temperature = self.temperature
         if self.cpu_options.sampler_logprobs:
             logits = restrict_to_sampler(
-                logits / temperature
-                if temperature != 1.0
-                else logits,  # x / 1.0 == x: skip the (b, C, V) pass
+                logits
+                if temperature == 1.0
+                else logits / temperature,  # x / 1.0 == x: one (b, C, V) pass less
                 ids[:, -logits_to_keep:],
                 top_k=self.top_k,
                 top_p=self.top_p,
@@ -89,9 +89,8 @@ def autocast_head_once(model: Any) -> Iterator[None]:
     """Within the block, the output head casts its weight to the autocast dtype once, not at every forward.
 
     accelerate's mixed precision enters autocast per forward call, and autocast's cast cache lives only as
-    long as that context (and skips frozen weights), so every generated token re-cast the 152k x H head: a
-    third of the CPU step with the tiny model. The same cast and the same ``linear``, so the same logits; the
-    weights cannot change during ``generate``.
+    long as that context (and skips frozen weights), so every generated token re-cast the 152k x H head. The
+    same cast and the same ``linear``, so the same logits; the weights cannot change during ``generate``.
     """
     from transformers import GenerationMixin
 

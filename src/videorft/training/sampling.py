@@ -53,8 +53,8 @@ class InverseCDFSampling(TorchFunctionMode):
 class FastMinP(MinPLogitsWarper):
     """transformers' ``MinPLogitsWarper`` with ``min_tokens_to_keep=1``, bit for bit, without its top-k.
 
-    Its top-k (to keep the most likely token) sorts every row of 152k probabilities on CPU, a third of the
-    warper's time, and changes nothing: the top token's p_max >= min_p * p_max for min_p <= 1 (float rounding
+    Its top-k (to keep the most likely token) runs over every row of 152k probabilities, a third of the
+    warper's CPU time, and changes nothing: the top token's p_max >= min_p * p_max for min_p <= 1 (float rounding
     is monotone), so the comparison already keeps it.
     """
 
