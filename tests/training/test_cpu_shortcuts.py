@@ -105,3 +105,44 @@ def test_inverse_cdf_has_torch_multinomials_distribution():
     f_ours = torch.bincount(ours, minlength=5).float() / n
     f_torch = torch.bincount(torchs, minlength=5).float() / n
     assert torch.allclose(f_ours, f_torch, atol=0.012) and f_ours[1] == 0
+
+
+def test_autocast_head_once_casts_the_head_once_per_generate_with_the_same_tokens():
+    """accelerate's mixed precision enters autocast per forward, so each generated token re-cast the output
+    head; inside ``autocast_head_once`` it is cast once and ``generate`` returns the same tokens and scores."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from videorft.training.cpu_trainer import autocast_head_once
+
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(GPT2Config(n_layer=1, n_head=2, n_embd=16, vocab_size=500, n_positions=64)).eval()
+    plain_forward = model.forward
+    model.forward = torch.autocast("cpu", dtype=torch.bfloat16)(plain_forward)  # what accelerate wraps
+    head = model.get_output_embeddings()
+    prompt = torch.randint(0, 500, (4, 5))
+
+    class HeadCasts(TorchDispatchMode):
+        n = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func is torch.ops.aten._to_copy.default and args[0].shape == head.weight.shape:
+                HeadCasts.n += 1
+            return func(*args, **(kwargs or {}))
+
+    def generate() -> tuple[torch.Tensor, torch.Tensor]:
+        torch.manual_seed(1)
+        out = model.generate(
+            prompt, do_sample=True, max_new_tokens=8, min_new_tokens=8, pad_token_id=0,
+            return_dict_in_generate=True, output_logits=True,
+        )  # fmt: skip
+        return out.sequences, torch.stack(out.logits)
+
+    with HeadCasts():
+        tokens, logits = generate()
+    per_token_casts, HeadCasts.n = HeadCasts.n, 0
+    with HeadCasts(), autocast_head_once(model):
+        fast_tokens, fast_logits = generate()
+    assert per_token_casts >= 8 and HeadCasts.n == 1
+    assert torch.equal(tokens, fast_tokens) and torch.equal(logits, fast_logits)
+    assert "forward" not in vars(head)  # restored after the block

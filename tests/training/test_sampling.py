@@ -1,13 +1,22 @@
-"""The CPU sampling shortcut draws from exactly the categorical distribution and never a zero-probability token."""
+"""The CPU sampling shortcuts: exactly the categorical distribution (never a zero-probability token), and
+transformers' logits processors' scores bit for bit."""
 
 from __future__ import annotations
 
+import math
 import threading
 
+import pytest
 import torch
 
 from videorft.training import sampling
-from videorft.training.sampling import InverseCDFSampling, inverse_cdf_sample
+from videorft.training.sampling import (
+    FastMinP,
+    FastSuppressTokens,
+    InverseCDFSampling,
+    fast_logits_processors,
+    inverse_cdf_sample,
+)
 
 
 def test_inverse_cdf_matches_the_distribution() -> None:
@@ -81,3 +90,88 @@ def test_restrict_to_sampler_matches_transformers_warpers() -> None:
             expected = warp(None, expected)
         got = restrict_to_sampler(logits, index, **kw)
         assert torch.equal(got > -1e8, torch.isfinite(expected)), kw
+
+
+def _scores(rows: int = 12, vocab: int = 3000) -> torch.Tensor:
+    """Logits of every shape a sampler meets: flat, peaked, a single finite token, already-masked (-inf) tokens."""
+    g = torch.Generator().manual_seed(0)
+    scores = torch.randn(rows, vocab, generator=g) * torch.linspace(0.5, 40, rows).unsqueeze(1)
+    scores[1, 5] = 300.0  # one token holds all the mass: the others underflow to p = 0
+    scores[2, :] = -math.inf
+    scores[2, 7] = 1.0  # only one drawable token
+    scores[3, ::3] = -math.inf
+    scores[4, 10:12] = scores[4].max() + 1  # a tie for the top token
+    return scores
+
+
+@pytest.mark.parametrize("min_p", [0.0, 0.02, 0.1, 0.5, 1.0])
+def test_fast_min_p_equals_transformers_bit_for_bit(min_p: float) -> None:
+    from transformers.generation.logits_process import MinPLogitsWarper
+
+    scores = _scores()
+    assert torch.equal(FastMinP(min_p)(None, scores), MinPLogitsWarper(min_p)(None, scores))
+
+
+def test_fast_suppress_tokens_equals_transformers_bit_for_bit() -> None:
+    from transformers.generation.logits_process import SuppressTokensLogitsProcessor
+
+    scores = _scores()
+    ids = [0, 17, 2999, 5000]  # 5000: beyond this vocabulary, ignored as transformers' mask ignores it
+    assert torch.equal(
+        FastSuppressTokens(ids)(None, scores), SuppressTokensLogitsProcessor(ids)(None, scores)
+    )
+
+
+def test_fast_logits_processors_generate_the_same_tokens_and_only_inside_the_block() -> None:
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(GPT2Config(n_layer=1, n_head=2, n_embd=16, vocab_size=300, n_positions=64)).eval()
+    prompt = torch.randint(0, 300, (6, 5))
+    kwargs = dict(do_sample=True, min_p=0.05, suppress_tokens=[3, 4, 250], max_new_tokens=12, pad_token_id=0)
+
+    def draw() -> torch.Tensor:
+        torch.manual_seed(1)
+        return model.generate(prompt, **kwargs)
+
+    used: list[type] = []
+    build = model._get_logits_processor
+    with fast_logits_processors(model):
+        fast_build = model._get_logits_processor
+        model._get_logits_processor = lambda *a, **kw: (
+            used.extend(map(type, out := fast_build(*a, **kw))) or out
+        )
+        fast = draw()
+        model._get_logits_processor = fast_build
+    assert FastMinP in used and FastSuppressTokens in used  # the fast processors ran
+    assert "_get_logits_processor" not in vars(model) and model._get_logits_processor == build  # restored
+    assert torch.equal(fast, draw())  # transformers' own processors draw the same tokens
+
+
+def test_sampler_masked_logits_give_the_log_probs_and_gradients_of_a_finite_mask() -> None:
+    """restrict_to_sampler masks with -inf (fast on CPU): the log-probs, their gradients and the entropy are
+    those of the former -1e9 mask bit for bit, and an entropy gradient has no NaN."""
+    from trl.trainer.utils import selective_log_softmax
+
+    from videorft.training.algos import token_logps_and_entropy
+    from videorft.training.sampling import restrict_to_sampler
+
+    torch.manual_seed(0)
+    logits = torch.randn(3, 5, 2000) * 4
+    index = logits.argmax(-1)
+    masked = restrict_to_sampler(logits, index, min_p=0.02)
+    assert torch.isinf(masked).sum() > 0.9 * masked.numel()  # nearly every token is cut, to -inf
+    finite = masked.masked_fill(masked.isinf(), -1e9)
+    runs = []
+    for fill in (masked, finite):
+        x = fill.clone().requires_grad_()
+        logps, entropy = token_logps_and_entropy(x, index)
+        (logps * torch.arange(15.0).view(3, 5)).sum().backward()
+        runs.append((logps.detach(), x.grad, entropy))
+    for got, expected in zip(runs[0], runs[1]):
+        assert torch.equal(got, expected)
+    assert torch.equal(runs[0][0], selective_log_softmax(finite, index))  # TRL's log-probs
+    x = masked.clone().requires_grad_()
+    _, entropy = token_logps_and_entropy(x, index, entropy_requires_grad=True)
+    entropy.sum().backward()
+    assert torch.isfinite(entropy).all() and torch.isfinite(x.grad).all()

@@ -29,6 +29,7 @@ BENCHMARKS: dict[str, str] = {
     "gpu": "bench_gpu.py",
     "rollouts": "bench_rollouts.py",
     "data": "bench_data.py",
+    "cpu_step": "bench_cpu_step.py",
 }
 HEADLINE = (
     "frame_loading_speedup",

@@ -105,12 +105,13 @@ def token_logps_and_entropy(
     The log-probs are TRL's ``selective_log_softmax`` (bit for bit: training follows the same trajectory).
     The entropy, a logged metric, comes from one vectorised softmax and log-softmax per row instead of TRL's
     ``entropy_from_logits``, whose ``exp`` runs as a scalar loop on CPU wherever it underflows, i.e. on
-    every token ``restrict_to_sampler`` masked to -1e9 (min-p): a sixth of a CPU GRPO step. CUDA tensors
-    (TRL's Triton kernel) and low-precision logits go to TRL's function.
+    every token ``restrict_to_sampler`` masked (min-p): a sixth of a CPU GRPO step. CUDA tensors (TRL's Triton
+    kernel) and low-precision logits go to TRL's function, with masked tokens at -1e9 (its p log p of -inf is NaN).
     """
     from trl.trainer.utils import selective_log_softmax, selective_log_softmax_and_entropy
 
     if logits.is_cuda or logits.dtype not in (torch.float32, torch.float64):
+        logits = logits.masked_fill(logits == -torch.inf, -1e9)
         return selective_log_softmax_and_entropy(logits, index, entropy_requires_grad, temperature)
     if temperature != 1.0:
         logits = logits / temperature
@@ -118,6 +119,7 @@ def token_logps_and_entropy(
     entropies = []
     with torch.set_grad_enabled(entropy_requires_grad and torch.is_grad_enabled()):
         for row in logits:  # a row at a time bounds peak memory
-            # a masked token has p = 0 and log p = -1e9: it adds 0 (with -inf it would be NaN)
-            entropies.append(-(torch.softmax(row, dim=-1) * torch.log_softmax(row, dim=-1)).sum(-1))
+            p = torch.softmax(row, dim=-1)
+            # p log p of a masked token (p = 0, log p = -inf) is 0, not NaN, also in the gradient
+            entropies.append(-(p * torch.log_softmax(row, dim=-1).masked_fill(p == 0, 0.0)).sum(-1))
     return logps, torch.stack(entropies)

@@ -1,15 +1,18 @@
 """The CPU variants of the GRPO and SFT trainers: what `videorft train` runs with ``use_cpu: true``, and the demo.
 
 Exact shortcuts (the numbers of ``VideoGRPOTrainer`` / TRL's SFTTrainer, far less CPU time over a 152k-token
-vocabulary): sampling by inverse CDF (``sampling.InverseCDFSampling``, in the GRPO trainer's ``generate`` only)
-and log-probs / loss from the completion or target positions' logits only (TRL's fused LM head scores every
-position without Triton).
+vocabulary): in the GRPO trainer's ``generate``, sampling by inverse CDF (``sampling.InverseCDFSampling``),
+min-p and suppress-tokens without their vocabulary-wide top-k and mask (``sampling.fast_logits_processors``) and
+the output head cast once (``autocast_head_once``); log-probs / loss from the completion or target positions'
+logits only (TRL's fused LM head scores every position without Triton).
 Three ``CPUOptions`` for small models learning from a weak start (docs/deviations.md, "Demo and study", has
 the experiments behind them).
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -20,7 +23,7 @@ from videorft.training.algos import token_logps_and_entropy
 from videorft.training.config import CPUOptions
 from videorft.training.grpo_trainer import VideoGRPOTrainer
 from videorft.training.prompt_order import AnswerBalancedSampler, dataset_stratum_keys
-from videorft.training.sampling import InverseCDFSampling, restrict_to_sampler
+from videorft.training.sampling import InverseCDFSampling, fast_logits_processors, restrict_to_sampler
 
 
 class CPUGRPOTrainer(VideoGRPOTrainer):
@@ -50,7 +53,7 @@ class CPUGRPOTrainer(VideoGRPOTrainer):
         )
 
     def _generate_single_turn(self, *args: Any, **kwargs: Any):
-        with InverseCDFSampling():
+        with InverseCDFSampling(), fast_logits_processors(self.model), autocast_head_once(self.model):
             return super()._generate_single_turn(*args, **kwargs)
 
     def _completion_logps(self, model: Any, model_inputs: dict[str, Any], logits_to_keep: int):
@@ -62,7 +65,9 @@ class CPUGRPOTrainer(VideoGRPOTrainer):
         temperature = self.temperature
         if self.cpu_options.sampler_logprobs:
             logits = restrict_to_sampler(
-                logits / temperature,
+                logits
+                if temperature == 1.0
+                else logits / temperature,  # x / 1.0 == x: one (b, C, V) pass less
                 ids[:, -logits_to_keep:],
                 top_k=self.top_k,
                 top_p=self.top_p,
@@ -77,6 +82,37 @@ class CPUGRPOTrainer(VideoGRPOTrainer):
             temperature=temperature,
         )
         return logps, entropy, outputs
+
+
+@contextlib.contextmanager
+def autocast_head_once(model: Any) -> Iterator[None]:
+    """Within the block, the output head casts its weight to the autocast dtype once, not at every forward.
+
+    accelerate's mixed precision enters autocast per forward call, and autocast's cast cache lives only as
+    long as that context (and skips frozen weights), so every generated token re-cast the 152k x H head. The
+    same cast and the same ``linear``, so the same logits; the weights cannot change during ``generate``.
+    """
+    from transformers import GenerationMixin
+
+    head = next(m for m in model.modules() if isinstance(m, GenerationMixin)).get_output_embeddings()
+    if head is None or getattr(head, "bias", None) is not None or type(head) is not torch.nn.Linear:
+        yield
+        return
+    cast: dict[torch.dtype, torch.Tensor] = {}
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        if x.device.type != "cpu" or not torch.is_autocast_enabled("cpu"):
+            return F.linear(x, head.weight)
+        dtype = torch.get_autocast_dtype("cpu")
+        if dtype not in cast:
+            cast[dtype] = head.weight.detach().to(dtype)
+        return F.linear(x.to(dtype) if x.is_floating_point() else x, cast[dtype])
+
+    head.forward = forward
+    try:
+        yield
+    finally:
+        del head.forward  # the class's again
 
 
 def target_columns(labels: torch.Tensor) -> int:

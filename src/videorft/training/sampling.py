@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 from torch.overrides import TorchFunctionMode
+from transformers.generation.logits_process import (
+    LogitsProcessorList,
+    MinPLogitsWarper,
+    SuppressTokensLogitsProcessor,
+)
 
 
 def inverse_cdf_sample(probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -42,6 +50,53 @@ class InverseCDFSampling(TorchFunctionMode):
         return func(*args, **kwargs)
 
 
+class FastMinP(MinPLogitsWarper):
+    """transformers' ``MinPLogitsWarper`` with ``min_tokens_to_keep=1``, bit for bit, without its top-k.
+
+    Its top-k (to keep the most likely token) runs over every row of 152k probabilities, a third of the
+    warper's CPU time, and changes nothing: the top token's p_max >= min_p * p_max for min_p <= 1 (float rounding
+    is monotone), so the comparison already keeps it.
+    """
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.Tensor) -> torch.Tensor:
+        probs = torch.softmax(scores, dim=-1)
+        return scores.masked_fill(probs < self.min_p * probs.amax(dim=-1, keepdim=True), self.filter_value)
+
+
+class FastSuppressTokens(SuppressTokensLogitsProcessor):
+    """transformers' ``SuppressTokensLogitsProcessor``, bit for bit, filling the suppressed columns directly
+    instead of rebuilding a vocabulary-sized ``isin`` mask and ``where`` at every generated token."""
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.Tensor) -> torch.Tensor:
+        ids = self.suppress_tokens.to(scores.device)
+        ids = ids[(ids >= 0) & (ids < scores.size(-1))]
+        return scores.index_fill(-1, ids, -math.inf)
+
+
+def _fast_processor(processor: Any) -> Any:
+    if type(processor) is MinPLogitsWarper and processor.min_tokens_to_keep == 1:
+        return FastMinP(processor.min_p, processor.filter_value)
+    if type(processor) is SuppressTokensLogitsProcessor:
+        return FastSuppressTokens(processor.suppress_tokens)
+    return processor
+
+
+@contextlib.contextmanager
+def fast_logits_processors(model: Any) -> Iterator[None]:
+    """Within the block, ``model.generate`` runs :class:`FastMinP` and :class:`FastSuppressTokens` in place of
+    transformers' (same scores, same order); every other processor is kept. Patches this model object only
+    (its first ``GenerationMixin`` module: the transformers model inside a PEFT wrapper)."""
+    from transformers import GenerationMixin
+
+    target = next(m for m in model.modules() if isinstance(m, GenerationMixin))
+    build = target._get_logits_processor  # bound method of the class
+    target._get_logits_processor = lambda *a, **kw: LogitsProcessorList(map(_fast_processor, build(*a, **kw)))
+    try:
+        yield
+    finally:
+        del target._get_logits_processor  # the class's method again
+
+
 def restrict_to_sampler(
     logits: torch.Tensor,
     index: torch.Tensor,
@@ -50,8 +105,8 @@ def restrict_to_sampler(
     top_p: float | None = None,
     min_p: float | None = None,
 ) -> torch.Tensor:
-    """``logits`` (..., V) with the tokens that top-k / top-p / min-p sampling cannot draw set to a large
-    negative value, so that a log-softmax over them gives the log-probabilities of the distribution that was
+    """``logits`` (..., V) with the tokens that top-k / top-p / min-p sampling cannot draw set to
+    -inf, so that a log-softmax over them gives the log-probabilities of the distribution that was
     actually sampled. The sampled tokens ``index`` (...) always stay in. Temperature must already be applied.
 
     Same support as transformers' warpers in ``generate``'s order (top-k, top-p, min-p). top-k and min-p are
@@ -78,5 +133,6 @@ def restrict_to_sampler(
             drop = cut if drop is None else drop | cut
         assert drop is not None
         drop.scatter_(-1, index.unsqueeze(-1), False)
-    # a finite fill: exp() of it is exactly 0, and 0 * it stays 0 in the entropy (-inf would give NaN)
-    return logits.masked_fill(drop, -1e9)
+    # -inf rather than a large finite value: exp() gives the same exact 0 (so log-probs and gradients are
+    # bit-identical), but on CPU exp of a finite value that underflows runs a scalar loop, 3x slower
+    return logits.masked_fill(drop, -math.inf)
