@@ -88,10 +88,11 @@ def save_resolved_config(output_dir: str | Path, *configs: Any) -> Path:
 
 
 def _prepare(
-    data_args: VideoDataArguments, args: Any, model_args: ModelConfig, *extra: Any
+    data_args: VideoDataArguments, args: Any, model_args: ModelConfig, *extra: Any, main_process: bool = True
 ) -> tuple[Any, Any, Any, list]:
     """Resolved config (``extra`` configs too) saved, model + processor loaded, dataset built, the JSONL log."""
-    save_resolved_config(args.output_dir, data_args, model_args, args, *extra)
+    if main_process:  # another rank writing it could land before the main process has checked the folder
+        save_resolved_config(args.output_dir, data_args, model_args, args, *extra)
     if not model_args.model_name_or_path:
         raise ValueError("set `model_name_or_path` (a local checkpoint folder or a hub id)")
     processor = load_processor(model_args.model_name_or_path)
@@ -127,7 +128,9 @@ def _train(
     with training_folder(
         args.output_dir, config, resume=resume, overwrite=overwrite, main_process=main_process
     ) as checkpoint:
-        model, processor, dataset, log = _prepare(data_args, args, model_args, *extra)
+        model, processor, dataset, log = _prepare(
+            data_args, args, model_args, *extra, main_process=main_process
+        )
         trainer = build(
             model=model,
             args=args,
