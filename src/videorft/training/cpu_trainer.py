@@ -23,7 +23,12 @@ from videorft.training.algos import token_logps_and_entropy
 from videorft.training.config import CPUOptions
 from videorft.training.grpo_trainer import VideoGRPOTrainer
 from videorft.training.prompt_order import AnswerBalancedSampler, dataset_stratum_keys
-from videorft.training.sampling import InverseCDFSampling, fast_logits_processors, restrict_to_sampler
+from videorft.training.sampling import (
+    InverseCDFSampling,
+    fast_logits_processors,
+    generation_module,
+    restrict_to_sampler,
+)
 
 
 class CPUGRPOTrainer(VideoGRPOTrainer):
@@ -92,9 +97,7 @@ def autocast_head_once(model: Any) -> Iterator[None]:
     long as that context (and skips frozen weights), so every generated token re-cast the 152k x H head. The
     same cast and the same ``linear``, so the same logits; the weights cannot change during ``generate``.
     """
-    from transformers import GenerationMixin
-
-    head = next(m for m in model.modules() if isinstance(m, GenerationMixin)).get_output_embeddings()
+    head = generation_module(model).get_output_embeddings()
     if head is None or getattr(head, "bias", None) is not None or type(head) is not torch.nn.Linear:
         yield
         return

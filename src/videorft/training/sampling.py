@@ -81,14 +81,20 @@ def _fast_processor(processor: Any) -> Any:
     return processor
 
 
+def generation_module(model: Any) -> Any:
+    """The first ``GenerationMixin`` module of ``model``: the transformers model itself, or the one inside a PEFT
+    wrapper."""
+    from transformers import GenerationMixin
+
+    return next(m for m in model.modules() if isinstance(m, GenerationMixin))
+
+
 @contextlib.contextmanager
 def fast_logits_processors(model: Any) -> Iterator[None]:
     """Within the block, ``model.generate`` runs :class:`FastMinP` and :class:`FastSuppressTokens` in place of
     transformers' (same scores, same order); every other processor is kept. Patches this model object only
     (its first ``GenerationMixin`` module: the transformers model inside a PEFT wrapper)."""
-    from transformers import GenerationMixin
-
-    target = next(m for m in model.modules() if isinstance(m, GenerationMixin))
+    target = generation_module(model)
     build = target._get_logits_processor  # bound method of the class
     target._get_logits_processor = lambda *a, **kw: LogitsProcessorList(map(_fast_processor, build(*a, **kw)))
     try:
