@@ -528,3 +528,20 @@ def test_cli_every_request_failing_is_exit_1(
     err = capsys.readouterr().err
     assert rc == 1 and "no CoT record kept out of 2" in err
     assert (tmp_path / "cot.json.report.json").exists()  # the report says why each request failed
+
+
+def test_mp4_data_url_is_an_mp4_of_the_clip_frames_at_its_fps() -> None:
+    import av
+    import numpy as np
+
+    from videorft.data.cot.request import mp4_data_url
+
+    frames = np.random.default_rng(0).integers(0, 255, (6, 32, 48, 3), dtype=np.uint8)
+    url = mp4_data_url(frames, 2.5)
+    assert url.startswith("data:video/mp4;base64,")
+    with av.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))) as container:
+        assert "mp4" in container.format.name
+        stream = container.streams.video[0]
+        assert (stream.width, stream.height) == (48, 32)
+        assert float(stream.average_rate) == 2.5
+        assert sum(1 for _ in container.decode(stream)) == 6
