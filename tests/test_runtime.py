@@ -60,10 +60,11 @@ def test_reuse_freed_memory_cuts_the_page_faults_of_a_log_softmax_step() -> None
         "import resource, sys, torch\n"
         "from videorft.runtime import reuse_freed_memory\n"
         "if sys.argv[1] == 'on': assert reuse_freed_memory()\n"
+        "torch.set_num_threads(1)\n"  # other threads' malloc arenas make the default's count vary run to run
         "x = torch.randn(10, 151936)\n"
         "def step():\n"
         "    a, b = torch.log_softmax(x * 2, -1), torch.softmax(x, -1)\n"
-        "    return (torch.cat([a, b] * 3).sum() + a.sum()).item()\n"  # 6 MB temporaries and one of 36 MB
+        "    return ((a * b).sum() + a.sum()).item()\n"  # 6 MB temporaries, below the 32 MB threshold
         "step()\n"
         "before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
         "for _ in range(10): step()\n"
@@ -77,4 +78,4 @@ def test_reuse_freed_memory_cuts_the_page_faults_of_a_log_softmax_step() -> None
         )
         for mode in ("off", "on")
     }
-    assert faults["on"] < faults["off"] / 3, faults
+    assert faults["on"] < faults["off"] / 10, faults
