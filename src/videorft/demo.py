@@ -99,6 +99,9 @@ class DemoConfig:
     max_completion_length: int = option(
         0, "Tokens per completion (0: what the tasks' answers need: 10 or 24)."
     )
+    save_steps: int = option(
+        50, "Checkpoint each training stage every N steps; a rerun resumes from the newest (0: never)."
+    )
     threads: int = option(0, "torch intra-op threads (0: the CPUs other work leaves idle, at least 1).")
     quick: bool = option(False, "A shortened run (a few minutes) for CI.")
 
@@ -271,22 +274,26 @@ def _train(cfg: DemoConfig, stage: str, model: Path, suite: Path, out: Path) -> 
     from videorft.runtime import RichStepProgress
     from videorft.training.config import VideoGRPOConfig, VideoSFTConfig
     from videorft.training.cpu_trainer import CPUOptions
+    from videorft.training.output_dir import complete_checkpoints
     from videorft.training.run import train_grpo, train_sft
 
     ckpt = out / "checkpoints" / stage
     if not (ckpt / "model.safetensors").exists():
+        # an interrupted stage resumes from its newest checkpoint; a folder without one is trained again
+        resume = ckpt.is_dir() and bool(complete_checkpoints(ckpt))
         common = dict(
             output_dir=str(ckpt),
             use_cpu=True,
             logging_steps=5,
-            save_strategy="no",
+            save_strategy="steps" if cfg.save_steps else "no",
+            save_steps=cfg.save_steps or 500,
+            save_total_limit=1,
             report_to="none",
             seed=cfg.seed,
             gradient_checkpointing=False,  # recomputation only costs time at this size
             disable_tqdm=True,  # RichStepProgress shows steps and ETA
         )
         data, model_args = demo_data_args(cfg, suite), ModelConfig(model_name_or_path=str(model))
-        # a folder without a final model holds an interrupted run, trained again from the start (overwrite)
         if stage == "sft":
             args = VideoSFTConfig(
                 **common,
@@ -301,7 +308,7 @@ def _train(cfg: DemoConfig, stage: str, model: Path, suite: Path, out: Path) -> 
                 dataloader_persistent_workers=True,
             )
             progress = RichStepProgress("SFT", metric="loss")
-            train_sft(data, args, model_args, callbacks=[progress], overwrite=True)
+            train_sft(data, args, model_args, callbacks=[progress], resume=resume, overwrite=not resume)
         else:
             args = VideoGRPOConfig(
                 **common,
@@ -325,7 +332,17 @@ def _train(cfg: DemoConfig, stage: str, model: Path, suite: Path, out: Path) -> 
             )
             progress = RichStepProgress("T-GRPO" if cfg.temporal else "GRPO", metric="reward")
             cpu = CPUOptions(cfg.sampler_logprobs, cfg.freeze_embeddings, cfg.balance_answers)
-            train_grpo(data, args, model_args, callbacks=[progress], overwrite=True, cpu_options=cpu)
+            train_grpo(
+                data,
+                args,
+                model_args,
+                callbacks=[progress],
+                cpu_options=cpu,
+                resume=resume,
+                overwrite=not resume,
+            )
+        for done in ckpt.glob("checkpoint-*"):  # the final model is saved: they only held the way there
+            shutil.rmtree(done)
     logs = out / "stages" / stage
     logs.mkdir(parents=True, exist_ok=True)
     if (ckpt / "train_log.jsonl").exists():

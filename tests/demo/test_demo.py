@@ -121,3 +121,45 @@ def test_grounding_demo_runs_end_to_end(tmp_path) -> None:
         assert 0.0 <= stage["temporal_grounding"]["mIoU"] <= 1.0 and stage["temporal_grounding"]["n"] == 4
         assert stage["control"]["ordered"] == pytest.approx(stage["temporal_grounding"]["mIoU"])
     assert "best constant span on these questions:" in console.export_text()
+
+
+@pytest.mark.slow
+def test_an_interrupted_demo_resumes_its_rl_stage_from_the_newest_checkpoint(tmp_path, monkeypatch) -> None:
+    """Killed during RL, a rerun keeps the cold start, continues from the last checkpoint and ends with the
+    same model as a run never interrupted (nor checkpointed)."""
+    from videorft.demo import demo_config, run_demo
+    from videorft.runtime import RichStepProgress
+
+    sizes = dict(n_videos=40, sft_steps=4, rl_steps=4, eval_limit=4, threads=1)
+    run_demo(demo_config(out=str(tmp_path / "straight"), save_steps=0, **sizes))
+
+    out = tmp_path / "interrupted"
+    step_end = RichStepProgress.on_step_end
+
+    def crash_at_rl_step_3(self, args, state, control, **kwargs):
+        if self.description == "T-GRPO" and state.global_step == 3:
+            raise KeyboardInterrupt
+        return step_end(self, args, state, control, **kwargs)
+
+    monkeypatch.setattr(RichStepProgress, "on_step_end", crash_at_rl_step_3)
+    with pytest.raises(KeyboardInterrupt):
+        run_demo(demo_config(out=str(out), save_steps=2, **sizes))
+    rl = out / "checkpoints" / "rl"
+    assert not (rl / "model.safetensors").exists() and (rl / "checkpoint-2" / "trainer_state.json").exists()
+    sft_model = (out / "checkpoints" / "sft" / "model.safetensors").stat().st_mtime_ns
+
+    rerun_steps = []
+
+    def count_rl_steps(self, args, state, control, **kwargs):
+        rerun_steps.extend([state.global_step] if self.description == "T-GRPO" else [])
+        return step_end(self, args, state, control, **kwargs)
+
+    monkeypatch.setattr(RichStepProgress, "on_step_end", count_rl_steps)
+    run_demo(demo_config(out=str(out), save_steps=2, **sizes))
+    assert rerun_steps == [3, 4]  # steps 1-2 came from checkpoint-2
+    assert (out / "checkpoints" / "sft" / "model.safetensors").stat().st_mtime_ns == sft_model
+    assert not list(rl.glob("checkpoint-*"))  # the final model replaces them
+    steps = [json.loads(line)["step"] for line in (rl / "train_log.jsonl").read_text().splitlines()]
+    assert steps == sorted(set(steps)) and steps[-1] == 4
+    straight = tmp_path / "straight" / "checkpoints" / "rl" / "model.safetensors"
+    assert (rl / "model.safetensors").read_bytes() == straight.read_bytes()
