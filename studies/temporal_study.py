@@ -57,6 +57,9 @@ ARMS: dict[str, dict[str, Any]] = {
     # scored them as ending at 8 s (0.52), the metric's unclipped IoU does not (0.42); VideoChat-R1's reward
     "g_grpo_lr1e4_noclip": {**G, "temporal": False, "rl_lr": 1e-4, "reward_clip_to_duration": False},
     "g_grpo_lr1e4_kl": {**G, "temporal": False, "rl_lr": 1e-4, "beta": 0.04},
+    # g_grpo_lr1e4's seeds 1 and 2 start from cold starts no better than the best constant span: more steps
+    "g_grpo_lr1e4_600": {**G, "temporal": False, "rl_lr": 1e-4, "rl_steps": 600},
+    "g_tgrpo_lr1e4": {**G, "temporal": True, "rl_lr": 1e-4},
     # joint vs single task with the same prompts per task: the joint run's steps hold twice the prompts
     # (RL and SFT), half of them per task; the single-task order arm runs on the same (grounding) suite
     "g_order_grpo": {**G, "tasks": (MC,), "temporal": False},
@@ -97,6 +100,16 @@ COMPARISONS: list[tuple[str, str, str, str, str]] = [
         "mIoU",
     ),
     ("G1. grounding: GRPO lr 1e-4, KL 0.04 vs none", "g_grpo_lr1e4_kl", "g_grpo_lr1e4", TG, "mIoU"),
+    ("G1. grounding: GRPO lr 1e-4, 600 steps vs SFT", "g_grpo_lr1e4_600", "g_sft_only", TG, "mIoU"),
+    ("G1. grounding: GRPO lr 1e-4, 600 vs 300 steps", "g_grpo_lr1e4_600", "g_grpo_lr1e4", TG, "mIoU"),
+    ("G1. grounding: T-GRPO vs GRPO, lr 1e-4", "g_tgrpo_lr1e4", "g_grpo_lr1e4", TG, "mIoU"),
+    (
+        "G1. grounding: T-GRPO vs GRPO, lr 1e-4, ordered - shuffled gap",
+        "g_tgrpo_lr1e4",
+        "g_grpo_lr1e4",
+        "control",
+        "gap",
+    ),
     ("G2. grounding: timestamps in the prompt, GRPO", "g_grpo_timestamps", "g_grpo", TG, "mIoU"),
     ("G2. grounding: timestamps in the prompt, T-GRPO", "g_tgrpo_timestamps", "g_tgrpo", TG, "mIoU"),
     ("G4. joint vs single-task GRPO: grounding mIoU", "g_joint_grpo", "g_grpo", TG, "mIoU"),
