@@ -74,7 +74,7 @@ def test_table_output_and_errors(predictions, tmp_path, capsys):
     assert main(["metrics", str(bad), "--skip-invalid", "--json"]) == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out)["temporal_grounding"]["n"] == 1
-    assert "skipped 1 invalid line" in captured.err
+    assert "skipped 1 invalid record" in captured.err
 
 
 def test_text_and_json_use_the_same_units(predictions, capsys):
@@ -108,7 +108,7 @@ def test_metrics_refuses_duplicate_ids_and_skips_them_loudly(tmp_path, capsys):
     assert main(["metrics", str(path), "--json", "--skip-invalid"]) == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out)["multiple_choice"]["n"] == 2
-    assert "skipped 1 invalid line(s)" in captured.err and "duplicate id 'm1'" in captured.err
+    assert "skipped 1 invalid record(s)" in captured.err and "duplicate id 'm1'" in captured.err
 
 
 VIDEO_R1_OUTPUT = Path(__file__).parent / "fixtures" / "video_r1_eval_bench_output.json"
@@ -156,7 +156,7 @@ def test_video_r1_eval_bench_output_bad_row_names_file_record_and_field(tmp_path
     assert main(["metrics", str(bad), "--json", "--skip-invalid"]) == 0
     captured = capsys.readouterr()
     assert (
-        f"{bad}: record 4: field 'solution'" in captured.err and "skipped 2 invalid line(s)" in captured.err
+        f"{bad}: record 4: field 'solution'" in captured.err and "skipped 2 invalid record(s)" in captured.err
     )
     assert json.loads(captured.out)["multiple_choice"]["n"] == 2
     bad.write_text(json.dumps({"results": {"1": doc["results"][0]}}))

@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
             args.predictions, skip_invalid=args.skip_invalid, judge=judge, options=options
         )
     if skipped:
-        print(f"skipped {len(skipped)} invalid line(s):", file=sys.stderr)
+        print(f"skipped {len(skipped)} invalid record(s):", file=sys.stderr)
         for report in skipped[:20]:
             print(f"  {report}", file=sys.stderr)
         if len(skipped) > 20:

@@ -130,7 +130,7 @@ def _scored(preds: Path, notes: list[str]) -> Any:
 
     scored = score_file(preds, skip_invalid=True)
     if scored.skipped:
-        notes.append(f"{preds}: {len(scored.skipped)} invalid line(s) skipped: {scored.skipped[0]}")
+        notes.append(f"{preds}: {len(scored.skipped)} invalid record(s) skipped: {scored.skipped[0]}")
     return scored
 
 
