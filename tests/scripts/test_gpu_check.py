@@ -53,11 +53,12 @@ def test_tiny_dry_run_reports_every_configuration(tmp_path: Path) -> None:
         "OMP_NUM_THREADS": "1",
     }
     proc = subprocess.run(
-        ["bash", str(SCRIPT), "--tiny", "--steps", "2", "--json", str(out)],
+        # --budget-s: the device's time budget would skip the last configuration on a loaded CPU
+        ["bash", str(SCRIPT), "--tiny", "--steps", "2", "--json", str(out), "--budget-s", "100000"],
         env=env,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=2400,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     report = json.loads(out.read_text())
