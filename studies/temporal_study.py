@@ -60,6 +60,7 @@ ARMS: dict[str, dict[str, Any]] = {
     # g_grpo_lr1e4's seeds 1 and 2 start from cold starts no better than the best constant span: more steps
     "g_grpo_lr1e4_600": {**G, "temporal": False, "rl_lr": 1e-4, "rl_steps": 600},
     "g_tgrpo_lr1e4": {**G, "temporal": True, "rl_lr": 1e-4},
+    "g_grpo_lr1e4_600_sft600": {**G, "temporal": False, "rl_lr": 1e-4, "rl_steps": 600, "sft_steps": "+300"},
     # joint vs single task with the same prompts per task: the joint run's steps hold twice the prompts
     # (RL and SFT), half of them per task; the single-task order arm runs on the same (grounding) suite
     "g_order_grpo": {**G, "tasks": (MC,), "temporal": False},
@@ -102,6 +103,13 @@ COMPARISONS: list[tuple[str, str, str, str, str]] = [
     ("G1. grounding: GRPO lr 1e-4, KL 0.04 vs none", "g_grpo_lr1e4_kl", "g_grpo_lr1e4", TG, "mIoU"),
     ("G1. grounding: GRPO lr 1e-4, 600 steps vs SFT", "g_grpo_lr1e4_600", "g_sft_only", TG, "mIoU"),
     ("G1. grounding: GRPO lr 1e-4, 600 vs 300 steps", "g_grpo_lr1e4_600", "g_grpo_lr1e4", TG, "mIoU"),
+    (
+        "G1. grounding: GRPO lr 1e-4, 600 steps, from 600 vs 300 SFT steps",
+        "g_grpo_lr1e4_600_sft600",
+        "g_grpo_lr1e4_600",
+        TG,
+        "mIoU",
+    ),
     ("G1. grounding: T-GRPO vs GRPO, lr 1e-4", "g_tgrpo_lr1e4", "g_grpo_lr1e4", TG, "mIoU"),
     (
         "G1. grounding: T-GRPO vs GRPO, lr 1e-4, ordered - shuffled gap",
