@@ -61,6 +61,7 @@ ARMS: dict[str, dict[str, Any]] = {
     # g_grpo_lr1e4's seeds 1 and 2 start from cold starts no better than the best constant span: more steps
     "g_grpo_lr1e4_600": {**G, "temporal": False, "rl_lr": 1e-4, "rl_steps": 600},
     "g_tgrpo_lr1e4": {**G, "temporal": True, "rl_lr": 1e-4},  # = videorft demo --task grounding --seed S
+    "g_grpo_lr1e4_timestamps": {**G, "temporal": False, "rl_lr": 1e-4, "timing_in_prompt": True},
     "g_grpo_lr1e4_600_sft600": {**G, "temporal": False, "rl_lr": 1e-4, "rl_steps": 600, "sft_steps": "+300"},
     # joint vs single task with the same prompts per task: the joint run's steps hold twice the prompts
     # (RL and SFT), half of them per task; the single-task order arm runs on the same (grounding) suite
@@ -120,6 +121,13 @@ COMPARISONS: list[tuple[str, str, str, str, str]] = [
         "gap",
     ),
     ("G2. grounding: timestamps in the prompt, GRPO", "g_grpo_timestamps", "g_grpo", TG, "mIoU"),
+    (
+        "G2. grounding: timestamps in the prompt, GRPO lr 1e-4",
+        "g_grpo_lr1e4_timestamps",
+        "g_grpo_lr1e4",
+        TG,
+        "mIoU",
+    ),
     ("G2. grounding: timestamps in the prompt, T-GRPO", "g_tgrpo_timestamps", "g_tgrpo", TG, "mIoU"),
     ("G4. joint vs single-task GRPO: grounding mIoU", "g_joint_grpo", "g_grpo", TG, "mIoU"),
     ("G4. joint vs single-task GRPO: order accuracy", "g_joint_grpo", "g_order_grpo", MC, "accuracy"),
