@@ -124,7 +124,9 @@ def test_grounding_demo_runs_end_to_end(tmp_path) -> None:
 
 
 @pytest.mark.slow
-def test_an_interrupted_demo_resumes_its_rl_stage_from_the_newest_checkpoint(tmp_path, monkeypatch) -> None:
+def test_an_interrupted_demo_resumes_its_rl_stage_from_the_newest_checkpoint(
+    tmp_path, monkeypatch, capsys
+) -> None:
     """Killed during RL, a rerun keeps the cold start, continues from the last checkpoint and ends with the
     same model as a run never interrupted (nor checkpointed)."""
     from videorft.demo import demo_config, run_demo
@@ -147,6 +149,12 @@ def test_an_interrupted_demo_resumes_its_rl_stage_from_the_newest_checkpoint(tmp
     rl = out / "checkpoints" / "rl"
     assert not (rl / "model.safetensors").exists() and (rl / "checkpoint-2" / "trainer_state.json").exists()
     sft_model = (out / "checkpoints" / "sft" / "model.safetensors").stat().st_mtime_ns
+
+    # the same command under another setting: one error line naming the difference, the checkpoint kept
+    flags = [f"--{k}={v}" for k, v in {**sizes, "save_steps": 2, "rl_lr": 1e-4}.items()]
+    assert main(["demo", "--out", str(out), *flags]) == 2
+    assert "learning_rate" in capsys.readouterr().err
+    assert (rl / "checkpoint-2" / "trainer_state.json").exists()
 
     rerun_steps = []
 

@@ -32,11 +32,13 @@ def run(args: argparse.Namespace) -> int:
     from videorft.cli.main import errors_exit
     from videorft.dataclass_cli import given
     from videorft.demo import DemoConfig, demo_config, run_demo
+    from videorft.run_folder import RunFolderError
 
     fields = given(args, DemoConfig)
     if args.grpo:
         fields["temporal"] = False
     with errors_exit(ValueError, FileNotFoundError):
         cfg = demo_config(args.task, args.config, **fields)
-    run_demo(cfg)
+    with errors_exit(RunFolderError):  # e.g. an interrupted stage's checkpoint made under other settings
+        run_demo(cfg)
     return 0
