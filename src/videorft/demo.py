@@ -281,7 +281,7 @@ def _train(cfg: DemoConfig, stage: str, model: Path, suite: Path, out: Path) -> 
     ckpt = out / "checkpoints" / stage
     if not (ckpt / "model.safetensors").exists():
         # an interrupted stage resumes from its newest checkpoint; a folder without one is trained again
-        resume = ckpt.is_dir() and bool(complete_checkpoints(ckpt))
+        resume = bool(complete_checkpoints(ckpt))  # none in a missing or fresh folder
         common = dict(
             output_dir=str(ckpt),
             use_cpu=True,
