@@ -130,7 +130,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--configs",
         default="lora-tgrpo,lora-grpo,full-tgrpo,full-grpo",
-        help="which of lora-tgrpo, lora-grpo, full-tgrpo, full-grpo to run, in this order",
+        help="which of lora-tgrpo, lora-grpo, full-tgrpo, full-grpo to run, in the order given",
     )
     p.add_argument(
         "--budget-s",
@@ -153,7 +153,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.max_pixels is None:
         args.max_pixels = 56 * 56 if args.tiny else VIDEO_R1_MAX_PIXELS
     known = {f"{m}-{'tgrpo' if t else 'grpo'}" for m, t in CONFIGS}
-    args.configs = [c.strip() for c in args.configs.split(",") if c.strip()]
+    args.configs = list(dict.fromkeys(c.strip() for c in args.configs.split(",") if c.strip()))
     if bad := [c for c in args.configs if c not in known]:
         p.error(f"--configs: unknown {bad}; choose from {sorted(known)}")
     return args
@@ -438,10 +438,8 @@ def main(argv: list[str] | None = None) -> int:
             progress=False,
         )
         last = 0.0
-        for mode, temporal in CONFIGS:
-            name = f"{mode}-{'tgrpo' if temporal else 'grpo'}"
-            if name not in opts.configs:
-                continue
+        for name in opts.configs:
+            mode, temporal = name.split("-")[0], name.endswith("-tgrpo")
             elapsed = time.perf_counter() - started
             if results and elapsed + last > opts.budget_s:
                 skipped.append(name)

@@ -34,6 +34,10 @@ def test_video_r1_budget_is_the_gpu_default() -> None:
     opts = _module().parse_args([])
     assert (opts.nframes, opts.max_pixels, opts.num_generations) == (16, 128 * 28 * 28, 8)
     assert opts.configs == ["lora-tgrpo", "lora-grpo", "full-tgrpo", "full-grpo"]
+    assert _module().parse_args(["--configs", "full-grpo,lora-tgrpo,full-grpo"]).configs == [
+        "full-grpo",
+        "lora-tgrpo",
+    ]
 
 
 def test_older_transformers_is_flagged() -> None:
@@ -44,7 +48,9 @@ def test_older_transformers_is_flagged() -> None:
 
 @pytest.mark.slow
 def test_tiny_dry_run_reports_every_configuration(tmp_path: Path) -> None:
-    """The whole script on CPU: 4 configurations x 2 steps of VideoGRPOTrainer.train, timed and summarised."""
+    """The whole script on CPU: 4 configurations x 2 steps of VideoGRPOTrainer.train, timed and summarised,
+    in the order --configs gives (not the default order)."""
+    order = ["full-grpo", "lora-tgrpo", "full-tgrpo", "lora-grpo"]
     out = tmp_path / "gpu_check.json"
     env = {
         **os.environ,
@@ -54,7 +60,8 @@ def test_tiny_dry_run_reports_every_configuration(tmp_path: Path) -> None:
     }
     proc = subprocess.run(
         # --budget-s: the device's time budget would skip the last configuration on a loaded CPU
-        ["bash", str(SCRIPT), "--tiny", "--steps", "2", "--json", str(out), "--budget-s", "100000"],
+        ["bash", str(SCRIPT), "--tiny", "--steps", "2", "--json", str(out), "--budget-s", "100000"]
+        + ["--configs", ",".join(order)],
         env=env,
         capture_output=True,
         text=True,
@@ -63,7 +70,7 @@ def test_tiny_dry_run_reports_every_configuration(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     report = json.loads(out.read_text())
     configs = {c["name"]: c for c in report["configs"]}
-    assert list(configs) == ["lora-tgrpo", "lora-grpo", "full-tgrpo", "full-grpo"]
+    assert list(configs) == order
     for name, c in configs.items():
         assert len(c["steps"]) == 2, name
         for step in c["steps"]:
