@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from videorft.cli.main import main
@@ -230,3 +231,34 @@ def test_ctrl_c_ends_with_one_line_and_resumes(tiny_model_dir, synth_suite_dir, 
     newest = int(complete_checkpoints(out)[0].name.split("-")[1])
     done = subprocess.run([*cli, "--resume", "--max_steps", str(newest + 1)], env=env)
     assert done.returncode == 0
+
+
+def test_a_resumed_run_continues_from_the_checkpoint_weights(tiny_model_dir, synth_suite_dir, tmp_path):
+    """transformers' own resume loads none of Qwen2.5-VL's weights (the checkpoint holds them in the hub layout,
+    ``model.layers.*``, the model names them ``model.language_model.layers.*``): the run would go on from its
+    starting model with the checkpoint's optimizer and step. 2 SFT steps resumed to 4 end where 4 straight do."""
+    from safetensors.torch import load_file
+
+    def sft(out: Path, *flags: str) -> dict:
+        cfg = _grpo_config(
+            tmp_path,
+            out,
+            model=str(tiny_model_dir),
+            data=str(synth_suite_dir),
+            nframes=4,
+            per_device_train_batch_size=2,
+            learning_rate=1e-3,
+            lr_scheduler_type="constant",  # steps 1-2 the same whether the run is planned for 2 or 4
+            save_steps=2,
+        )
+        assert main(["train", "sft", str(cfg), *flags]) == 0
+        return load_file(str(out / "model.safetensors"))
+
+    straight = sft(tmp_path / "straight", "--max_steps", "4")
+    two = sft(tmp_path / "resumed", "--max_steps", "2")
+    assert any(not torch.equal(two[k], straight[k]) for k in two)  # steps 3-4 change the weights
+    resumed = sft(tmp_path / "resumed", "--max_steps", "4", "--resume")
+    assert resumed.keys() == straight.keys()
+    assert all(torch.equal(resumed[k], straight[k]) for k in resumed), [
+        k for k in resumed if not torch.equal(resumed[k], straight[k])
+    ][:5]

@@ -17,7 +17,6 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from trl import SFTTrainer
 
 from videorft.training.algos import token_logps_and_entropy
 from videorft.training.config import CPUOptions
@@ -29,6 +28,7 @@ from videorft.training.sampling import (
     generation_module,
     restrict_to_sampler,
 )
+from videorft.training.sft import VideoSFTTrainer
 
 
 class CPUGRPOTrainer(VideoGRPOTrainer):
@@ -124,7 +124,7 @@ def target_columns(labels: torch.Tensor) -> int:
     return labels.size(1) - int(has_target.min()) if has_target.numel() else 1
 
 
-class CPUSFTTrainer(SFTTrainer):
+class CPUSFTTrainer(VideoSFTTrainer):
     """TRL's SFTTrainer with the loss from the target positions' logits only (what `videorft train sft` runs with
     ``use_cpu``). Targets are right-aligned (``VideoSFTCollator`` left-pads), so the last K + 1 logits suffice.
     """

@@ -35,6 +35,7 @@ from videorft.rewards.trl import TaskRewardFunction
 from videorft.training.algos import length_bonus, temporal_bonus
 from videorft.training.config import VideoDataArguments, VideoGRPOConfig
 from videorft.training.media_skips import MediaSkips
+from videorft.training.output_dir import ResumesModelWeights
 from videorft.training.rollout_data import PREPARED, RolloutCollator, worker_train_dataloader
 from videorft.training.vision_cache import share_vision_features
 from videorft.training.vllm_rollouts import VideoVLLMGeneration, check_vllm_mode
@@ -51,6 +52,7 @@ TRL_PRIVATE_METHODS: tuple[str, ...] = (
     "_get_per_token_logps_and_entropies",  # each forward chunk gets its rows' vision tensors and M-RoPE inputs
     "_get_train_sampler",  # cpu_trainer: balance_answers' epoch order; rollout_data: the workers' sampler
     "_get_dataloader",  # rollout_data: the data loader whose workers decode and encode generation batches
+    "_load_from_checkpoint",  # transformers' Trainer; output_dir.ResumesModelWeights: resume the weights too
 )
 
 
@@ -94,8 +96,9 @@ class RolloutBatch:
     shuffled_completion_ids: list[list[int]] = field(default_factory=list)
 
 
-class VideoGRPOTrainer(GRPOTrainer):
-    """TRL's GRPOTrainer with video inputs in every forward pass and Video-R1's T-GRPO."""
+class VideoGRPOTrainer(ResumesModelWeights, GRPOTrainer):
+    """TRL's GRPOTrainer with video inputs in every forward pass and Video-R1's T-GRPO; a resumed run starts from
+    the checkpoint's weights (``ResumesModelWeights``)."""
 
     args: VideoGRPOConfig
 

@@ -4,6 +4,8 @@
 ``overwrite`` (which removes the former run's files) or ``resume``. ``resume`` takes the newest *complete*
 ``checkpoint-N`` if the saved ``videorft_config.yaml`` describes the same run (``RESUME_MAY_CHANGE`` aside) and
 cuts ``train_log.jsonl`` / ``rollouts.jsonl`` back to it, so resumed steps are not logged twice.
+``ResumesModelWeights`` makes the trainers load that checkpoint's model weights, which transformers' resume misses
+for Qwen2.5-VL.
 """
 
 from __future__ import annotations
@@ -200,3 +202,29 @@ def training_folder(
         return
     with run_lock(output_dir):
         yield prepare_output_dir(output_dir, config, resume=resume, overwrite=overwrite)
+
+
+class ResumesModelWeights:
+    """Trainer mixin: a resumed run continues from the checkpoint's weights, not the model it was built from.
+
+    transformers' ``Trainer._load_from_checkpoint`` (5.24) reads ``model.safetensors`` with its raw keys into
+    ``load_state_dict(strict=False)``; ``save_pretrained`` wrote Qwen2.5-VL's keys in the hub layout (``visual.*``,
+    ``model.*``), which the model renames on load (``model.visual.*``, ``model.language_model.*``), so no key
+    matched, nothing loaded, and the run went on from its starting weights with the checkpoint's optimizer and
+    step (huggingface/transformers#43701). Here the weights go through ``from_pretrained``, which applies the
+    renaming, into the model, strictly; adapters, FSDP and DeepSpeed keep the Trainer's own loading.
+    """
+
+    def _load_from_checkpoint(self, resume_from_checkpoint: str, model: Any = None) -> None:
+        model = self.model if model is None else model
+        folder = Path(resume_from_checkpoint)
+        full_weights = any(
+            (folder / n).is_file() for n in ("model.safetensors", "model.safetensors.index.json")
+        )
+        if not full_weights or hasattr(model, "peft_config") or self.is_fsdp_enabled:
+            return super()._load_from_checkpoint(resume_from_checkpoint, model)
+        # one extra copy of the weights in CPU memory while resuming: from_pretrained is the public path that
+        # renames checkpoint keys (the renaming helpers are internal and change between versions)
+        saved = type(model).from_pretrained(folder, dtype=next(model.parameters()).dtype)
+        model.load_state_dict(saved.state_dict(), strict=True)
+        logger.info("resumed the model weights of %s", folder)

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 from transformers import TrainerCallback
-from trl import ModelConfig, SFTTrainer, get_peft_config
+from trl import ModelConfig, get_peft_config
 
 from videorft.data.loaders import LoadResult, ProbeCache, load_spec, to_hf_dataset
 from videorft.files import append_jsonl
@@ -21,7 +21,7 @@ from videorft.models.tokenizer import cache_dir
 from videorft.training.config import VideoDataArguments, VideoGRPOConfig, VideoSFTConfig
 from videorft.training.media_skips import MediaSkips
 from videorft.training.output_dir import resolved_config, training_folder
-from videorft.training.sft import VideoSFTCollator
+from videorft.training.sft import VideoSFTCollator, VideoSFTTrainer
 
 logger = logging.getLogger(__name__)
 
@@ -172,7 +172,7 @@ def train_sft(
             seed=args.seed,
             skips=MediaSkips(kwargs["train_dataset"], log_dir=args.output_dir, write=args.process_index == 0),
         )
-        return (CPUSFTTrainer if args.use_cpu else SFTTrainer)(data_collator=collator, **kwargs)
+        return (CPUSFTTrainer if args.use_cpu else VideoSFTTrainer)(data_collator=collator, **kwargs)
 
     return _train(data_args, args, model_args, resume, overwrite, callbacks, build)
 

@@ -1,7 +1,8 @@
 """SFT cold start on TRL's SFTTrainer with video inputs (target = CoT ``process`` + answer, as Video-R1).
 
 TRL's own VLM collator takes images only; ``VideoSFTCollator`` samples frames with the same encoder as GRPO
-(so SFT and RL see identical inputs) and puts the loss on the assistant turn only.
+(so SFT and RL see identical inputs) and puts the loss on the assistant turn only. ``VideoSFTTrainer`` is TRL's
+SFTTrainer whose resume loads the checkpoint's weights (``output_dir.ResumesModelWeights``).
 """
 
 from __future__ import annotations
@@ -12,16 +13,22 @@ from typing import Any
 
 import torch
 from torch.nn.utils.rnn import pad_sequence
+from trl import SFTTrainer
 
 from videorft.data.record import Record
 from videorft.inputs import RowVision, SampleEncoder, row_record
 from videorft.models.processing import mm_token_type_ids
 from videorft.rewards.tasks import get_task
 from videorft.training.media_skips import MediaSkips, NoUsableMediaError
+from videorft.training.output_dir import ResumesModelWeights
 
 #: Think text for records without a CoT ``process`` (a format-only cold start): short on purpose, so that
 #: RL, not imitation, has to find the reasoning. Configurable through ``VideoSFTCollator(default_think=...)``.
 DEFAULT_THINK = "I look at the frames in order."
+
+
+class VideoSFTTrainer(ResumesModelWeights, SFTTrainer):
+    """TRL's SFTTrainer; a resumed run starts from the checkpoint's weights."""
 
 
 def random_answer(record: Record, rng: random.Random) -> Record:
