@@ -170,4 +170,6 @@ def test_an_interrupted_demo_resumes_its_rl_stage_from_the_newest_checkpoint(
     steps = [json.loads(line)["step"] for line in (rl / "train_log.jsonl").read_text().splitlines()]
     assert steps == sorted(set(steps)) and steps[-1] == 4
     straight = tmp_path / "straight" / "checkpoints" / "rl" / "model.safetensors"
+    # (steps 1-2 leave this tiny RL stage's weights as the cold start's, so the checkpoint's weights being loaded
+    # is not what this checks: tests/training/test_output_dir.py resumes a run whose steps move the weights)
     assert (rl / "model.safetensors").read_bytes() == straight.read_bytes()
