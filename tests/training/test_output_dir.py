@@ -233,11 +233,15 @@ def test_ctrl_c_ends_with_one_line_and_resumes(tiny_model_dir, synth_suite_dir, 
     assert done.returncode == 0
 
 
-def test_a_resumed_run_continues_from_the_checkpoint_weights(tiny_model_dir, synth_suite_dir, tmp_path):
+@pytest.mark.parametrize("peft", [False, pytest.param(True, marks=pytest.mark.slow)], ids=["full", "lora"])
+def test_a_resumed_run_continues_from_the_checkpoint_weights(tiny_model_dir, synth_suite_dir, tmp_path, peft):
     """transformers' own resume loads none of Qwen2.5-VL's weights (the checkpoint holds them in the hub layout,
     ``model.layers.*``, the model names them ``model.language_model.layers.*``): the run would go on from its
-    starting model with the checkpoint's optimizer and step. 2 SFT steps resumed to 4 end where 4 straight do."""
+    starting model with the checkpoint's optimizer and step. 2 SFT steps resumed to 4 end where 4 straight do
+    (LoRA: the adapter, which PEFT saves and loads under the model's own names)."""
     from safetensors.torch import load_file
+
+    weights = "adapter_model.safetensors" if peft else "model.safetensors"
 
     def sft(out: Path, *flags: str) -> dict:
         cfg = _grpo_config(
@@ -250,9 +254,10 @@ def test_a_resumed_run_continues_from_the_checkpoint_weights(tiny_model_dir, syn
             learning_rate=1e-3,
             lr_scheduler_type="constant",  # steps 1-2 the same whether the run is planned for 2 or 4
             save_steps=2,
+            **({"use_peft": True, "lora_r": 4, "lora_target_modules": ["q_proj", "v_proj"]} if peft else {}),
         )
         assert main(["train", "sft", str(cfg), *flags]) == 0
-        return load_file(str(out / "model.safetensors"))
+        return load_file(str(out / weights))
 
     straight = sft(tmp_path / "straight", "--max_steps", "4")
     two = sft(tmp_path / "resumed", "--max_steps", "2")
