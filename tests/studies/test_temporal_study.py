@@ -137,6 +137,10 @@ def test_grounding_arms_get_their_own_cold_start_and_the_best_constant_span(stud
     assert study.cold_start_key(order_on_grounding_suite) != study.cold_start_key(order)
     joint = replace(order, **study.ARMS["g_joint_grpo"])
     assert joint.rl_prompts == 2 * order.rl_prompts and study.cold_start_key(joint) not in keys
+    # SFT budgets are step counts: "+300" on a g_* arm once meant 120 + 300 (the order demo's cold start)
+    assert replace(order, **study.ARMS["g_sft_more"]).sft_steps == grounding.sft_steps + 100
+    longer = [replace(order, **study.ARMS[a]) for a in ("g_grpo_lr1e4_600_sft420", "g_sft420_only")]
+    assert {study.cold_start_key(c) for c in longer} == {"temporal_grounding_sft420_gold_suite9e8f9c8b"}
 
     out = tmp_path / "study"
     for seed, miou in ((0, 0.80), (1, 0.70)):
