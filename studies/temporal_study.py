@@ -76,6 +76,9 @@ ARMS: dict[str, dict[str, Any]] = {
         "sft_batch": 2 * DemoConfig().sft_batch,
     },
 }
+# ... and at the lr at which grounding learns
+ARMS["g_order_grpo_lr1e4"] = {**ARMS["g_order_grpo"], "rl_lr": 1e-4}
+ARMS["g_joint_grpo_lr1e4"] = {**ARMS["g_joint_grpo"], "rl_lr": 1e-4}
 
 #: (question, arm a, arm b, task, metric): each row of the comparison table is mean(a) - mean(b)
 COMPARISONS: list[tuple[str, str, str, str, str]] = [
@@ -140,6 +143,20 @@ COMPARISONS: list[tuple[str, str, str, str, str]] = [
     ("G2. grounding: timestamps in the prompt, T-GRPO", "g_tgrpo_timestamps", "g_tgrpo", TG, "mIoU"),
     ("G4. joint vs single-task GRPO: grounding mIoU", "g_joint_grpo", "g_grpo", TG, "mIoU"),
     ("G4. joint vs single-task GRPO: order accuracy", "g_joint_grpo", "g_order_grpo", MC, "accuracy"),
+    (
+        "G4. joint vs single-task GRPO lr 1e-4: grounding mIoU",
+        "g_joint_grpo_lr1e4",
+        "g_grpo_lr1e4",
+        TG,
+        "mIoU",
+    ),
+    (
+        "G4. joint vs single-task GRPO lr 1e-4: order accuracy",
+        "g_joint_grpo_lr1e4",
+        "g_order_grpo_lr1e4",
+        MC,
+        "accuracy",
+    ),
 ]
 
 
