@@ -1,5 +1,5 @@
-"""Writing and reading run files: atomic writes (readers see all or nothing), JSONL append/read, and the
-one on-disk cache (:class:`SqliteCache`: judge verdicts, CoT teacher completions).
+"""Writing and reading run files: atomic writes (readers see all or nothing), JSONL append/read, the
+one on-disk cache (:class:`SqliteCache`: judge verdicts, CoT teacher completions), and which files are images.
 
 JSONL logs (``train_log.jsonl``, ``rollouts.jsonl``, ``predictions.jsonl``, ...) are appended a row at a
 time, so a killed run may leave a torn last line: :func:`read_jsonl` skips (and reports) such lines.
@@ -17,7 +17,18 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_atomic", "write_json", "append_jsonl", "read_jsonl", "cache_key", "SqliteCache"]
+#: Image files (PIL opens them): still-image records, and the frames of a frame folder (GOT-10k style).
+IMAGE_SUFFIXES: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif"})
+
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "write_atomic",
+    "write_json",
+    "append_jsonl",
+    "read_jsonl",
+    "cache_key",
+    "SqliteCache",
+]
 
 
 def write_atomic(path: str | Path, text: str) -> None:

@@ -25,9 +25,9 @@ def _charades_txt(d: Path, put_video) -> str:
 
 
 def _got10k_json(d: Path, put_video) -> str:
-    write_got_sequence(d / "val" / "GOT-10k_Val_000001", [(1, 1, 10, 10)] * 3)
+    write_got_sequence(d / "val" / "GOT-10k_Val_000001", [(1, 1, 10, 10)] * 4)
     box = [0.1, 0.1, 0.5, 0.5]
-    write_json(d / "got.json", [{"path": "val/GOT-10k_Val_000001", "object": "cat", "gt": [box] * 3}])
+    write_json(d / "got.json", [{"path": "val/GOT-10k_Val_000001", "object": "cat", "gt": [box] * 4}])
     return "got10k_json:{}/got.json"
 
 

@@ -546,6 +546,33 @@ def test_got10k_dir_errors(tmp_path):
     (seq / "groundtruth.txt").write_text("1,1,10,10\n" * 6)
     with pytest.raises(DataError, match=r"fewer than nframes=8"):
         load_file("got10k_dir", tmp_path / "val" / "GOT-10k_Val_000001", nframes=8)
+    with pytest.raises(DataError, match=r"field 'nframes': expected an even integer >= 2 .*got 5"):
+        load_file("got10k_dir", seq, nframes=5)
+
+
+@pytest.mark.parametrize("nframes", [4, 6])
+def test_got10k_dir_boxes_are_on_the_frames_the_model_sees(tmp_path, nframes):
+    """The video loader picks the frames of a frame folder for ``meta['nframes']``; each box must describe the
+    frame at the same position (an odd count was rounded to even by the loader, not by the boxes: refused)."""
+    from videorft.video import FrameBudget, load_video, record_budget
+
+    seq = write_got_sequence(
+        tmp_path / "GOT-10k_Val_000001", [(float(i), 1.0, 10.0, 10.0) for i in range(23)]
+    )
+    (rec,) = load_file("got10k_dir", seq, nframes=nframes).records
+    seen = load_video(rec.video, record_budget(rec.video, FrameBudget(), rec.meta)).indices
+    assert list(seen) == rec.meta["frame_indices"] and len(rec.solution) == nframes
+    assert [round(b[0] * 64) for b in rec.solution] == list(seen)  # box i's x is its frame's index
+
+
+def test_got10k_json_refuses_an_odd_number_of_boxes(tmp_path, put_video):
+    put_video(tmp_path / "seq.mp4")
+    good = {"path": "seq.mp4", "object": "car", "boxes": GOT_BOXES}
+    ann = write_json(tmp_path / "g.json", [good, {**good, "boxes": GOT_BOXES[:7]}])
+    result = load_spec(f"got10k_json:{ann}", skip_invalid=True)
+    assert len(result.records) == 1
+    assert [(s.index, s.field) for s in result.skipped] == [(1, "boxes")]
+    assert "even number of boxes" in result.skipped[0].reason
 
 
 # ---------------------------------------------------------------------------------------------
@@ -615,14 +642,14 @@ def _manifest_dataset(tmp_path: Path, put_video) -> Path:
     write_json(root / "annotations" / "train" / "charades_sta.json", CHARADES)
     write_json(root / "annotations" / "train" / "video_r1.json", [videor1_item(1, "./videos/r1/a.mp4")])
     write_json(root / "annotations" / "val" / "charades_sta.json", {"AMT7R": CHARADES["AMT7R"]})
-    write_got_sequence(root / "got" / "seq1", [(1, 1, 10, 10)] * 6)
+    write_got_sequence(root / "got" / "seq1", [(1, 1, 10, 10)] * 7)
     (root / "videorft_data.yaml").write_text(
         "name: synth\n"
         "splits:\n"
         "  train:\n"
         "    - {format: charades_json, path: annotations/train/charades_sta.json, video_root: videos}\n"
         "    - {format: videor1, path: annotations/train/video_r1.json, video_root: .}\n"
-        "    - {format: got10k_dir, path: got, nframes: 3}\n"
+        "    - {format: got10k_dir, path: got, nframes: 4}\n"
         "  val:\n"
         "    - {format: charades_json, path: annotations/val/charades_sta.json, video_root: videos}\n",
         encoding="utf-8",
@@ -640,7 +667,7 @@ def test_manifest_splits_and_entry_options(tmp_path, put_video):
     assert everything.task_counts() == {"multiple_choice": 1, "temporal_grounding": 4, "tracking": 1}
     train = load_spec(str(root / "videorft_data.yaml"), split="train")
     got = next(r for r in train.records if r.task == "tracking")
-    assert got.meta["nframes"] == 3 and got.meta["frame_indices"] == [0, 2, 5]
+    assert got.meta["nframes"] == 4 and got.meta["frame_indices"] == [0, 2, 4, 6]
     val = load_records(str(root), split="val")
     assert [r.id for r in val] == ["AMT7R#0"] and val[0].video == str(root / "videos" / "AMT7R.mp4")
     with pytest.raises(DataError, match=r"no split 'test'; splits: train, val"):

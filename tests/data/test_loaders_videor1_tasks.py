@@ -129,6 +129,14 @@ def test_loose_solution_spellings_are_normalised(ann_dir: Path) -> None:
     assert got == EXPECTED_SOLUTIONS
 
 
+def test_a_tracking_row_without_nframes_samples_one_frame_per_box(ann_dir: Path) -> None:
+    row = rows_by_task()["tracking"]
+    del row["meta"]["nframes"]
+    ann = write_json(ann_dir / "tr.json", [row])
+    (rec,) = load_spec(f"videor1:{ann}").records
+    assert rec.meta["nframes"] == len(rec.solution) == 2  # the frame sampler reads meta['nframes']
+
+
 def test_rows_without_meta_or_id_load(ann_dir: Path) -> None:
     row = rows_by_task()["temporal_grounding"]
     del row["meta"], row["id"], row["task"]
@@ -162,6 +170,11 @@ MALFORMED = [
     (_mutate("tracking", {"solution_value": [[0.1, 0.2, 1.5, 0.4]]}), "solution_value", "[0, 1]"),
     (_mutate("tracking", {"solution_value": [[0.3, 0.2, 0.1, 0.4]]}), "solution_value", "x0 > x1"),
     (_mutate("tracking", {}, {"nframes": 3}), "meta.nframes", "one box per sampled frame"),
+    (
+        _mutate("tracking", {"solution_value": [[0.1, 0.2, 0.3, 0.4]] * 3}, {"nframes": 3}),
+        "solution_value",
+        "even number of boxes",
+    ),
     (_mutate("tracking", {}, {"nframes": "2"}), "meta.nframes", "positive integer"),
     (_mutate("tracking", {}, {"first_box": [0.1, 0.2]}), "meta.first_box", "x0, y0, x1, y1"),
     (_mutate("tracking", {}, {"object": ""}), "meta.object", "non-empty string"),

@@ -21,7 +21,7 @@ from typing import Any
 
 from videorft.evaluation.predictions import PREDICTIONS_FILE
 from videorft.evaluation.protocol import comparable, protocol_diff, read_json, read_protocol
-from videorft.files import read_jsonl
+from videorft.files import IMAGE_SUFFIXES, read_jsonl
 
 METRICS_FILE = "metrics.json"
 PROBE_FILE = "probe.json"
@@ -32,7 +32,6 @@ _NOT_CURVES = frozenset({"step", "epoch", "global_step", "time", "timestamp", "e
 #: Frames shown per example at most (evenly chosen from those the model saw) and their height.
 STRIP_FRAMES = 8
 THUMB_HEIGHT = 64
-_IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif"})
 
 
 @dataclass
@@ -277,7 +276,7 @@ def _frame_strip(media: str, budget: Any) -> list[str]:
     from videorft.video.folder import open_rgb
 
     path = Path(media)
-    if path.is_file() and path.suffix.lower() in _IMAGE_SUFFIXES:
+    if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
         images = [open_rgb(path)]
     else:
         frames = load_video(path, budget).frames

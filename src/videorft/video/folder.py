@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from videorft.files import IMAGE_SUFFIXES
 from videorft.video.budget import IMAGE_FACTOR, IMAGE_MAX_PIXELS, IMAGE_MIN_PIXELS, smart_resize
 from videorft.video.decode import VideoInfo, check_file
 from videorft.video.errors import VideoDecodeError, unreadable
 
 #: GOT-10k annotates (and ships) its sequences at 10 frames per second.
 DEFAULT_FOLDER_FPS = 10.0
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 #: PIL's bicubic is antialiased when shrinking; it is what qwen-vl-utils uses for images.
 RESAMPLE = Image.Resampling.BICUBIC
 
@@ -23,7 +23,7 @@ def list_frames(folder: str | Path) -> list[Path]:
     p = Path(folder)
     files = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
-        raise VideoDecodeError(p, f"folder has no image frames ({', '.join(IMAGE_SUFFIXES)})")
+        raise VideoDecodeError(p, f"folder has no image frames ({', '.join(sorted(IMAGE_SUFFIXES))})")
     return files
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from videorft.data.errors import FieldError
 from videorft.data.loaders.base import (
     LoadContext,
+    check_box_count,
     get_field,
     get_str,
     parse_box,
@@ -17,7 +18,7 @@ from videorft.data.loaders.base import (
     register_format,
     to_float,
 )
-from videorft.data.loaders.media import MediaError, frame_files, probe_media
+from videorft.data.loaders.media import MediaError, probe_media
 from videorft.data.record import Record
 
 #: GOT-10k sequences are annotated at 10 frames per second.
@@ -46,6 +47,7 @@ def load_got10k_json(path: Path, ctx: LoadContext) -> list[Record]:
         if not isinstance(value, list) or not value:
             raise FieldError(key, f"expected a non-empty list of boxes, got {value!r:.80}")
         boxes = [parse_box(b, key) for b in value]
+        check_box_count(len(boxes), key)
         if "nframes" in item:
             n = item["nframes"]
             if not isinstance(n, int) or isinstance(n, bool) or n != len(boxes):
@@ -58,11 +60,12 @@ def load_got10k_json(path: Path, ctx: LoadContext) -> list[Record]:
     return ctx.records(read_json_list(path, ctx), parse)
 
 
-def sample_indices(n: int, k: int) -> list[int]:
-    """``k`` evenly spaced frame indices over ``n`` frames, first and last included."""
-    if k == 1:
-        return [0]
-    return [round(i * (n - 1) / (k - 1)) for i in range(k)]
+def sampled_frames(frames: int, nframes: int) -> list[int]:
+    """The frames a record of ``nframes`` boxes is seen on: those the video loader picks for ``meta['nframes']``
+    (``linspace(0, frames - 1, nframes).round()`` as qwen-vl-utils), so each box is on the frame it describes."""
+    from videorft.video.budget import FrameBudget, sample_indices  # lazy: videorft.video loads PyAV
+
+    return sample_indices(frames, GOT10K_FPS, FrameBudget(nframes=nframes))[0]
 
 
 def _meta_info(seq: Path) -> tuple[str | None, tuple[int, int] | None]:
@@ -98,6 +101,16 @@ def _read_groundtruth(seq: Path) -> list[list[float]]:
     return rows
 
 
+def _frame_files(seq: Path) -> list[Path]:
+    from videorft.video import VideoDecodeError
+    from videorft.video.folder import list_frames  # the loader's list: box i belongs to its frame i
+
+    try:
+        return list_frames(seq)
+    except VideoDecodeError as exc:
+        raise FieldError("frames", str(exc)) from None
+
+
 def _sequences(root: Path) -> list[Path]:
     if (root / "groundtruth.txt").is_file():
         return [root]  # a single sequence folder
@@ -109,15 +122,17 @@ def load_got10k_dir(path: Path, ctx: LoadContext, *, nframes: int = 8) -> list[R
     """GOT-10k split folder: sequences of 00000001.jpg... with groundtruth.txt (x,y,w,h pixels)"""
     if not path.is_dir():
         raise ctx.error(None, None, "expected a GOT-10k split folder or sequence folder")
-    if not isinstance(nframes, int) or nframes < 1:
-        raise ctx.error(None, "nframes", f"expected a positive integer, got {nframes!r}")
+    if not isinstance(nframes, int) or isinstance(nframes, bool) or nframes < 2 or nframes % 2:
+        raise ctx.error(
+            None, "nframes", f"expected an even integer >= 2 (frames come in pairs), got {nframes!r}"
+        )
     sequences = _sequences(path)
     if not sequences:
         raise ctx.error(None, None, "no sequence folders with a groundtruth.txt found")
     records: list[Record] = []
     for i, seq in enumerate(sequences):
         with ctx.item(i):
-            frames = frame_files(seq)
+            frames = _frame_files(seq)
             gt = _read_groundtruth(seq)
             if len(gt) != len(frames):
                 raise FieldError(
@@ -138,7 +153,7 @@ def load_got10k_dir(path: Path, ctx: LoadContext, *, nframes: int = 8) -> list[R
             width, height = size
             if width <= 0 or height <= 0:
                 raise FieldError("meta_info.ini", f"bad resolution {size} for {seq.name}")
-            idx = sample_indices(len(frames), nframes)
+            idx = sampled_frames(len(frames), nframes)
             boxes = [_normalise(gt[j], width, height) for j in idx]
             video = ctx.media_path(seq, "path", kind="frame folder")
             meta = {

@@ -8,9 +8,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from videorft.files import write_json
-
-IMAGE_SUFFIXES: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif"})
+from videorft.files import IMAGE_SUFFIXES, write_json
 
 
 class MediaError(Exception):
@@ -27,11 +25,6 @@ class MediaInfo:
     nframes: int | None = None
     width: int | None = None
     height: int | None = None
-
-
-def frame_files(folder: str | os.PathLike[str]) -> list[Path]:
-    """Image files of a frame folder, in name order (GOT-10k: 00000001.jpg, ...)."""
-    return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def probe_media(path: str | os.PathLike[str]) -> MediaInfo:

@@ -11,6 +11,7 @@ from videorft.data.errors import FieldError
 from videorft.data.loaders.base import (
     LETTERS,
     LoadContext,
+    check_box_count,
     check_inside,
     get_field,
     get_str,
@@ -136,6 +137,9 @@ def _row_meta(item: dict[str, Any], task: str, solution: Any) -> dict[str, Any]:
         # The tracking prompt asks for nframes boxes and the reward pairs them with the ground truth.
         if task == "tracking" and n != len(solution):
             raise FieldError("meta.nframes", f"expected {len(solution)} (one box per sampled frame), got {n}")
+    if task == "tracking":
+        check_box_count(len(solution), "solution_value")
+        meta.setdefault("nframes", len(solution))  # the frame sampler takes one frame per box
     return meta
 
 
