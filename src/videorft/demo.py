@@ -156,6 +156,33 @@ def completion_tokens(cfg: DemoConfig) -> int:
     return cfg.max_completion_length or (10 if set(cfg.tasks) <= {"multiple_choice"} else 24)
 
 
+#: DemoConfig fields a rerun in the same folder may change: they do not change what the stages produce.
+RERUN_MAY_CHANGE = frozenset({"out", "threads", "save_steps"})
+
+
+def check_same_demo(out: Path, cfg: DemoConfig) -> None:
+    """Refuse to continue a demo folder made under other settings: its finished stages are reused as they
+    are, so their results would be reported under settings that did not make them."""
+    from videorft.run_folder import RunFolderError
+
+    try:
+        saved = json.loads((out / "demo_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # a new folder (or one from before the file existed)
+    now = json.loads(json.dumps(asdict(cfg)))  # tuples as JSON lists, as saved
+    diffs = [
+        f"{k}: saved {saved[k]!r}, now {now[k]!r}"
+        for k in now
+        if k in saved and k not in RERUN_MAY_CHANGE and saved[k] != now[k]
+    ]
+    if diffs:
+        raise RunFolderError(
+            f"{out} holds a demo made with other settings ({'; '.join(diffs[:5])}"
+            f"{f'; and {len(diffs) - 5} more' if len(diffs) > 5 else ''}): rerun with its settings to continue "
+            "it, or pass another --out"
+        )
+
+
 def run_demo(cfg: DemoConfig, console: Any = None) -> dict[str, Any]:
     """Run every stage; returns (and writes) ``summary.json``."""
     from rich.console import Console
@@ -165,6 +192,7 @@ def run_demo(cfg: DemoConfig, console: Any = None) -> dict[str, Any]:
     from videorft.models import init_model
     from videorft.runtime import available_cpus, reuse_freed_memory, use_cpu_threads
 
+    check_same_demo(Path(cfg.out), cfg)
     console = console or Console(stderr=True)
     started = time.perf_counter()
     threads = use_cpu_threads(cfg.threads)

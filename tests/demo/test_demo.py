@@ -123,6 +123,25 @@ def test_grounding_demo_runs_end_to_end(tmp_path) -> None:
     assert "best constant span on these questions:" in console.export_text()
 
 
+def test_a_demo_folder_made_under_other_settings_is_not_continued(tmp_path, capsys) -> None:
+    """Finished stages are reused on a rerun: under other settings the old results would be reported as the new
+    ones. The rerun stops with one line naming the difference; only settings that change no result may differ."""
+    from dataclasses import asdict
+
+    from videorft.demo import check_same_demo, demo_config
+
+    out = tmp_path / "demo"
+    out.mkdir()
+    (out / "demo_config.json").write_text(json.dumps(asdict(demo_config(out=str(out)))))
+    (out / "summary.json").write_text("{}")
+    assert main(["demo", "--out", str(out), "--rl_steps", "7", "--task", "grounding"]) == 2
+    err = capsys.readouterr().err
+    assert "other settings (tasks: saved ['multiple_choice'], now ['temporal_grounding']; suite: saved" in err
+    assert "rl_steps: saved 300, now 7" in err
+    assert "Traceback" not in err and json.loads((out / "demo_config.json").read_text())["rl_steps"] == 300
+    check_same_demo(out, demo_config(out=str(tmp_path / "moved"), threads=1, save_steps=10))  # no error
+
+
 @pytest.mark.slow
 def test_an_interrupted_demo_resumes_its_rl_stage_from_the_newest_checkpoint(
     tmp_path, monkeypatch, capsys
@@ -153,7 +172,8 @@ def test_an_interrupted_demo_resumes_its_rl_stage_from_the_newest_checkpoint(
     # the same command under another setting: one error line naming the difference, the checkpoint kept
     flags = [f"--{k}={v}" for k, v in {**sizes, "save_steps": 2, "rl_lr": 1e-4}.items()]
     assert main(["demo", "--out", str(out), *flags]) == 2
-    assert "learning_rate" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "other settings (rl_lr: saved 0.0003, now 0.0001)" in err and "--out" in err
     assert (rl / "checkpoint-2" / "trainer_state.json").exists()
 
     rerun_steps = []
