@@ -72,6 +72,7 @@ ARMS: dict[str, dict[str, Any]] = {
     },
     "g_tgrpo_lr1e4": {**G, "temporal": True, "rl_lr": 1e-4},  # = videorft demo --task grounding --seed S
     "g_grpo_lr1e4_timestamps": {**G, "temporal": False, "rl_lr": 1e-4, "timing_in_prompt": True},
+    "g_tgrpo_lr1e4_timestamps": {**G, "temporal": True, "rl_lr": 1e-4, "timing_in_prompt": True},
     # a longer cold start (420 gold SFT steps: planned as 600, run as 420; docs/results_grounding.md) and on its own
     "g_grpo_lr1e4_600_sft420": {**G, "temporal": False, "rl_lr": 1e-4, "rl_steps": 600, "sft_steps": 420},
     "g_sft420_only": {**G, "rl_steps": 0, "sft_steps": 420},
@@ -158,6 +159,13 @@ COMPARISONS: list[tuple[str, str, str, str, str]] = [
         "mIoU",
     ),
     ("G2. grounding: timestamps in the prompt, T-GRPO", "g_tgrpo_timestamps", "g_tgrpo", TG, "mIoU"),
+    (
+        "G2. grounding: timestamps in the prompt, T-GRPO lr 1e-4",
+        "g_tgrpo_lr1e4_timestamps",
+        "g_tgrpo_lr1e4",
+        TG,
+        "mIoU",
+    ),
     ("G4. joint vs single-task GRPO: grounding mIoU", "g_joint_grpo", "g_grpo", TG, "mIoU"),
     ("G4. joint vs single-task GRPO: order accuracy", "g_joint_grpo", "g_order_grpo", MC, "accuracy"),
     (
