@@ -565,6 +565,17 @@ def test_got10k_dir_boxes_are_on_the_frames_the_model_sees(tmp_path, nframes):
     assert [round(b[0] * 64) for b in rec.solution] == list(seen)  # box i's x is its frame's index
 
 
+def test_got10k_dir_and_the_video_reader_count_the_same_frame_files(tmp_path):
+    """A frame in another image format (.gif) is a frame to both, so box i stays on the frame the model sees."""
+    from videorft.video import FrameBudget, load_video, record_budget
+
+    seq = write_got_sequence(tmp_path / "seq", [(float(i), 1.0, 10.0, 10.0) for i in range(7)])
+    (seq / "00000007.jpg").rename(seq / "00000007.gif")
+    (rec,) = load_file("got10k_dir", seq, nframes=4).records
+    seen = load_video(rec.video, record_budget(rec.video, FrameBudget(), rec.meta)).indices
+    assert list(seen) == rec.meta["frame_indices"] == [0, 2, 4, 6]
+
+
 def test_got10k_json_refuses_an_odd_number_of_boxes(tmp_path, put_video):
     put_video(tmp_path / "seq.mp4")
     good = {"path": "seq.mp4", "object": "car", "boxes": GOT_BOXES}
