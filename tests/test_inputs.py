@@ -88,3 +88,28 @@ def test_sample_puts_frames_in_the_order_asked_and_keeps_the_ordered_prompt(tmp_
     assert ordered.prompt == reversed_.prompt == shuffled.prompt
     assert ordered.conversation == shuffled.conversation
     assert np.array_equal(encoder.sample(record, "middle").clip.frames, frames[[4, 4]])
+
+
+def test_a_tracking_record_built_in_code_is_seen_on_one_frame_per_box(tmp_path) -> None:
+    """Without ``meta['nframes']`` (a Record made in code, not by a loader), the frames the model sees and the
+    box count the prompt asks for both come from the boxes, not the encoder's frame budget."""
+    from videorft.data.prompts import PromptSpec
+    from videorft.data.record import Record
+    from videorft.inputs import SampleEncoder
+    from videorft.video import FrameBudget
+    from videorft.video.synth import render_test_video
+
+    path = render_test_video(tmp_path / "v.mp4", n_frames=40, height=56, width=56, fps=10)
+    encoder = SampleEncoder(
+        None, FrameBudget(nframes=8, min_pixels=56 * 56, max_pixels=56 * 56), PromptSpec()
+    )
+    boxes = [[0.1, 0.1, 0.3, 0.3]] * 6
+    sample = encoder.sample(Record(id="t", task="tracking", problem="car", solution=boxes, video=str(path)))
+    assert len(sample.clip.frames) == 6 and "list of 6 boxes" in sample.prompt
+    # a record's own meta['nframes'] still wins; other tasks keep the budget
+    owned = Record(
+        id="t2", task="tracking", problem="car", solution=boxes[:4], video=str(path), meta={"nframes": 4}
+    )
+    assert len(encoder.clip(owned).frames) == 4
+    grounding = Record(id="g", task="temporal_grounding", problem="q", solution=[0, 1], video=str(path))
+    assert len(encoder.clip(grounding).frames) == 8 and grounding.nframes is None

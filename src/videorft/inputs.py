@@ -139,10 +139,11 @@ class SampleEncoder:
 
     def clip(self, record: Record) -> VideoClip | None:
         """The sampled frames of a record's video: the encoder's budget, with the record's own frame count
-        (``meta['nframes']``, e.g. tracking) and time window (``meta['video_start'/'video_end']``) applied."""
+        (``record.nframes``, e.g. one per tracking box) and time window (``meta['video_start'/'video_end']``)
+        applied."""
         if record.video is None:
             return None
-        budget = record_budget(record.video, self.budget, record.meta)
+        budget = record_budget(record, self.budget)
         key = (record.video, dataclasses.astuple(budget))  # every setting that changes the frames
         if key not in self._clips:
             self.remember(record, load_video(record.video, budget), key)
@@ -152,7 +153,7 @@ class SampleEncoder:
     def remember(self, record: Record, clip: VideoClip, key: tuple | None = None) -> None:
         """Cache ``clip`` as the record's frames (decoded elsewhere: a data-loader worker)."""
         if key is None:
-            key = (record.video, dataclasses.astuple(record_budget(record.video, self.budget, record.meta)))
+            key = (record.video, dataclasses.astuple(record_budget(record, self.budget)))
         self._clips[key] = clip
         if len(self._clips) > self.cache_size:
             self._clips.popitem(last=False)

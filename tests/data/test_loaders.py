@@ -560,7 +560,7 @@ def test_got10k_dir_boxes_are_on_the_frames_the_model_sees(tmp_path, nframes):
         tmp_path / "GOT-10k_Val_000001", [(float(i), 1.0, 10.0, 10.0) for i in range(23)]
     )
     (rec,) = load_file("got10k_dir", seq, nframes=nframes).records
-    seen = load_video(rec.video, record_budget(rec.video, FrameBudget(), rec.meta)).indices
+    seen = load_video(rec.video, record_budget(rec, FrameBudget())).indices
     assert list(seen) == rec.meta["frame_indices"] and len(rec.solution) == nframes
     assert [round(b[0] * 64) for b in rec.solution] == list(seen)  # box i's x is its frame's index
 
@@ -572,7 +572,7 @@ def test_got10k_dir_and_the_video_reader_count_the_same_frame_files(tmp_path):
     seq = write_got_sequence(tmp_path / "seq", [(float(i), 1.0, 10.0, 10.0) for i in range(7)])
     (seq / "00000007.jpg").rename(seq / "00000007.gif")
     (rec,) = load_file("got10k_dir", seq, nframes=4).records
-    seen = load_video(rec.video, record_budget(rec.video, FrameBudget(), rec.meta)).indices
+    seen = load_video(rec.video, record_budget(rec, FrameBudget())).indices
     assert list(seen) == rec.meta["frame_indices"] == [0, 2, 4, 6]
 
 

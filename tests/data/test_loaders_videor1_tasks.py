@@ -134,7 +134,7 @@ def test_a_tracking_row_without_nframes_samples_one_frame_per_box(ann_dir: Path)
     del row["meta"]["nframes"]
     ann = write_json(ann_dir / "tr.json", [row])
     (rec,) = load_spec(f"videor1:{ann}").records
-    assert rec.meta["nframes"] == len(rec.solution) == 2  # the frame sampler reads meta['nframes']
+    assert rec.nframes == len(rec.solution) == 2  # what the prompt and the frame sampler read
 
 
 def test_rows_without_meta_or_id_load(ann_dir: Path) -> None:

@@ -160,7 +160,7 @@ def decode_like_training(result: Any, budget: Any) -> int:
         reason = None
         try:
             if record.video is not None:
-                clip_budget = record_budget(record.video, budget, record.meta)
+                clip_budget = record_budget(record, budget)
                 key = (record.video, dataclasses.astuple(clip_budget))
                 if key not in failures:
                     try:

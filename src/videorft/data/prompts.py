@@ -128,7 +128,7 @@ def render_prompt(
         "media": record.data_type,
         "object": meta.get("object", record.problem),
         "first_box": meta.get("first_box") or (boxes[0] if boxes else None),
-        "nframes": meta.get("nframes") or (len(record.solution) if record.task == "tracking" else None),
+        "nframes": record.nframes,
         "think": style == "think",
         "timing": timing if record.image is None else None,  # a still image has no timing
     }

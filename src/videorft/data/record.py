@@ -34,5 +34,16 @@ class Record:
     def data_type(self) -> str:
         return "video" if self.video is not None else ("image" if self.image is not None else "text")
 
+    @property
+    def nframes(self) -> int | None:
+        """The frames this record must be seen on, where it fixes them: ``meta['nframes']``, else one per box for
+        tracking (box i describes sampled frame i); None: the frame budget decides. The prompt and the frame
+        sampler (``videorft.video.record_budget``) both read this, so they cannot disagree."""
+        if self.meta.get("nframes"):
+            return int(self.meta["nframes"])
+        if self.task == "tracking" and isinstance(self.solution, list):
+            return len(self.solution)
+        return None
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

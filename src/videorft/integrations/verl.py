@@ -55,7 +55,7 @@ def video_entry(record: Record, budget: FrameBudget, *, window: bool = False) ->
     from videorft.video.decode import probe_and_index
 
     assert record.video is not None
-    own = record_budget(record.video, budget, record.meta)
+    own = record_budget(record, budget)
     # the exact frame count, as load_video counts it (container headers can be wrong)
     info, index = probe_and_index(record.video)
     start, end = frame_range(index.n_frames, info.fps, own)

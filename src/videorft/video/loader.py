@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -61,15 +61,27 @@ def load_video(
     return VideoClip(frames, timestamps, fps, indices, info.duration, info.fps, str(p))
 
 
-def record_budget(path: str | Path, budget: FrameBudget, meta: Mapping[str, Any]) -> FrameBudget:
-    """``budget`` with a record's own frame count (``meta['nframes']``, e.g. tracking) and time window
-    (``meta['video_start'/'video_end']``) applied; a window the budget rejects is a VideoDecodeError of ``path``."""
+class FramedRecord(Protocol):
+    """What ``record_budget`` reads of a record (``videorft.data.Record``; the video layer sits below data)."""
+
+    video: str | None
+    meta: Mapping[str, Any]
+
+    @property
+    def nframes(self) -> int | None: ...
+
+
+def record_budget(record: FramedRecord, budget: FrameBudget) -> FrameBudget:
+    """``budget`` with a record's own frame count (``record.nframes``: ``meta['nframes']``, one per box for
+    tracking) and time window (``meta['video_start'/'video_end']``) applied; a window the budget rejects is a
+    VideoDecodeError of the record's video."""
+    meta = record.meta
     overrides: dict[str, Any] = {}
     if meta.get("video_start") is not None or meta.get("video_end") is not None:
         overrides.update(video_start=meta.get("video_start"), video_end=meta.get("video_end"))
-    if meta.get("nframes"):
-        overrides["nframes"] = int(meta["nframes"])
-    with unreadable(path, "cannot sample this record's frames: ", (TypeError, ValueError)):
+    if record.nframes:
+        overrides["nframes"] = record.nframes
+    with unreadable(str(record.video), "cannot sample this record's frames: ", (TypeError, ValueError)):
         return dataclasses.replace(budget, **overrides)
 
 

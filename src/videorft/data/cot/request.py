@@ -34,7 +34,7 @@ def record_clip(record: Record, budget: FrameBudget) -> VideoClip:
     """The record's sampled frames, with its own frame count and time window applied (``record_budget``, as in
     training, so teacher and student see the same frames)."""
     assert record.video is not None
-    return load_video(record.video, record_budget(record.video, budget, record.meta))
+    return load_video(record.video, record_budget(record, budget))
 
 
 def jpeg_data_url(frame: np.ndarray, quality: int = 90) -> str:
