@@ -163,7 +163,7 @@ RERUN_MAY_CHANGE = frozenset({"out", "threads", "save_steps"})
 def check_same_demo(out: Path, cfg: DemoConfig) -> None:
     """Refuse to continue a demo folder made under other settings: its finished stages are reused as they
     are, so their results would be reported under settings that did not make them."""
-    from videorft.run_folder import RunFolderError
+    from videorft.run_folder import RunFolderError, list_differences
 
     try:
         saved = json.loads((out / "demo_config.json").read_text(encoding="utf-8"))
@@ -177,9 +177,8 @@ def check_same_demo(out: Path, cfg: DemoConfig) -> None:
     ]
     if diffs:
         raise RunFolderError(
-            f"{out} holds a demo made with other settings ({'; '.join(diffs[:5])}"
-            f"{f'; and {len(diffs) - 5} more' if len(diffs) > 5 else ''}): rerun with its settings to continue "
-            "it, or pass another --out"
+            f"{out} holds a demo made with other settings ({list_differences(diffs)}): rerun with its settings "
+            "to continue it, or pass another --out"
         )
 
 

@@ -26,6 +26,12 @@ class RunFolderError(ValueError):
     """A run folder that cannot be used as asked: busy, not empty, or holding another run."""
 
 
+def list_differences(differences: list[str], shown: int = 5) -> str:
+    """The first ``shown`` differences of a saved run's settings and the count of the rest, for one line."""
+    rest = len(differences) - shown
+    return "; ".join(differences[:shown]) + (f"; and {rest} more" if rest > 0 else "")
+
+
 @contextmanager
 def file_lock(lock_path: str | Path, what: str | Path) -> Iterator[Path]:
     """Hold an exclusive lock on ``lock_path`` (``what`` names the output it guards in the message)."""

@@ -140,6 +140,14 @@ def test_resume_takes_only_a_complete_checkpoint_of_the_same_run(tmp_path):
         RunFolderError, match=r"different run \(VideoDataArguments.data: saved 'a', now 'b'\)"
     ):
         prepare_output_dir(out, other, resume=True, overwrite=False)
+    saved_many = {"VideoGRPOConfig": {f"field_{i}": 0 for i in range(8)}}
+    (out / "videorft_config.yaml").write_text(yaml.safe_dump(saved_many))
+    with pytest.raises(RunFolderError) as refused:  # eight differences: five named, then the count
+        prepare_output_dir(
+            out, {"VideoGRPOConfig": {f"field_{i}": 1 for i in range(8)}}, resume=True, overwrite=False
+        )
+    assert str(refused.value).count("saved 0, now 1") == 5 and "; and 3 more)" in str(refused.value)
+    (out / "videorft_config.yaml").write_text(yaml.safe_dump(config))
     longer = {**config, "VideoGRPOConfig": {"learning_rate": 1e-5, "max_steps": 100}}
     assert config_differences(config, longer) == []  # running longer is the same run
     assert prepare_output_dir(out, longer, resume=True, overwrite=False) == str(out / "checkpoint-4")

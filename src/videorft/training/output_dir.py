@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from videorft.files import read_jsonl, write_atomic
-from videorft.run_folder import LOCK_NAME, RunFolderError, run_lock
+from videorft.run_folder import LOCK_NAME, RunFolderError, list_differences, run_lock
 
 logger = logging.getLogger(__name__)
 
@@ -161,11 +161,9 @@ def prepare_output_dir(
             raise RunFolderError(f"--resume: {saved_path} is not valid YAML ({exc})") from None
         differences = config_differences(saved, config)
         if differences:
-            shown = "; ".join(differences[:5]) + (
-                f"; and {len(differences) - 5} more" if len(differences) > 5 else ""
-            )
             raise RunFolderError(
-                f"--resume: {out} holds a different run ({shown}); use the same config, or another output_dir"
+                f"--resume: {out} holds a different run ({list_differences(differences)}); use the same config, "
+                "or another output_dir"
             )
         step = int(checkpoints[0].name.split("-")[-1])
         trim_logs(out, step)
