@@ -22,9 +22,11 @@ from videorft.data.prompts import PromptSpec
 from videorft.data.record import Record
 from videorft.models.processing import encode
 from videorft.video import FrameBudget, VideoClip, load_image, load_video, record_budget
+from videorft.video.budget import FRAME_FACTOR
 
-#: Qwen2.5-VL's temporal patch: the vision tower attends within blocks of this many frames.
-TEMPORAL_PATCH = 2
+#: Qwen2.5-VL's temporal patch: the vision tower attends within blocks of this many frames (the frame
+#: sampler's FRAME_FACTOR: frame counts are kept even for it).
+TEMPORAL_PATCH = FRAME_FACTOR
 #: Shuffle unit -> frames per permuted block: whole temporal patches keep every vision token intact and only
 #: move them; single frames (Video-R1's shuffle) also mix frames within tokens.
 SHUFFLE_UNITS: dict[str, int] = {"temporal_patch": TEMPORAL_PATCH, "frame": 1}

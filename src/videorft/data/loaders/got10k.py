@@ -122,7 +122,9 @@ def load_got10k_dir(path: Path, ctx: LoadContext, *, nframes: int = 8) -> list[R
     """GOT-10k split folder: sequences of 00000001.jpg... with groundtruth.txt (x,y,w,h pixels)"""
     if not path.is_dir():
         raise ctx.error(None, None, "expected a GOT-10k split folder or sequence folder")
-    if not isinstance(nframes, int) or isinstance(nframes, bool) or nframes < 2 or nframes % 2:
+    from videorft.video.budget import FRAME_FACTOR  # lazy: videorft.video loads PyAV
+
+    if not isinstance(nframes, int) or isinstance(nframes, bool) or nframes < 2 or nframes % FRAME_FACTOR:
         raise ctx.error(
             None, "nframes", f"expected an even integer >= 2 (frames come in pairs), got {nframes!r}"
         )
