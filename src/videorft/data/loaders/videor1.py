@@ -138,9 +138,8 @@ def _row_meta(item: dict[str, Any], task: str, solution: Any) -> dict[str, Any]:
         if task == "tracking" and n != len(solution):
             raise FieldError("meta.nframes", f"expected {len(solution)} (one box per sampled frame), got {n}")
     if task == "tracking":
-        check_box_count(
-            len(solution), "solution_value"
-        )  # one frame per box (Record.nframes), frames in pairs
+        # one frame per box (Record.nframes, also without meta.nframes), and frames come in pairs
+        check_box_count(len(solution), "solution_value")
     return meta
 
 
