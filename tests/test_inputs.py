@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from videorft.inputs import permute_frames
 
@@ -113,3 +114,6 @@ def test_a_tracking_record_built_in_code_is_seen_on_one_frame_per_box(tmp_path) 
     assert len(encoder.clip(owned).frames) == 4
     grounding = Record(id="g", task="temporal_grounding", problem="q", solution=[0, 1], video=str(path))
     assert len(encoder.clip(grounding).frames) == 8 and grounding.nframes is None
+    # an odd box count cannot line up with frames sampled in pairs: refused when the record is made
+    with pytest.raises(ValueError, match=r"field 'solution': record 't3': 5 boxes: .*even number"):
+        Record(id="t3", task="tracking", problem="car", solution=boxes[:5], video=str(path))

@@ -84,8 +84,8 @@ def test_task_specific_content():
     assert "Options:" not in render_prompt(RECORDS["free_form"])
     assert "event by event" in render_prompt(RECORDS["caption"])
     # Tracking without meta falls back to the solution for nframes and the first box.
-    bare = Record("t2", "tracking", "car", [[0.1, 0.2, 0.3, 0.4]] * 5, video="/seq")
-    assert "list of 5 boxes" in render_prompt(bare) and "[0.1, 0.2, 0.3, 0.4]" in render_prompt(bare)
+    bare = Record("t2", "tracking", "car", [[0.1, 0.2, 0.3, 0.4]] * 6, video="/seq")
+    assert "list of 6 boxes" in render_prompt(bare) and "[0.1, 0.2, 0.3, 0.4]" in render_prompt(bare)
 
 
 def test_timing_line():

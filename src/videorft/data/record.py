@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from videorft.data.errors import FieldError
 from videorft.rewards.tasks import task_names
 
 #: The built-in canonical task names (``videorft.rewards.tasks.register_task`` adds more).
@@ -29,6 +30,13 @@ class Record:
     def __post_init__(self) -> None:
         if self.task not in task_names():
             raise ValueError(f"unknown task {self.task!r}; valid tasks: {', '.join(task_names())}")
+        if self.task == "tracking" and isinstance(
+            self.solution, list
+        ):  # loaders check first, naming their field
+            try:
+                check_box_count(len(self.solution), "solution")
+            except FieldError as exc:
+                raise FieldError("solution", f"record {self.id!r}: {exc.reason}") from None
 
     @property
     def data_type(self) -> str:
@@ -47,3 +55,12 @@ class Record:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def check_box_count(n: int, field: str) -> None:
+    """A tracking record's boxes, one per sampled frame: Qwen2.5-VL samples frames in pairs (2-frame temporal
+    patches), so an odd count would be rounded by the frame sampler and boxes and frames would not line up."""
+    from videorft.video.budget import FRAME_FACTOR  # lazy: videorft.video loads PyAV
+
+    if n % FRAME_FACTOR:
+        raise FieldError(field, f"{n} boxes: tracking needs an even number of boxes (frames come in pairs)")

@@ -449,15 +449,6 @@ def parse_box(value: Any, field: str) -> list[float]:
     return box
 
 
-def check_box_count(n: int, field: str) -> None:
-    """A tracking record's boxes, one per sampled frame: Qwen2.5-VL samples frames in pairs (2-frame temporal
-    patches), so an odd count would be rounded by the frame sampler and boxes and frames would not line up."""
-    from videorft.video.budget import FRAME_FACTOR  # lazy: videorft.video loads PyAV
-
-    if n % FRAME_FACTOR:
-        raise FieldError(field, f"{n} boxes: tracking needs an even number of boxes (frames come in pairs)")
-
-
 LETTERS = "ABCDEFG"
 _OPTION_PREFIX = re.compile(r"^\s*\(?([A-Ga-g])\s*[\).:]\s*")
 

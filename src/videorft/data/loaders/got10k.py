@@ -10,7 +10,6 @@ from typing import Any
 from videorft.data.errors import FieldError
 from videorft.data.loaders.base import (
     LoadContext,
-    check_box_count,
     get_field,
     get_str,
     parse_box,
@@ -19,7 +18,7 @@ from videorft.data.loaders.base import (
     to_float,
 )
 from videorft.data.loaders.media import MediaError, probe_media
-from videorft.data.record import Record
+from videorft.data.record import Record, check_box_count
 
 #: GOT-10k sequences are annotated at 10 frames per second.
 GOT10K_FPS = 10.0

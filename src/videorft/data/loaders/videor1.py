@@ -11,7 +11,6 @@ from videorft.data.errors import FieldError
 from videorft.data.loaders.base import (
     LETTERS,
     LoadContext,
-    check_box_count,
     check_inside,
     get_field,
     get_str,
@@ -20,7 +19,7 @@ from videorft.data.loaders.base import (
     register_format,
     to_float,
 )
-from videorft.data.record import TASKS, Record
+from videorft.data.record import TASKS, Record, check_box_count
 from videorft.rewards.parsing import first_block
 from videorft.rewards.solutions import SolutionError
 from videorft.rewards.tasks import normalize_solution
