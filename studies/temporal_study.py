@@ -80,6 +80,15 @@ ARMS: dict[str, dict[str, Any]] = {
         "rl_prompts": 2,
         "num_generations": 8,
     },
+    # 1000 steps moved seed 2 by +0.010 only: larger steps with the steadier advantages of groups of 8
+    "g_grpo_lr2e4_g8": {
+        **G,
+        "temporal": False,
+        "rl_lr": 2e-4,
+        "rl_steps": 600,
+        "rl_prompts": 2,
+        "num_generations": 8,
+    },
     "g_tgrpo_lr1e4": {**G, "temporal": True, "rl_lr": 1e-4},  # = videorft demo --task grounding --seed S
     "g_grpo_lr1e4_timestamps": {**G, "temporal": False, "rl_lr": 1e-4, "timing_in_prompt": True},
     "g_tgrpo_lr1e4_timestamps": {**G, "temporal": True, "rl_lr": 1e-4, "timing_in_prompt": True},
@@ -152,6 +161,8 @@ COMPARISONS: list[tuple[str, str, str, str, str]] = [
         TG,
         "mIoU",
     ),
+    ("G1. grounding: GRPO lr 2e-4, groups of 8 vs SFT", "g_grpo_lr2e4_g8", "g_sft_only", TG, "mIoU"),
+    ("G1. grounding: GRPO groups of 8, lr 2e-4 vs 1e-4", "g_grpo_lr2e4_g8", "g_grpo_lr1e4_g8", TG, "mIoU"),
     (
         "G1. grounding: GRPO lr 1e-4, 600 steps, from 420 vs 300 SFT steps",
         "g_grpo_lr1e4_600_sft420",
