@@ -134,13 +134,7 @@ COMPARISONS: list[tuple[str, str, str, str, str]] = [
         "mIoU",
     ),
     ("G1. grounding: GRPO groups of 8, 1000 steps vs SFT", "g_grpo_lr1e4_g8_1000", "g_sft_only", TG, "mIoU"),
-    (
-        "G1. grounding: GRPO groups of 8, 1000 vs 600 steps",
-        "g_grpo_lr1e4_g8_1000",
-        "g_grpo_lr1e4_g8",
-        TG,
-        "mIoU",
-    ),
+    ("G1. grounding: groups of 8, 1000 vs 600 steps", "g_grpo_lr1e4_g8_1000", "g_grpo_lr1e4_g8", TG, "mIoU"),
     ("G1. grounding: GRPO lr 2e-4, groups of 8 vs SFT", "g_grpo_lr2e4_g8", "g_sft_only", TG, "mIoU"),
     ("G1. grounding: GRPO groups of 8, lr 2e-4 vs 1e-4", "g_grpo_lr2e4_g8", "g_grpo_lr1e4_g8", TG, "mIoU"),
     (
