@@ -30,9 +30,8 @@ class Record:
     def __post_init__(self) -> None:
         if self.task not in task_names():
             raise ValueError(f"unknown task {self.task!r}; valid tasks: {', '.join(task_names())}")
-        if self.task == "tracking" and isinstance(
-            self.solution, list
-        ):  # loaders check first, naming their field
+        # the loaders check first, naming their own field; this covers a Record made in code
+        if self.task == "tracking" and isinstance(self.solution, list):
             try:
                 check_box_count(len(self.solution), "solution")
             except FieldError as exc:
