@@ -90,6 +90,9 @@ ARMS: dict[str, dict[str, Any]] = {
 # ... and at the lr at which grounding learns
 ARMS["g_order_grpo_lr1e4"] = {**ARMS["g_order_grpo"], "rl_lr": 1e-4}
 ARMS["g_joint_grpo_lr1e4"] = {**ARMS["g_joint_grpo"], "rl_lr": 1e-4}
+# ... where the order task is not at its ceiling before RL: a format-only cold start for it (random letters),
+# gold spans for grounding as in g_grpo_lr1e4, so that each single task has something to learn in RL
+ARMS["g_order_grpo_lr1e4_random"] = {**ARMS["g_order_grpo_lr1e4"], "sft_answers": "random"}
 # g_grpo_lr1e4_g8's seed 2 ended 0.003 under the SFT bar with the training IoU still rising (0.59 -> 0.64 over
 # the last 300 steps): the same run, 1000 steps; then, as that moved seed 2 by +0.010 only, larger steps with
 # the steadier advantages of groups of 8
