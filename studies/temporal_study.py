@@ -93,6 +93,11 @@ ARMS["g_joint_grpo_lr1e4"] = {**ARMS["g_joint_grpo"], "rl_lr": 1e-4}
 # ... where the order task is not at its ceiling before RL: a format-only cold start for it (random letters),
 # gold spans for grounding as in g_grpo_lr1e4, so that each single task has something to learn in RL
 ARMS["g_order_grpo_lr1e4_random"] = {**ARMS["g_order_grpo_lr1e4"], "sft_answers": "random"}
+ARMS["g_order_sft_random"] = {**ARMS["g_order_grpo_lr1e4_random"], "rl_steps": 0}
+ARMS["g_joint_grpo_lr1e4_mixed"] = {
+    **ARMS["g_joint_grpo_lr1e4"],
+    "sft_answers": f"{TG}=gold,{MC}=random",
+}
 # g_grpo_lr1e4_g8's seed 2 ended 0.003 under the SFT bar with the training IoU still rising (0.59 -> 0.64 over
 # the last 300 steps): the same run, 1000 steps; then, as that moved seed 2 by +0.010 only, larger steps with
 # the steadier advantages of groups of 8
@@ -194,6 +199,27 @@ COMPARISONS: list[tuple[str, str, str, str, str]] = [
         MC,
         "accuracy",
     ),
+    (
+        "G4. order, format-only cold start: GRPO lr 1e-4 vs SFT",
+        "g_order_grpo_lr1e4_random",
+        "g_order_sft_random",
+        MC,
+        "accuracy",
+    ),
+    (
+        "G4. joint vs single, mixed cold start: grounding",
+        "g_joint_grpo_lr1e4_mixed",
+        "g_grpo_lr1e4",
+        TG,
+        "mIoU",
+    ),
+    (
+        "G4. joint vs single, mixed cold start: order",
+        "g_joint_grpo_lr1e4_mixed",
+        "g_order_grpo_lr1e4_random",
+        MC,
+        "accuracy",
+    ),
 ]
 
 
@@ -221,7 +247,8 @@ def run_arm(name: str, seed: int, out: Path, overrides: dict[str, Any]) -> dict[
 def cold_start_key(cfg: DemoConfig) -> str:
     """The folder name of the suite, base model and SFT checkpoint that arms with ``cfg``'s cold start share
     (arms of the order demo keep the names of the runs made before the suite was part of it)."""
-    key = f"{'-'.join(cfg.tasks)}_sft{cfg.sft_steps}_{cfg.sft_answers}{'_timing' if cfg.timing_in_prompt else ''}"
+    answers = cfg.sft_answers.replace("=", "-").replace(",", "+")  # per task: 'temporal_grounding-gold+...'
+    key = f"{'-'.join(cfg.tasks)}_sft{cfg.sft_steps}_{answers}{'_timing' if cfg.timing_in_prompt else ''}"
     if cfg.sft_batch != DemoConfig().sft_batch:
         key += f"_batch{cfg.sft_batch}"
     if cfg.suite != DEMO_SUITE:

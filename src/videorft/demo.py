@@ -69,7 +69,9 @@ class DemoConfig:
     sft_steps: int = option(120, "SFT cold-start steps.")
     sft_lr: float = option(1e-3, "SFT learning rate.")
     sft_answers: str = option(
-        "random", "random: format-only cold start (random option letters); gold: train on the answers."
+        "random",
+        "random: format-only cold start (random option letters); gold: train on the answers; per task: "
+        "'temporal_grounding=gold,multiple_choice=random'.",
     )
     sft_batch: int = option(16, "SFT batch size.")
     rl_steps: int = option(300, "GRPO / T-GRPO steps.")
@@ -145,9 +147,13 @@ def demo_config(task: str = "order", config: str | None = None, **fields: Any) -
     files = [Path(config)] if config else [CONFIG_DIR / "demo.yaml", CONFIG_DIR / f"demo_{task}.yaml"]
     files = [f for f in files if f == Path(config or "") or f.is_file()]
     values: dict[str, Any] = {} if files else dict(DEMO_TASKS[task])
+    from videorft.training.config import answer_modes
+
     for path in files:
         values.update(read_config(path, names))
-    return DemoConfig(**{**values, **fields})
+    cfg = DemoConfig(**{**values, **fields})
+    answer_modes(cfg.sft_answers)  # a bad spec fails before the suite is synthesised
+    return cfg
 
 
 def completion_tokens(cfg: DemoConfig) -> int:

@@ -58,3 +58,45 @@ def test_other_tasks_are_refused_by_name() -> None:
     record = Record(id="n7", task="numerical", problem="How many?", solution="3")
     with pytest.raises(ValueError, match="n7.*numerical"):
         random_answer(record, random.Random(0))
+
+
+def test_a_mixed_cold_start_draws_random_answers_for_the_named_task_only(
+    tiny_model_dir, synth_suite_dir
+) -> None:
+    from videorft.inputs import SampleEncoder, row_record
+    from videorft.models.loading import load_processor
+    from videorft.training.config import VideoDataArguments
+    from videorft.training.run import build_dataset
+    from videorft.training.sft import VideoSFTCollator
+
+    data_args = VideoDataArguments(
+        data=str(synth_suite_dir), tasks=["temporal_grounding", "multiple_choice"], nframes=4,
+        min_pixels=56 * 56, max_pixels=56 * 56,
+    )  # fmt: skip
+    dataset, _ = build_dataset(data_args)
+    rows = [dataset[i] for i in range(len(dataset))]
+    tasks = [row_record(row).task for row in rows]
+    processor = load_processor(str(tiny_model_dir))
+    encoder = SampleEncoder.from_data_args(processor, data_args)
+
+    def targets(answers: str, task: str) -> list[str]:
+        labels = VideoSFTCollator(encoder, answers=answers, seed=0)(rows)["labels"]
+        return [processor.tokenizer.decode(lab[lab != -100]) for lab, t in zip(labels, tasks) if t == task]
+
+    mixed = "temporal_grounding=gold,multiple_choice=random"
+    assert targets(mixed, "temporal_grounding") == targets("gold", "temporal_grounding")
+    assert targets("random", "temporal_grounding") != targets("gold", "temporal_grounding")
+    assert targets(mixed, "multiple_choice") != targets("gold", "multiple_choice")
+
+
+@pytest.mark.parametrize(
+    "spec", ["temporal_grounding", "temporal_grounding=gld", "grounding=gold", "caption=random"]
+)
+def test_a_bad_sft_answers_spec_is_refused_before_training(spec: str, tmp_path) -> None:
+    from videorft.demo import demo_config
+    from videorft.training.config import VideoSFTConfig
+
+    with pytest.raises(ValueError, match=f"sft_answers={spec!r}"):
+        VideoSFTConfig(output_dir=str(tmp_path), sft_answers=spec, use_cpu=True, report_to="none")
+    with pytest.raises(ValueError, match=f"sft_answers={spec!r}"):
+        demo_config("grounding", sft_answers=spec)

@@ -12,7 +12,36 @@ from pathlib import Path
 
 from trl import GRPOConfig, SFTConfig
 
+from videorft.rewards.tasks import task_names
 from videorft.training.data_args import VideoDataArguments
+
+#: ``sft_answers`` modes, and the tasks whose answers ``random`` can draw (training/sft.py's random_answer)
+ANSWER_MODES = ("gold", "random")
+RANDOM_ANSWER_TASKS = ("multiple_choice", "temporal_grounding")
+
+
+def answer_modes(spec: str) -> dict[str, str]:
+    """``sft_answers`` -> {task: 'gold' | 'random'}, key ``"*"`` for every task not named.
+
+    ``'gold'`` / ``'random'``: every task; ``'temporal_grounding=gold,multiple_choice=random'``: per task, the
+    tasks not named gold (a mixed cold start: format only for the tasks RL should learn from scratch)."""
+    if spec.strip() in ANSWER_MODES:
+        return {"*": spec.strip()}
+    modes = {"*": "gold"}
+    for part in spec.split(","):
+        task, sep, mode = (p.strip() for p in part.partition("="))
+        if (
+            task not in task_names()
+            or mode not in ANSWER_MODES
+            or (mode == "random" and task not in RANDOM_ANSWER_TASKS)
+        ):
+            raise ValueError(
+                f"sft_answers={spec!r}: {part.strip()!r} is not TASK=gold or TASK=random with TASK one of "
+                f"{', '.join(task_names())} (random: {', '.join(RANDOM_ANSWER_TASKS)}); "
+                "or 'gold' / 'random' for every task"
+            )
+        modes[task] = mode
+    return modes
 
 
 @dataclass
@@ -25,8 +54,8 @@ class VideoSFTConfig(SFTConfig):
         metadata={
             "help": "gold: train on the solutions. random: a random answer of the right form (option letter, "
             "interval) replaces each solution, so the cold start teaches the output format only and RL has to "
-            "find the answers (the format-only cold start; multiple_choice and temporal_grounding).",
-            "choices": ["gold", "random"],
+            "find the answers (the format-only cold start; multiple_choice and temporal_grounding). Per task: "
+            "'temporal_grounding=gold,multiple_choice=random' (tasks not named: gold).",
         },
     )
     remove_unused_columns: bool = field(
@@ -35,6 +64,10 @@ class VideoSFTConfig(SFTConfig):
     report_to: None | str | list[str] = field(  # this order: TRL's parser picks `str` for the flag
         default="tensorboard", metadata={"help": "Where to log: tensorboard (default), wandb, none."}
     )
+
+    def __post_init__(self) -> None:
+        answer_modes(self.sft_answers)  # a bad spec fails here, not at the first batch
+        super().__post_init__()
 
 
 @dataclass

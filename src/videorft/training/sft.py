@@ -19,6 +19,7 @@ from videorft.data.record import Record
 from videorft.inputs import RowVision, SampleEncoder, row_record
 from videorft.models.processing import mm_token_type_ids
 from videorft.rewards.tasks import get_task
+from videorft.training.config import RANDOM_ANSWER_TASKS, answer_modes
 from videorft.training.media_skips import MediaSkips, NoUsableMediaError
 from videorft.training.output_dir import ResumesModelWeights
 
@@ -45,7 +46,7 @@ def random_answer(record: Record, rng: random.Random) -> Record:
         a, b = sorted(rng.uniform(0.0, end) for _ in range(2))
         return dataclasses.replace(record, solution=[a, b])
     raise ValueError(
-        f"record {record.id!r}: sft_answers='random' supports multiple_choice and temporal_grounding, "
+        f"record {record.id!r}: sft_answers='random' supports {' and '.join(RANDOM_ANSWER_TASKS)}, "
         f"not {record.task!r}"
     )
 
@@ -81,12 +82,10 @@ class VideoSFTCollator:
         seed: int = 0,
         skips: MediaSkips | None = None,
     ):
-        if answers not in ("gold", "random"):
-            raise ValueError(f"answers must be 'gold' or 'random', got {answers!r}")
+        self.answer_modes = answer_modes(answers)  # {task: 'gold' | 'random'}, '*': the others
         self.encoder = encoder
         # Undecodable media: the row is replaced from skips.pool (train_sft passes the dataset), else dropped.
         self.skips = skips if skips is not None else MediaSkips()
-        self.answers = answers
         self.rng = random.Random(seed)
         self.tokenizer = getattr(encoder.processor, "tokenizer", encoder.processor)
         self.default_think = default_think
@@ -107,7 +106,7 @@ class VideoSFTCollator:
                 if self.skips.pool:
                     raise
                 continue  # no pool to draw a replacement from: the batch is one row shorter
-            if self.answers == "random":
+            if self.answer_modes.get(record.task, self.answer_modes["*"]) == "random":
                 record = random_answer(record, self.rng)
             target = sft_target(record, self.default_think, self.encoder.prompt.style)
             target_ids = self.tokenizer.encode(target, add_special_tokens=False) + self.end_ids
