@@ -137,6 +137,11 @@ def test_grounding_arms_get_their_own_cold_start_and_the_best_constant_span(stud
     assert study.cold_start_key(order_on_grounding_suite) != study.cold_start_key(order)
     joint = replace(order, **study.ARMS["g_joint_grpo"])
     assert joint.rl_prompts == 2 * order.rl_prompts and study.cold_start_key(joint) not in keys
+    # the mixed cold start (gold spans, random letters) is a cold start of its own, named for its answers
+    mixed = replace(order, **study.ARMS["g_joint_grpo_lr1e4_mixed"])
+    assert study.cold_start_key(mixed).startswith(
+        "multiple_choice-temporal_grounding_sft300_temporal_grounding-gold+multiple_choice-random_batch32"
+    )
     # SFT budgets are step counts: "+300" on a g_* arm once meant 120 + 300 (the order demo's cold start)
     assert replace(order, **study.ARMS["g_sft_more"]).sft_steps == grounding.sft_steps + 100
     longer = [replace(order, **study.ARMS[a]) for a in ("g_grpo_lr1e4_600_sft420", "g_sft420_only")]
@@ -181,3 +186,23 @@ def test_a_page_of_grounding_arms_states_their_budget(study, tmp_path) -> None:
     (out / "seed0" / "sft_only" / "summary.json").write_text(json.dumps(_summary(0.5, 0.5, stage="sft")))
     study.main([*argv, "--only", "g_sft_only", "sft_only"])  # with an order arm: the order demo's budget
     assert "SFT 120 steps (random answers" in (docs / "results.md").read_text()
+
+
+def test_the_readme_grounding_command_is_the_study_arm_it_reports(study, monkeypatch, tmp_path) -> None:
+    """README's grounding result is the study's g_grpo_lr1e4_g8: its `videorft demo` command, parsed by the CLI,
+    is that arm's DemoConfig field for field."""
+    import re
+    import shlex
+    from dataclasses import replace
+
+    from videorft.cli.main import main
+    from videorft.demo import DemoConfig
+
+    readme = (ROOT / "README.md").read_text()
+    command = re.search(r"`(videorft demo --task grounding --grpo [^`]*)`", readme).group(1)
+    ran = []
+    monkeypatch.setattr("videorft.demo.run_demo", lambda cfg, *a, **k: ran.append(cfg))
+    out = str(tmp_path / "g8")
+    assert main([*shlex.split(command)[1:], "--seed", "2", "--out", out]) == 0
+    arm = replace(DemoConfig(out=out, seed=2), **study.ARMS["g_grpo_lr1e4_g8"])
+    assert ran == [arm]
