@@ -140,6 +140,7 @@ def demo_config(task: str = "order", config: str | None = None, **fields: Any) -
     from dataclasses import fields as dataclass_fields
 
     from videorft.dataclass_cli import read_config
+    from videorft.training.config import answer_modes
 
     if task not in DEMO_TASKS:
         raise ValueError(f"unknown demo task {task!r}; valid: {', '.join(DEMO_TASKS)}")
@@ -147,8 +148,6 @@ def demo_config(task: str = "order", config: str | None = None, **fields: Any) -
     files = [Path(config)] if config else [CONFIG_DIR / "demo.yaml", CONFIG_DIR / f"demo_{task}.yaml"]
     files = [f for f in files if f == Path(config or "") or f.is_file()]
     values: dict[str, Any] = {} if files else dict(DEMO_TASKS[task])
-    from videorft.training.config import answer_modes
-
     for path in files:
         values.update(read_config(path, names))
     cfg = DemoConfig(**{**values, **fields})
