@@ -108,6 +108,9 @@ class DemoConfig:
     quick: bool = option(False, "A shortened run (a few minutes) for CI.")
 
     def __post_init__(self) -> None:
+        from videorft.training.sft_answers import answer_modes
+
+        answer_modes(self.sft_answers)  # a bad spec fails here, before the suite is synthesised
         self.tasks = tuple(self.tasks)  # YAML gives lists
         self.suite = {k: tuple(v) if isinstance(v, list) else v for k, v in self.suite.items()}
         if self.quick:  # CI: the whole pipeline, a fraction of the compute
@@ -140,7 +143,6 @@ def demo_config(task: str = "order", config: str | None = None, **fields: Any) -
     from dataclasses import fields as dataclass_fields
 
     from videorft.dataclass_cli import read_config
-    from videorft.training.config import answer_modes
 
     if task not in DEMO_TASKS:
         raise ValueError(f"unknown demo task {task!r}; valid: {', '.join(DEMO_TASKS)}")
@@ -150,9 +152,7 @@ def demo_config(task: str = "order", config: str | None = None, **fields: Any) -
     values: dict[str, Any] = {} if files else dict(DEMO_TASKS[task])
     for path in files:
         values.update(read_config(path, names))
-    cfg = DemoConfig(**{**values, **fields})
-    answer_modes(cfg.sft_answers)  # a bad spec fails before the suite is synthesised
-    return cfg
+    return DemoConfig(**{**values, **fields})
 
 
 def completion_tokens(cfg: DemoConfig) -> int:

@@ -93,10 +93,12 @@ def test_a_mixed_cold_start_draws_random_answers_for_the_named_task_only(
     "spec", ["temporal_grounding", "temporal_grounding=gld", "grounding=gold", "caption=random"]
 )
 def test_a_bad_sft_answers_spec_is_refused_before_training(spec: str, tmp_path) -> None:
-    from videorft.demo import demo_config
+    from videorft.demo import DemoConfig, demo_config
     from videorft.training.config import VideoSFTConfig
 
     with pytest.raises(ValueError, match=f"sft_answers={spec!r}"):
         VideoSFTConfig(output_dir=str(tmp_path), sft_answers=spec, use_cpu=True, report_to="none")
     with pytest.raises(ValueError, match=f"sft_answers={spec!r}"):
         demo_config("grounding", sft_answers=spec)
+    with pytest.raises(ValueError, match=f"sft_answers={spec!r}"):
+        DemoConfig(sft_answers=spec)  # as the study makes its arms

@@ -12,36 +12,8 @@ from pathlib import Path
 
 from trl import GRPOConfig, SFTConfig
 
-from videorft.rewards.tasks import task_names
 from videorft.training.data_args import VideoDataArguments
-
-#: ``sft_answers`` modes, and the tasks whose answers ``random`` can draw (training/sft.py's random_answer)
-ANSWER_MODES = ("gold", "random")
-RANDOM_ANSWER_TASKS = ("multiple_choice", "temporal_grounding")
-
-
-def answer_modes(spec: str) -> dict[str, str]:
-    """``sft_answers`` -> {task: 'gold' | 'random'}, key ``"*"`` for every task not named.
-
-    ``'gold'`` / ``'random'``: every task; ``'temporal_grounding=gold,multiple_choice=random'``: per task, the
-    tasks not named gold (a mixed cold start: format only for the tasks RL should learn from scratch)."""
-    if spec.strip() in ANSWER_MODES:
-        return {"*": spec.strip()}
-    modes = {"*": "gold"}
-    for part in spec.split(","):
-        task, sep, mode = (p.strip() for p in part.partition("="))
-        if (
-            task not in task_names()
-            or mode not in ANSWER_MODES
-            or (mode == "random" and task not in RANDOM_ANSWER_TASKS)
-        ):
-            raise ValueError(
-                f"sft_answers={spec!r}: {part.strip()!r} is not TASK=gold or TASK=random with TASK one of "
-                f"{', '.join(task_names())} (random: {', '.join(RANDOM_ANSWER_TASKS)}); "
-                "or 'gold' / 'random' for every task"
-            )
-        modes[task] = mode
-    return modes
+from videorft.training.sft_answers import answer_modes
 
 
 @dataclass

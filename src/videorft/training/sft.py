@@ -19,9 +19,9 @@ from videorft.data.record import Record
 from videorft.inputs import RowVision, SampleEncoder, row_record
 from videorft.models.processing import mm_token_type_ids
 from videorft.rewards.tasks import get_task
-from videorft.training.config import RANDOM_ANSWER_TASKS, answer_modes
 from videorft.training.media_skips import MediaSkips, NoUsableMediaError
 from videorft.training.output_dir import ResumesModelWeights
+from videorft.training.sft_answers import RANDOM_ANSWER_TASKS, answer_modes
 
 #: Think text for records without a CoT ``process`` (a format-only cold start): short on purpose, so that
 #: RL, not imitation, has to find the reasoning. Configurable through ``VideoSFTCollator(default_think=...)``.
