@@ -90,7 +90,14 @@ def test_a_mixed_cold_start_draws_random_answers_for_the_named_task_only(
 
 
 @pytest.mark.parametrize(
-    "spec", ["temporal_grounding", "temporal_grounding=gld", "grounding=gold", "caption=random"]
+    "spec",
+    [
+        "temporal_grounding",
+        "temporal_grounding=gld",
+        "grounding=gold",
+        "caption=random",
+        "temporal_grounding=gold,temporal_grounding=random",
+    ],
 )
 def test_a_bad_sft_answers_spec_is_refused_before_training(spec: str, tmp_path) -> None:
     from videorft.demo import DemoConfig, demo_config

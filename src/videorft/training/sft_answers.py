@@ -32,5 +32,7 @@ def answer_modes(spec: str) -> dict[str, str]:
                 f"{', '.join(task_names())} (random: {', '.join(RANDOM_ANSWER_TASKS)}); "
                 "or 'gold' / 'random' for every task"
             )
+        if task in modes:  # a spec that names a task twice is a typo, not "the last one wins"
+            raise ValueError(f"sft_answers={spec!r}: {task!r} is named twice")
         modes[task] = mode
     return modes
