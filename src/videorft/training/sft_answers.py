@@ -21,7 +21,7 @@ def answer_modes(spec: str) -> dict[str, str]:
         return {"*": spec.strip()}
     modes = {"*": "gold"}
     for part in spec.split(","):
-        task, sep, mode = (p.strip() for p in part.partition("="))
+        task, _, mode = (p.strip() for p in part.partition("="))
         if (
             task not in task_names()
             or mode not in ANSWER_MODES
